@@ -1,0 +1,215 @@
+package verify
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Defaults used by the command line and by scenarios that do not override them.
+const (
+	// DefaultTolerance is the absolute half-width of every version's band.
+	DefaultTolerance = 0.05
+	// DefaultAlpha bounds the family-wise probability of a wrong verdict.
+	DefaultAlpha = 0.001
+	// DefaultErrorBudget is the share of requests that may be errors.
+	DefaultErrorBudget = 0.01
+	// DefaultMaxRequests is the request budget of a probe when none is given.
+	DefaultMaxRequests = 50000
+)
+
+// Weight is one version's configured share, in percent.
+type Weight struct {
+	Version string `json:"version"`
+	Percent int    `json:"percent"`
+}
+
+// Expectation says what a probe should observe and how strictly to judge it.
+// Exactly one of Weights and Status is set.
+type Expectation struct {
+	// Weights are the configured per-version shares; they sum to 100.
+	Weights []Weight `json:"weights,omitempty"`
+	// Status, when non-zero, expects this HTTP status on at least 1 - Tolerance
+	// of the responses instead of a version split.
+	Status int `json:"status,omitempty"`
+	// Tolerance is the band's half-width: absolute (0.05 = ±5 points), or a
+	// fraction of each weight when Relative is set. It lies in (0, 1).
+	Tolerance float64 `json:"tolerance"`
+	// Relative makes Tolerance a fraction of each weight.
+	Relative bool `json:"relative,omitempty"`
+	// Alpha bounds the probability of a wrong verdict; it lies in (0, 0.5).
+	Alpha float64 `json:"alpha"`
+	// ErrorBudget is the share of all requests that may be errors, in [0, 1).
+	ErrorBudget float64 `json:"errorBudget"`
+	// UnexpectedBudget is how many responses from versions not in Weights are
+	// tolerated before the run fails.
+	UnexpectedBudget int `json:"unexpectedBudget"`
+}
+
+// Defaults returns an Expectation with the default tolerance, alpha and
+// budgets and no weights or status: the caller sets those.
+func Defaults() Expectation {
+	return Expectation{Tolerance: DefaultTolerance, Alpha: DefaultAlpha, ErrorBudget: DefaultErrorBudget}
+}
+
+// versionName is what a version may be called: a label value.
+var versionName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
+
+// ValidVersionName reports whether s may name a version (a Kubernetes label
+// value: up to 63 characters of letters, digits, '-', '_' and '.', starting
+// and ending with a letter or digit).
+func ValidVersionName(s string) bool { return versionName.MatchString(s) }
+
+// ParseWeights parses "v1=75,v2=25" into weights, keeping their order. It
+// rejects empty input, other separators ("v1:75"), bad names, non-integer or
+// negative percents, duplicates, and sums other than 100.
+func ParseWeights(s string) ([]Weight, error) {
+	pairs, err := parsePairs(s, "weight")
+	if err != nil {
+		return nil, err
+	}
+	weights := make([]Weight, 0, len(pairs))
+	for _, p := range pairs {
+		if p.n > 100 {
+			return nil, fmt.Errorf("weight %s=%d: a weight is a percent from 0 to 100", p.name, p.n)
+		}
+		weights = append(weights, Weight{Version: p.name, Percent: int(p.n)})
+	}
+	if err := checkWeights(weights); err != nil {
+		return nil, err
+	}
+	return weights, nil
+}
+
+// Count is an observed number of responses from one version.
+type Count struct {
+	Version string `json:"version"`
+	N       int64  `json:"n"`
+}
+
+// ParseCounts parses "v1=740,v2=260" into counts, keeping their order. Counts
+// are non-negative integers; names may not repeat.
+func ParseCounts(s string) ([]Count, error) {
+	pairs, err := parsePairs(s, "count")
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]Count, 0, len(pairs))
+	for _, p := range pairs {
+		counts = append(counts, Count{Version: p.name, N: p.n})
+	}
+	return counts, nil
+}
+
+type pair struct {
+	name string
+	n    int64
+}
+
+// parsePairs reads comma-separated name=integer pairs; what names the kind of
+// value in its messages ("weight", "count").
+func parsePairs(s, what string) ([]pair, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("no %ss given: want version=%s pairs such as v1=75,v2=25", what, what)
+	}
+	var out []pair
+	seen := map[string]bool{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not version=%s: write pairs like v1=75 separated by commas", item, what)
+		}
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ValidVersionName(name) {
+			return nil, fmt.Errorf("%q is not a version name: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", name)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("version %s is given twice: name each version once", name)
+		}
+		seen[name] = true
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s %s=%s: a %s is a whole number of at least 0", what, name, value, what)
+		}
+		out = append(out, pair{name: name, n: n})
+	}
+	return out, nil
+}
+
+func checkWeights(weights []Weight) error {
+	if len(weights) == 0 {
+		return fmt.Errorf("no weights: name at least one version")
+	}
+	sum := 0
+	seen := map[string]bool{}
+	for _, w := range weights {
+		if !ValidVersionName(w.Version) {
+			return fmt.Errorf("%q is not a version name: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", w.Version)
+		}
+		if seen[w.Version] {
+			return fmt.Errorf("version %s is given twice: name each version once", w.Version)
+		}
+		seen[w.Version] = true
+		if w.Percent < 0 || w.Percent > 100 {
+			return fmt.Errorf("weight %s=%d: a weight is a percent from 0 to 100", w.Version, w.Percent)
+		}
+		sum += w.Percent
+	}
+	if sum != 100 {
+		return fmt.Errorf("weights sum to %d: they must sum to 100", sum)
+	}
+	return nil
+}
+
+// Validate reports the first thing wrong with e, naming the field and what is
+// allowed.
+func (e Expectation) Validate() error {
+	switch {
+	case len(e.Weights) > 0 && e.Status != 0:
+		return fmt.Errorf("expectation: give weights or a status, not both")
+	case len(e.Weights) == 0 && e.Status == 0:
+		return fmt.Errorf("expectation: give weights (v1=75,v2=25) or a status")
+	case e.Status != 0 && (e.Status < 100 || e.Status > 599):
+		return fmt.Errorf("status %d: an HTTP status lies from 100 to 599", e.Status)
+	}
+	if len(e.Weights) > 0 {
+		if err := checkWeights(e.Weights); err != nil {
+			return err
+		}
+	}
+	if !(e.Tolerance > 0 && e.Tolerance < 1) {
+		return fmt.Errorf("tolerance %v: it must lie in (0, 1)", e.Tolerance)
+	}
+	if !(e.Alpha > 0 && e.Alpha < 0.5) {
+		return fmt.Errorf("alpha %v: it must lie in (0, 0.5)", e.Alpha)
+	}
+	if !(e.ErrorBudget >= 0 && e.ErrorBudget < 1) {
+		return fmt.Errorf("error budget %v: it must lie in [0, 1)", e.ErrorBudget)
+	}
+	if e.UnexpectedBudget < 0 {
+		return fmt.Errorf("unexpected-version budget %d: it must be at least 0", e.UnexpectedBudget)
+	}
+	return nil
+}
+
+// band returns the interval a share with configured weight w (a fraction)
+// must lie in.
+func (e Expectation) band(w float64) (lo, hi float64) {
+	h := e.Tolerance
+	if e.Relative {
+		h = e.Tolerance * w
+	}
+	return clamp01(w - h), clamp01(w + h)
+}
+
+func clamp01(x float64) float64 {
+	switch {
+	case x < 0:
+		return 0
+	case x > 1:
+		return 1
+	}
+	return x
+}

@@ -22,3 +22,6 @@ test: fmt-check vet
 
 clean:
 	rm -rf bin
+
+# Topic fragments: verify, loadgen, local (demo), apiserver, kind (verify).
+include $(wildcard mk/*.mk)

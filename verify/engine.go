@@ -3,12 +3,13 @@ package verify
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // Method names the statistical method in results.
-const Method = "beta-binomial mixture confidence sequences (Robbins 1970; Howard et al. 2021), Bonferroni over lines"
+const Method = "beta-binomial mixture confidence sequences (Robbins 1970; Howard et al. 2021), weighted Bonferroni over lines"
 
 // Verdict is the decision on a probe or on one line of it.
 type Verdict int
@@ -125,8 +126,24 @@ type line struct {
 	count    int64
 	expected float64
 	lo, hi   float64 // band
-	cs       betaCS
-	tested   bool // judged by its confidence sequence (else by an exact rule)
+	tested   bool    // judged by its confidence sequence (else by an exact rule)
+	cs       mixtureCS
+	tr       tracker // follows cs over the line's counts (tested lines)
+	// twin, on the second line of a complementary pair, is the first: its
+	// sequence is this one's mirror, so its running mixture serves both.
+	twin *line
+	// logs of the band edges and their complements, for the decision rule
+	logLo, log1mLo, logHi, log1mHi float64
+	state                          Verdict // as of the last judgement
+}
+
+func newLine(name string, kind LineKind, expected, lo, hi float64, tested bool, cs mixtureCS) *line {
+	l := &line{name: name, kind: kind, expected: expected, lo: lo, hi: hi, tested: tested, cs: cs,
+		logLo: math.Log(lo), log1mLo: math.Log1p(-lo), logHi: math.Log(hi), log1mHi: math.Log1p(-hi)}
+	if tested {
+		l.tr = newTracker(&l.cs)
+	}
+	return l
 }
 
 // Engine folds observations into counts and decides, after each one, whether
@@ -144,7 +161,8 @@ type Engine struct {
 	unexpCount   int64
 	errs         ErrorCounts
 	decided      bool
-	final        Result
+	verdict      Verdict // the decision, once decided
+	final        *Result // the frozen result, built on first request
 	statusMisses int64
 }
 
@@ -154,53 +172,61 @@ func New(exp Expectation) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{exp: exp, index: map[string]*line{}}
-	tests := 0
+	// α is split over the tested lines in proportion to their shares:
+	// 1 per version sequence (or the status line), errorsAlphaShare for
+	// the errors line.
+	shares := 0.0
 	if exp.ErrorBudget > 0 {
-		tests++
+		shares += errorsAlphaShare
 	}
+	pair := false
 	if exp.Status != 0 {
-		tests++
+		shares++
 	} else {
 		positive := countPositive(exp.Weights)
-		tests += positive
-		if positive == 2 && exp.UnexpectedBudget == 0 {
-			tests-- // the two shares are complementary: one sequence serves both
+		pair = positive == 2 && exp.UnexpectedBudget == 0
+		shares += float64(positive)
+		if pair {
+			shares-- // the two shares are complementary: one sequence serves both
 		}
 	}
-	alpha := exp.Alpha / float64(tests)
+	unit := exp.Alpha / shares
 
 	if exp.Status != 0 {
-		lo, hi := clamp01(1-exp.Tolerance), 1.0
-		l := &line{name: "status " + strconv.Itoa(exp.Status), kind: KindStatus, expected: 1, lo: lo, hi: hi, tested: true,
-			cs: newBetaCS(1-exp.Tolerance/2, exp.Tolerance/2, alpha)}
-		e.lines = append(e.lines, l)
+		// The status line tests the share of responses with the status;
+		// its sequence is the budget sequence of the misses, mirrored.
+		lo := clamp01(1 - exp.Tolerance)
+		e.lines = append(e.lines, newLine("status "+strconv.Itoa(exp.Status), KindStatus, 1, lo, 1, true,
+			budgetCS(exp.Tolerance, unit).mirror()))
 	} else {
-		pair := countPositive(exp.Weights) == 2 && exp.UnexpectedBudget == 0
 		var first *line
 		for _, w := range exp.Weights {
 			p := float64(w.Percent) / 100
 			lo, hi := exp.band(p)
-			l := &line{name: w.Version, kind: KindVersion, expected: p, lo: lo, hi: hi, tested: w.Percent > 0}
+			var cs mixtureCS
 			switch {
-			case !l.tested:
-				l.cs = newBetaCS(0, exp.Tolerance, exp.Alpha) // reported only
+			case w.Percent == 0:
+				cs = budgetCS(exp.Tolerance, exp.Alpha) // reported only
 			case pair && first != nil:
-				l.cs = first.cs.mirror()
+				cs = first.cs.mirror()
 			default:
-				l.cs = newBetaCS(p, (hi-lo)/2, alpha)
-				if first == nil {
-					first = l
-				}
+				cs = versionCS(p, lo, hi, unit)
+			}
+			l := newLine(w.Version, KindVersion, p, lo, hi, w.Percent > 0, cs)
+			switch {
+			case l.tested && first == nil:
+				first = l
+			case l.tested && pair:
+				l.twin = first
 			}
 			e.lines = append(e.lines, l)
 			e.index[w.Version] = l
 		}
 	}
 	if exp.ErrorBudget > 0 {
-		e.errLine = &line{name: "errors", kind: KindErrors, expected: 0, lo: 0, hi: exp.ErrorBudget, tested: true,
-			cs: newBetaCS(exp.ErrorBudget/2, exp.ErrorBudget/2, alpha)}
+		e.errLine = newLine("errors", KindErrors, 0, 0, exp.ErrorBudget, true, budgetCS(exp.ErrorBudget, errorsAlphaShare*unit))
 	} else {
-		e.errLine = &line{name: "errors", kind: KindErrors, lo: 0, hi: 0, cs: newBetaCS(0, 0.01, exp.Alpha)}
+		e.errLine = newLine("errors", KindErrors, 0, 0, 0, false, budgetCS(DefaultErrorBudget, exp.Alpha)) // reported only
 	}
 	return e, nil
 }
@@ -219,14 +245,15 @@ func countPositive(ws []Weight) int {
 // verdict is decided it is final: later observations are ignored.
 func (e *Engine) Observe(o Observation) Verdict {
 	if e.decided {
-		return e.final.Verdict
+		return e.verdict
 	}
 	e.Record(o, 1)
 	return e.Evaluate()
 }
 
 // Record adds n identical observations without judging them; call Evaluate
-// afterwards. It is how a batch of counts is judged as one sample.
+// afterwards. It is how a batch of counts is judged as one sample. Once the
+// verdict is decided, Record ignores its arguments.
 func (e *Engine) Record(o Observation, n int64) {
 	if e.decided || n <= 0 {
 		return
@@ -257,9 +284,12 @@ func (e *Engine) Record(o Observation, n int64) {
 	e.classified += n
 	if l, ok := e.index[o.Version]; ok {
 		l.count += n
+		if l.kind == KindUnexpected {
+			e.unexpCount += n // every response of an unexpected version counts against the budget
+		}
 		return
 	}
-	l := &line{name: o.Version, kind: KindUnexpected, lo: 0, hi: 0, cs: newBetaCS(0, e.exp.Tolerance, e.exp.Alpha)}
+	l := newLine(o.Version, KindUnexpected, 0, 0, 0, false, budgetCS(e.exp.Tolerance, e.exp.Alpha))
 	e.index[o.Version] = l
 	e.unexpected = append(e.unexpected, l)
 	l.count += n
@@ -267,28 +297,46 @@ func (e *Engine) Record(o Observation, n int64) {
 }
 
 // Evaluate judges the counts recorded so far and returns the verdict; a
-// decided verdict is frozen with its intervals.
+// decided verdict is frozen with its intervals. Evaluating after every
+// observation costs O(lines) per observation.
 func (e *Engine) Evaluate() Verdict {
-	if e.decided {
-		return e.final.Verdict
+	if !e.decided {
+		if v := e.judgeAll(); v != Inconclusive {
+			// Frozen: counts and line states no longer change, so the
+			// result (intervals and all) is built when first asked for.
+			e.decided, e.verdict = true, v
+		}
 	}
-	allPass := true
-	anyFail := false
-	for _, l := range e.allLines() {
-		switch e.state(l) {
+	return e.verdict
+}
+
+// judgeAll judges every line, caching each line's state, and combines them:
+// FAIL if any line fails, PASS if all pass.
+func (e *Engine) judgeAll() Verdict {
+	allPass, anyFail := true, false
+	add := func(l *line) {
+		l.state = e.judge(l)
+		switch l.state {
 		case Fail:
 			anyFail = true
 		case Inconclusive:
 			allPass = false
 		}
 	}
+	for _, l := range e.lines {
+		add(l)
+	}
+	for _, l := range e.unexpected {
+		add(l)
+	}
+	add(e.errLine)
 	switch {
 	case anyFail:
-		e.freeze(Fail)
+		return Fail
 	case allPass:
-		e.freeze(Pass)
+		return Pass
 	}
-	return e.final.Verdict
+	return Inconclusive
 }
 
 // Decided reports whether the verdict is final.
@@ -298,17 +346,20 @@ func (e *Engine) Decided() bool { return e.decided }
 func (e *Engine) Requests() int64 { return e.requests }
 
 // Result returns the verdict with every line's counts and intervals: frozen
-// at the stopping point once decided, else the current, inconclusive state.
+// at the stopping point once decided, else the current, inconclusive state
+// (whose lines are judged on the counts recorded so far).
 func (e *Engine) Result() Result {
 	if e.decided {
-		return e.final
+		if e.final == nil {
+			r := e.snapshot(e.verdict)
+			e.final = &r
+		}
+		r := *e.final
+		r.Lines = slices.Clone(r.Lines)
+		return r
 	}
+	e.judgeAll()
 	return e.snapshot(Inconclusive)
-}
-
-func (e *Engine) freeze(v Verdict) {
-	e.final = e.snapshot(v)
-	e.decided = true
 }
 
 func (e *Engine) allLines() []*line {
@@ -329,8 +380,8 @@ func (e *Engine) denominator(l *line) int64 {
 	return e.classified
 }
 
-// state judges one line by its exact rule or its confidence sequence.
-func (e *Engine) state(l *line) Verdict {
+// judge judges one line by its exact rule or its confidence sequence.
+func (e *Engine) judge(l *line) Verdict {
 	n := e.denominator(l)
 	switch {
 	case l.kind == KindUnexpected:
@@ -347,17 +398,54 @@ func (e *Engine) state(l *line) Verdict {
 		return Inconclusive
 	}
 	s := l.count
-	mix := l.cs.logMixture(s, n)
-	phat := float64(s) / float64(n)
-	if phat < l.lo && l.cs.excludes(mix, s, n, l.lo) || phat > l.hi && l.cs.excludes(mix, s, n, l.hi) {
-		return Fail
+	tr := &l.tr
+	if t := l.twin; t != nil && s == n-t.count && t.tr.s == t.count && t.tr.n == n {
+		tr = &t.tr // judged just before: same martingale, complementary counts
+	} else {
+		tr.follow(s, n)
 	}
-	if phat >= l.lo && phat <= l.hi &&
-		(l.lo <= 0 || l.cs.excludes(mix, s, n, l.lo)) &&
-		(l.hi >= 1 || l.cs.excludes(mix, s, n, l.hi)) {
-		return Pass
+	v, near := l.decide(tr.mix, s, n)
+	if near && tr.steps > 0 {
+		// The running mixture may have drifted by rounding: take a
+		// decision this close to the threshold on the exact one.
+		tr.sync(tr.s, tr.n)
+		v, _ = l.decide(tr.mix, s, n)
 	}
-	return Inconclusive
+	return v
+}
+
+// decide applies the decision rule of the package doc to a line with s
+// successes in n trials and log-mixture mix: FAIL when the sequence lies
+// wholly outside the band, PASS when it lies inside. near reports whether a
+// statistic the rule looked at lies within confirmMargin of the threshold.
+func (l *line) decide(mix float64, s, n int64) (v Verdict, near bool) {
+	fs, ff := float64(s), float64(n-s)
+	phat := fs / float64(n)
+	t := l.cs.threshold
+	// gap returns log M_n(edge) - threshold, noting near misses.
+	gap := func(logP, log1mP float64) float64 {
+		g := mix - fs*logP - ff*log1mP - t
+		if math.Abs(g) < confirmMargin {
+			near = true
+		}
+		return g
+	}
+	switch {
+	case phat < l.lo:
+		if gap(l.logLo, l.log1mLo) >= 0 {
+			return Fail, near
+		}
+		return Inconclusive, near
+	case phat > l.hi:
+		if gap(l.logHi, l.log1mHi) >= 0 {
+			return Fail, near
+		}
+		return Inconclusive, near
+	}
+	if (l.lo <= 0 || gap(l.logLo, l.log1mLo) >= 0) && (l.hi >= 1 || gap(l.logHi, l.log1mHi) >= 0) {
+		return Pass, near
+	}
+	return Inconclusive, near
 }
 
 func (e *Engine) snapshot(v Verdict) Result {
@@ -365,7 +453,7 @@ func (e *Engine) snapshot(v Verdict) Result {
 	for _, l := range e.allLines() {
 		n := e.denominator(l)
 		out := Line{Name: l.name, Kind: l.kind, Count: l.count, Of: n, Expected: l.expected,
-			BandLow: l.lo, BandHigh: l.hi, State: e.state(l)}
+			BandLow: l.lo, BandHigh: l.hi, State: l.state}
 		if n > 0 {
 			out.Share = float64(l.count) / float64(n)
 		}
@@ -383,12 +471,12 @@ func (e *Engine) snapshot(v Verdict) Result {
 func (e *Engine) reason(l *line, out Line) string {
 	switch {
 	case l.kind == KindUnexpected:
-		return fmt.Sprintf("%s: %s responses from a version the expectation does not name (%s allowed in all)",
-			l.name, Thousands(l.count), Thousands(int64(e.exp.UnexpectedBudget)))
+		return fmt.Sprintf("%s: %s from a version the expectation does not name (%s from such versions in all, %s allowed)",
+			l.name, plural(l.count, "response"), Thousands(e.unexpCount), Thousands(int64(e.exp.UnexpectedBudget)))
 	case l.kind == KindVersion && !l.tested:
-		return fmt.Sprintf("%s: %s responses, expected none (weight 0)", l.name, Thousands(l.count))
+		return fmt.Sprintf("%s: %s, expected none (weight 0)", l.name, plural(l.count, "response"))
 	case l.kind == KindErrors && !l.tested:
-		return fmt.Sprintf("errors: %s of %s requests failed, expected none (error budget 0)", Thousands(l.count), Thousands(out.Of))
+		return fmt.Sprintf("errors: %s of %s failed, expected none (error budget 0)", Thousands(l.count), plural(out.Of, "request"))
 	case l.kind == KindErrors:
 		return fmt.Sprintf("errors: %s [%s, %s] of %s requests, budget %s",
 			Percent(out.Share), Percent(out.Lower), Percent(out.Upper), Thousands(out.Of), Percent(l.hi))
@@ -405,6 +493,14 @@ func (e *Engine) expectedText(l *line) string {
 		return fmt.Sprintf("%s ± %s (band %s to %s)", Percent(l.expected), Percent(e.exp.Tolerance*l.expected), Percent(l.lo), Percent(l.hi))
 	}
 	return fmt.Sprintf("%s ± %s", Percent(l.expected), Percent(e.exp.Tolerance))
+}
+
+// plural writes n with the noun, "1 response" or "1,830 responses".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return Thousands(n) + " " + noun + "s"
 }
 
 // Percent formats a share as a percentage with at most one decimal, "25%"

@@ -102,6 +102,24 @@ func ParseCounts(s string) ([]Count, error) {
 	return counts, nil
 }
 
+// FormatWeights writes weights the way ParseWeights reads them: "v1=75,v2=25".
+func FormatWeights(ws []Weight) string {
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = w.Version + "=" + strconv.Itoa(w.Percent)
+	}
+	return strings.Join(parts, ",")
+}
+
+// FormatCounts writes counts the way ParseCounts reads them: "v1=740,v2=260".
+func FormatCounts(cs []Count) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = c.Version + "=" + strconv.FormatInt(c.N, 10)
+	}
+	return strings.Join(parts, ",")
+}
+
 type pair struct {
 	name string
 	n    int64

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/report"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+func init() { register(newProbeCommand) }
+
+// probeFlags are the flags of `meshcheck probe`.
+type probeFlags struct {
+	url, host, method, body string
+	headers                 []string
+	rate                    int
+	duration, timeout       time.Duration
+	maxRequests, maxWorkers int
+	maxBody                 int64
+	noKeepAlive             bool
+	via, agent              string
+	classify, mapFile       string
+	expect                  string
+	expectStatus            int
+	tolerance, alpha        float64
+	errorBudget             float64
+	relative                bool
+	unexpectedBudget        int
+	save, output            string
+}
+
+func newProbeCommand() *cobra.Command {
+	var f probeFlags
+	cmd := &cobra.Command{
+		Use:   "probe --url URL [--host HOST] --expect v1=75,v2=25 --classify SPEC",
+		Short: "Send constant-rate traffic to any HTTP endpoint and judge the per-version split",
+		Long: `Send requests at a constant rate to an endpoint you bring (a port-forward, a
+LoadBalancer IP, a local proxy), classify every response into a version and
+stop as soon as the verdict is decided, or when --duration or --max-requests
+is spent.
+
+Classifiers (--classify):
+  json:<dotted.path>   a field of a JSON body, e.g. json:os.hostname
+  regex:<expr>         the one capture group of an RE2 expression on the body
+  header:<name>        a response header
+  status               the status code
+--map pods.json turns raw values (pod names) into versions: a JSON object such
+as {"echo-v1-7d9f": "v1"}; a value it does not hold is unclassified.
+
+Errors (no response, statuses outside 100-399) never count as a version; they
+have their own budget (--error-budget). --expect-status 403 instead expects
+that status on at least 1 - tolerance of the responses.
+
+Output: the verdict table, the rates asked and achieved, requests, status
+codes, latency and samples of errors and unclassified responses (-o json for
+all of it). Live progress goes to stderr when both stdout and stderr are
+terminals.
+
+Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
+4 environment error (the agent or the results file failed).`,
+		Example: `  meshcheck probe --url http://127.0.0.1:8080/echo --host echo.local --rate 200 \
+    --duration 30s --classify json:os.hostname --map pods.json --expect v1=75,v2=25`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runProbe(cmd, f) },
+	}
+	fl := cmd.Flags()
+	d := loadgen.DefaultOptions()
+	fl.StringVar(&f.url, "url", "", "endpoint to probe (http or https)")
+	fl.StringVar(&f.host, "host", "", "Host header, without a port (Istio answers a Host with a port 404)")
+	fl.StringVar(&f.method, "method", http.MethodGet, "HTTP method")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, `extra request header "Name: value" (repeatable)`)
+	fl.StringVar(&f.body, "body", "", "request body")
+	fl.IntVar(&f.rate, "rate", d.Rate, "requests per second (constant, at least 1)")
+	fl.DurationVar(&f.duration, "duration", 2*time.Minute, "time budget (0 = none)")
+	fl.IntVar(&f.maxRequests, "max-requests", d.MaxRequests, "request budget")
+	fl.DurationVar(&f.timeout, "timeout", d.Timeout, "timeout of one request, to the end of its body")
+	fl.BoolVar(&f.noKeepAlive, "no-keepalive", false, "open a new connection for every request")
+	fl.IntVar(&f.maxWorkers, "max-workers", d.MaxWorkers, "bound on concurrent requests")
+	fl.Int64Var(&f.maxBody, "max-body", d.MaxBody, "bytes of each body read for classification")
+	fl.StringVar(&f.via, "via", "", "send through this HTTP forward proxy (URL)")
+	fl.StringVar(&f.agent, "agent", "", "send from a meshcheck agent at this URL (meshcheck agent) instead of from here")
+	fl.StringVar(&f.classify, "classify", "", "how to read a response's version: json:<path>, regex:<expr>, header:<name> or status")
+	fl.StringVar(&f.mapFile, "map", "", "JSON file mapping raw classified values to versions")
+	fl.StringVar(&f.expect, "expect", "", "expected split, e.g. v1=75,v2=25 (percents summing to 100)")
+	fl.IntVar(&f.expectStatus, "expect-status", 0, "expect this status instead of a split, e.g. 403")
+	fl.Float64Var(&f.tolerance, "tolerance", verify.DefaultTolerance, "band half-width, in (0, 1): 0.05 = ±5 points")
+	fl.BoolVar(&f.relative, "relative", false, "make the tolerance a fraction of each weight")
+	fl.Float64Var(&f.alpha, "alpha", verify.DefaultAlpha, "bound on the probability of a wrong verdict, in (0, 0.5)")
+	fl.Float64Var(&f.errorBudget, "error-budget", verify.DefaultErrorBudget, "share of requests that may be errors, in [0, 1)")
+	fl.IntVar(&f.unexpectedBudget, "unexpected-budget", 0, "responses from versions not in --expect that are tolerated")
+	fl.StringVar(&f.save, "save", "", "write one NDJSON record per request to this file (meshcheck judge re-reads it)")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// probeFromFlags builds and validates the probe; its errors are usage errors.
+func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
+	var p loadgen.Probe
+	if f.url == "" {
+		return p, errors.New("--url is required: the endpoint to probe, e.g. http://127.0.0.1:8080/echo")
+	}
+	if f.output != "text" && f.output != "json" {
+		return p, fmt.Errorf("-o %q: want text or json", f.output)
+	}
+	p.Target = loadgen.Target{URL: f.url, Host: f.host, Method: f.method}
+	if f.body != "" {
+		p.Target.Body = []byte(f.body)
+	}
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return p, fmt.Errorf(`--header %q: write "Name: value"`, h)
+		}
+		if p.Target.Header == nil {
+			p.Target.Header = http.Header{}
+		}
+		p.Target.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	p.Options = loadgen.Options{Rate: f.rate, Duration: f.duration, MaxRequests: f.maxRequests, Timeout: f.timeout,
+		KeepAlive: !f.noKeepAlive, MaxWorkers: f.maxWorkers, MaxBody: f.maxBody}
+	if f.maxRequests < 1 {
+		return p, fmt.Errorf("--max-requests %d: at least 1", f.maxRequests)
+	}
+	if f.via != "" {
+		via, err := loadgen.ParseVia(f.via)
+		if err != nil {
+			return p, fmt.Errorf("--via: %w", err)
+		}
+		p.Options.Via = via
+	}
+	if f.classify != "" {
+		c, err := loadgen.ParseClassifier(f.classify)
+		if err != nil {
+			return p, fmt.Errorf("--classify: %w", err)
+		}
+		p.Classify = c
+	}
+	if f.mapFile != "" {
+		m, err := loadgen.LoadVersionMap(f.mapFile)
+		if err != nil {
+			return p, fmt.Errorf("--map: %w", err)
+		}
+		p.Map = m
+	}
+	exp := verify.Expectation{Status: f.expectStatus, Tolerance: f.tolerance, Relative: f.relative, Alpha: f.alpha,
+		ErrorBudget: f.errorBudget, UnexpectedBudget: f.unexpectedBudget}
+	switch {
+	case f.expect != "" && f.expectStatus != 0:
+		return p, errors.New("--expect and --expect-status: give one of them")
+	case f.expect == "" && f.expectStatus == 0:
+		return p, errors.New("--expect v1=75,v2=25 or --expect-status CODE is required")
+	case f.expect != "":
+		ws, err := verify.ParseWeights(f.expect)
+		if err != nil {
+			return p, fmt.Errorf("--expect: %w", err)
+		}
+		exp.Weights = ws
+	}
+	p.Expect = exp
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func runProbe(cmd *cobra.Command, f probeFlags) error {
+	p, err := probeFromFlags(f)
+	if err != nil {
+		return usageError(err)
+	}
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var opts []loadgen.RunOption
+	var save *os.File
+	var rw *loadgen.RecordWriter
+	if f.save != "" {
+		if save, err = os.Create(f.save); err != nil {
+			return usageError(fmt.Errorf("--save: %w", err))
+		}
+		defer save.Close()
+		rw = loadgen.NewRecordWriter(save)
+		opts = append(opts, loadgen.OnRecord(rw.Write))
+	}
+	live := probeIsTerminal(stdout) && probeIsTerminal(stderr)
+	if live {
+		opts = append(opts, loadgen.OnProgress(time.Second, func(pr loadgen.Progress) {
+			fmt.Fprintf(stderr, "\r\033[K%s", probeProgressLine(pr))
+		}))
+	}
+
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var out loadgen.Outcome
+	if f.agent != "" {
+		out, err = (&loadgen.AgentClient{URL: f.agent}).Run(ctx, p, opts...)
+	} else {
+		out, err = loadgen.Run(ctx, p, opts...)
+	}
+	if live {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if rw != nil {
+		if ferr := rw.Flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+		if cerr := save.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("--save %s: %w", f.save, cerr)
+		}
+	}
+	interrupted := err != nil && ctx.Err() != nil
+	if err != nil && !interrupted && out.Stats.Requests == 0 {
+		return envError(err)
+	}
+
+	rep := report.Probe{Target: p.Target, Result: out.Result, Stats: out.Stats}
+	if f.agent != "" {
+		rep.Notes = append(rep.Notes, "requests sent by the agent at "+f.agent)
+	}
+	if f.host == "" {
+		rep.Notes = append(rep.Notes, "no --host: requests carry the URL's host; a gateway routes by the Host header")
+	}
+	if werr := probeWrite(stdout, f.output, rep); werr != nil {
+		return envError(werr)
+	}
+	switch {
+	case interrupted:
+		return &exitError{code: ExitInconclusive, err: fmt.Errorf("probe interrupted: %w", err)}
+	case err != nil:
+		return envError(err)
+	}
+	return verdictError(out.Result.Verdict)
+}
+
+func probeWrite(w io.Writer, format string, rep report.Probe) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return report.WriteProbeText(w, rep)
+}
+
+// probeProgressLine is the live status: elapsed, requests, rate and each
+// line's share with its interval.
+func probeProgressLine(p loadgen.Progress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%5.1fs  %s req  %.1f/s", p.Elapsed.Seconds(), verify.Thousands(p.Requests), p.Rate)
+	for _, l := range p.Result.Lines {
+		fmt.Fprintf(&b, "  %s %s [%s, %s]", l.Name, verify.Percent(l.Share), verify.Percent(l.Lower), verify.Percent(l.Upper))
+	}
+	return b.String()
+}
+
+// probeIsTerminal reports whether w is a terminal.
+func probeIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/meshcheck/meshcheck/runner"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// runRate is the request rate of the acceptance runs: an emulated request
+// costs about half a millisecond (docs/benchmarks/local.md), so a probe
+// decides in seconds.
+const runRate = "2000"
+
+// runExec runs meshcheck in-process and returns its exit code, stdout and
+// stderr (with the one-line error main would print).
+func runExec(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	root := newRootCommand()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	code = ExitPass
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+			if ee.err != nil {
+				errb.WriteString("meshcheck: " + ee.err.Error() + "\n")
+			}
+		} else {
+			code = ExitUsage
+			errb.WriteString("meshcheck: " + err.Error() + "\n")
+		}
+	}
+	return code, out.String(), errb.String()
+}
+
+// copyScenario copies a scenario folder into a temporary one and applies
+// edit to one of its files (old must occur in it).
+func copyScenario(t *testing.T, src, file, old, new string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if rel == file {
+			if !bytes.Contains(data, []byte(old)) {
+				t.Fatalf("%s does not contain %q", path, old)
+			}
+			data = bytes.Replace(data, []byte(old), []byte(new), 1)
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// verdicts returns the "probe <title>" lines and their verdict lines.
+func verdicts(stdout string) (titles []string, results []string) {
+	for _, line := range strings.Split(stdout, "\n") {
+		switch {
+		case strings.HasPrefix(line, "probe "):
+			titles = append(titles, line)
+		case strings.HasPrefix(line, "verdict "):
+			results = append(results, strings.Fields(line)[1])
+		}
+	}
+	return titles, results
+}
+
+func TestRunEchoLocal(t *testing.T) {
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "local", "--rate", runRate)
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	titles, results := verdicts(out)
+	want := []string{"probe echo / split-75-25 / ingress", "probe echo / split-75-25 / in-mesh"}
+	if strings.Join(titles, "|") != strings.Join(want, "|") || strings.Join(results, " ") != "PASS PASS" {
+		t.Errorf("verdict tables %q %q, want %q both PASS\n%s", titles, results, want, out)
+	}
+	for _, w := range []string{"LINE", "EXPECTED", "emulated", "requests     ", "stopped: verdict decided", "summary      PASS"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("report lacks %q:\n%s", w, out)
+		}
+	}
+	// Every report shows the requests and the time its verdict took.
+	if n := len(regexp.MustCompile(`(?m)^requests +[0-9,]+ in [0-9.]+(ms|s)`).FindAllString(out, -1)); n != 2 {
+		t.Errorf("%d requests-and-time lines, want one per probe:\n%s", n, out)
+	}
+}
+
+func TestRunHelloLocal(t *testing.T) {
+	code, out, errOut := runExec(t, "run", "../../scenarios/hello", "--env", "local", "--rate", runRate)
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	titles, results := verdicts(out)
+	if len(titles) != 6 || strings.Count(strings.Join(results, " "), "PASS") != 6 {
+		t.Errorf("want 6 verdict tables, all PASS (3 steps x ingress, in-mesh); got %q %q\n%s", titles, results, out)
+	}
+	for _, step := range []string{"split-100-0", "split-50-50", "split-0-100"} {
+		for _, vantage := range []string{"ingress", "in-mesh"} {
+			if !strings.Contains(out, "probe hello / "+step+" / "+vantage+"\n") {
+				t.Errorf("no verdict table for %s / %s", step, vantage)
+			}
+		}
+	}
+}
+
+// TestRunWithoutMeshGateway is the tutorial's lesson: without "mesh" in the
+// VirtualService's gateways, in-mesh traffic ignores it; the run fails and
+// the in-mesh report says why in one sentence.
+func TestRunWithoutMeshGateway(t *testing.T) {
+	dir := copyScenario(t, "../../scenarios/echo", filepath.Join("manifests", "routing.yaml"), "    - mesh\n", "")
+	code, out, errOut := runExec(t, "run", dir, "--env", "local", "--rate", runRate)
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	inMesh := out[strings.Index(out, "probe echo / split-75-25 / in-mesh"):]
+	inMesh = inMesh[:strings.Index(inMesh, "\n\n")]
+	if !strings.Contains(inMesh, "verdict      FAIL") {
+		t.Errorf("in-mesh probe did not fail:\n%s", inMesh)
+	}
+	var note string
+	for _, line := range strings.Split(inMesh, "\n") {
+		if strings.HasPrefix(line, "note ") {
+			note = strings.TrimSpace(strings.TrimPrefix(line, "note"))
+		}
+	}
+	for _, w := range []string{"ignore VirtualService echo/echo-route", "gateways do not include mesh", "v1=50, v2=50"} {
+		if !strings.Contains(note, w) {
+			t.Errorf("in-mesh note %q does not say %q", note, w)
+		}
+	}
+	if strings.Count(note, ". ") > 0 {
+		t.Errorf("in-mesh note is more than one sentence: %q", note)
+	}
+	ingress := out[:strings.Index(out, "probe echo / split-75-25 / in-mesh")]
+	if !strings.Contains(ingress, "verdict      PASS") {
+		t.Errorf("the ingress probe (its VirtualService still applies there) did not pass:\n%s", ingress)
+	}
+}
+
+func TestRunMisspeltField(t *testing.T) {
+	dir := copyScenario(t, "../../scenarios/echo", "scenario.yaml", "podLabel: version", "podLable: version")
+	data, err := os.ReadFile(filepath.Join(dir, "scenario.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := 1 + strings.Count(string(data[:bytes.Index(data, []byte("podLable"))]), "\n")
+	code, out, errOut := runExec(t, "run", dir, "--env", "local", "--rate", runRate)
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if want := "scenario.yaml:" + strconv.Itoa(line) + ":"; !strings.Contains(errOut, want) || !strings.Contains(errOut, "podLable") {
+		t.Errorf("stderr %q does not name %s and the field podLable", errOut, want)
+	}
+	if out != "" {
+		t.Errorf("a scenario that does not load ran anyway: %s", out)
+	}
+}
+
+// TestRunUndefinedSubset: a VirtualService naming a subset no
+// DestinationRule defines gets 503s, counted as errors and never as a
+// version; the validation warns before the run.
+func TestRunUndefinedSubset(t *testing.T) {
+	dir := copyScenario(t, "../../scenarios/echo", filepath.Join("manifests", "routing.yaml"), "subset: v2", "subset: v3")
+	code, out, errOut := runExec(t, "run", dir, "--env", "local", "--rate", runRate, "-o", "json")
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	warn := strings.Index(errOut, "warning: ")
+	firstProbe := strings.Index(errOut, "msg=probe ")
+	if warn < 0 || !strings.Contains(errOut, "subset v3") || firstProbe < 0 || warn > firstProbe {
+		t.Errorf("no warning about subset v3 before the first probe:\n%s", errOut)
+	}
+	var doc runner.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("-o json: %v\n%s", err, out)
+	}
+	if doc.Verdict != verify.Fail || len(doc.Probes) != 2 || !doc.Emulated || doc.Environment != "local" {
+		t.Fatalf("document: verdict %v, %d probes, emulated %v, environment %q", doc.Verdict, len(doc.Probes), doc.Emulated, doc.Environment)
+	}
+	for _, p := range doc.Probes {
+		if p.Stats.StatusCodes[503] == 0 || p.Result.Errors.BadStatus != p.Stats.StatusCodes[503] {
+			t.Errorf("probe %s: %d 503s, %d bad-status errors: every 503 must count as an error", p.Name, p.Stats.StatusCodes[503], p.Result.Errors.BadStatus)
+		}
+		for _, l := range p.Result.Lines {
+			if l.Kind == verify.KindVersion && l.Name == "v2" && l.Count != 0 {
+				t.Errorf("probe %s: %d responses counted as v2, which no route reaches", p.Name, l.Count)
+			}
+			if l.Kind == verify.KindErrors && l.State != verify.Fail {
+				t.Errorf("probe %s: errors line %v, want FAIL", p.Name, l.State)
+			}
+		}
+		if len(p.Notes) == 0 || !strings.Contains(p.Notes[0], "subset v3") {
+			t.Errorf("probe %s: notes %q do not explain the 503s", p.Name, p.Notes)
+		}
+	}
+}
+
+func TestRunEnvironmentsNotWired(t *testing.T) {
+	for _, name := range []string{"kind", "existing"} {
+		code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", name)
+		if code != ExitEnvironment {
+			t.Errorf("--env %s: exit %d, want 4", name, code)
+		}
+		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "--env "+name) || !strings.Contains(lines[0], "not wired") {
+			t.Errorf("--env %s: stderr %q, want one line saying it is not wired yet", name, errOut)
+		}
+		if out != "" {
+			t.Errorf("--env %s printed %q", name, out)
+		}
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run"}, "no scenario folder"},
+		{[]string{"run", "../../scenarios/echo", "--env", "docker"}, `--env "docker"`},
+		{[]string{"run", "../../scenarios/echo", "-o", "yaml"}, `--output "yaml"`},
+		{[]string{"run", "../../scenarios/echo", "--rate", "-5"}, "--rate -5"},
+		{[]string{"run", "../../scenarios/echo", "--max-requests", "-1"}, "--max-requests -1"},
+		{[]string{"run", "../../scenarios/echo", "--rate", "fast"}, "--rate"},
+		{[]string{"run", "no/such/scenario"}, "no/such/scenario"},
+	} {
+		code, _, errOut := runExec(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 naming %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+func TestRunSaveAndJSON(t *testing.T) {
+	save := filepath.Join(t.TempDir(), "results")
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--rate", runRate, "--max-requests", "5000", "--save", save, "-o", "json")
+	if code != ExitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var doc runner.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("-o json is not one JSON document: %v\n%s", err, out)
+	}
+	if doc.Verdict != verify.Pass || len(doc.Probes) != 2 {
+		t.Errorf("document verdict %v with %d probes", doc.Verdict, len(doc.Probes))
+	}
+	for _, p := range doc.Probes {
+		if p.Stats.Requests == 0 || p.Stats.Duration <= 0 || !p.Emulated {
+			t.Errorf("probe %s: requests %d, duration %v, emulated %v", p.Name, p.Stats.Requests, p.Stats.Duration, p.Emulated)
+		}
+		file := filepath.Join(save, "echo-split-75-25-"+p.Name+".ndjson")
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Errorf("results file: %v", err)
+			continue
+		}
+		if lines := int64(bytes.Count(data, []byte("\n"))); lines < p.Stats.Requests {
+			t.Errorf("%s holds %d records, the verdict saw %d", file, lines, p.Stats.Requests)
+		}
+	}
+}

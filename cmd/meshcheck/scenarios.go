@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshcheck/meshcheck/scenario"
+)
+
+func init() { register(newScenariosCommand) }
+
+// defaultScenariosDir is where `meshcheck scenarios` looks without an
+// argument.
+const defaultScenariosDir = "scenarios"
+
+func newScenariosCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scenarios [dir]",
+		Short: "List the scenarios under a folder (default: scenarios/)",
+		Long: `List the scenarios found in the sub-folders of dir (default: scenarios/):
+every folder with a scenario.yaml, with its title and its numbers of steps and
+probes. Each is loaded and validated; a scenario that does not load is named on
+stderr with its error and the command exits 2.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := defaultScenariosDir
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			return listScenarios(cmd.OutOrStdout(), cmd.ErrOrStderr(), dir)
+		},
+	}
+	cmd.AddCommand(newScenariosValidateCommand())
+	return cmd
+}
+
+func newScenariosValidateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate <scenario-dir>...",
+		Short: "Validate scenarios without running them",
+		Long: `Load each scenario folder strictly (scenario.yaml and its manifests) and run
+the cross-checks of the routing model, without touching any cluster.
+
+Warnings go to stderr as "warning: file:line: field: message"; the scenario is
+still valid (exit 0). Errors go to stderr as "file:line: field: message" and the
+command exits 2.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return validateScenarios(cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
+		},
+	}
+}
+
+// validateScenarios loads every dir, reporting each result; it fails with a
+// usage error (exit 2) when any does not load.
+func validateScenarios(stdout, stderr io.Writer, dirs []string) error {
+	failed := 0
+	for _, dir := range dirs {
+		s, warnings, err := scenario.Load(dir)
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok: scenario %s, %s, %s, %s\n", dir, s.Metadata.Name,
+			scenarioPlural(len(s.Steps), "step"), scenarioPlural(scenarioProbeCount(s), "probe"), scenarioPlural(len(warnings), "warning"))
+	}
+	if failed > 0 {
+		return usageError(fmt.Errorf("%s of %d did not validate", scenarioPlural(failed, "scenario"), len(dirs)))
+	}
+	return nil
+}
+
+// listScenarios prints a table of the scenarios in the sub-folders of dir.
+func listScenarios(stdout, stderr io.Writer, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return usageError(fmt.Errorf("scenarios folder %s does not exist: give the folder that holds scenario folders", dir))
+		}
+		return usageError(fmt.Errorf("reading scenarios folder %s: %w", dir, err))
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), scenario.FileName)); err == nil {
+			dirs = append(dirs, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(dirs)
+	if len(dirs) == 0 {
+		return usageError(fmt.Errorf("no scenarios in %s: a scenario is a folder with a %s", dir, scenario.FileName))
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTEPS\tPROBES\tDIR\tTITLE")
+	failed := 0
+	for _, d := range dirs {
+		s, _, err := scenario.Load(d)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", s.Metadata.Name, len(s.Steps), scenarioProbeCount(s), d, s.Metadata.Title)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return usageError(fmt.Errorf("%s in %s did not load; run meshcheck scenarios validate on it for details", scenarioPlural(failed, "scenario"), dir))
+	}
+	return nil
+}
+
+func scenarioProbeCount(s *scenario.Scenario) int {
+	n := 0
+	for _, st := range s.Steps {
+		n += len(st.Probes)
+	}
+	return n
+}
+
+// scenarioPlural formats a count with its noun: "1 step", "3 steps".
+func scenarioPlural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

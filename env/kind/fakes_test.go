@@ -1,0 +1,226 @@
+package kind
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/exec"
+
+	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/image"
+)
+
+// fakeProvider is a kind provider over an imaginary container engine. It
+// records every call with its exact arguments.
+type fakeProvider struct {
+	mu       sync.Mutex
+	clusters []string
+	calls    []string
+	created  []CreateOptions
+
+	listErr      error
+	createErr    error // Create fails (kind deletes the nodes unless Retain)
+	deleteErr    error // Delete fails
+	vanishOnFail bool  // ... but the cluster is gone anyway ("unknown cluster")
+	kubeconfigs  map[string][]byte
+}
+
+func (f *fakeProvider) record(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeProvider) List() ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("List")
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	return slices.Clone(f.clusters), nil
+}
+
+func (f *fakeProvider) Create(name string, o CreateOptions) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("Create %s image=%s kubeconfig=%s retain=%t", name, o.NodeImage, o.KubeconfigPath, o.Retain)
+	f.created = append(f.created, o)
+	if f.createErr != nil {
+		if o.Retain {
+			f.clusters = append(f.clusters, name)
+		}
+		return f.createErr
+	}
+	f.clusters = append(f.clusters, name)
+	// kind writes the kubeconfig; 0644 here proves meshcheck tightens it.
+	return os.WriteFile(o.KubeconfigPath, []byte("apiVersion: v1\nkind: Config\n"), 0o644)
+}
+
+func (f *fakeProvider) Delete(name, kubeconfigPath string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("Delete %s kubeconfig=%s", name, kubeconfigPath)
+	if f.deleteErr != nil {
+		if f.vanishOnFail {
+			f.clusters = slices.DeleteFunc(f.clusters, func(c string) bool { return c == name })
+		}
+		return f.deleteErr
+	}
+	f.clusters = slices.DeleteFunc(f.clusters, func(c string) bool { return c == name })
+	return nil
+}
+
+func (f *fakeProvider) ExportKubeConfig(name, path string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ExportKubeConfig %s %s", name, path)
+	return os.WriteFile(path, []byte("apiVersion: v1\nkind: Config\n"), 0o644)
+}
+
+func (f *fakeProvider) ListInternalNodes(name string) ([]nodes.Node, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ListInternalNodes %s", name)
+	return []nodes.Node{fakeNode(name + "-control-plane")}, nil
+}
+
+func (f *fakeProvider) callList() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// fakeNode is a node name; its commands are never run by these tests
+// (image loading is faked at the Deps level and tested in package image).
+type fakeNode string
+
+func (n fakeNode) String() string                     { return string(n) }
+func (n fakeNode) Role() (string, error)              { return "control-plane", nil }
+func (n fakeNode) IP() (string, string, error)        { return "", "", nil }
+func (n fakeNode) SerialLogs(io.Writer) error         { return nil }
+func (n fakeNode) Command(string, ...string) exec.Cmd { panic("fakeNode runs no commands") }
+func (n fakeNode) CommandContext(context.Context, string, ...string) exec.Cmd {
+	panic("fakeNode runs no commands")
+}
+
+// fakeProber answers with a fixed engine or error.
+type fakeProber struct {
+	engine Engine
+	err    error
+	calls  int
+}
+
+func (p *fakeProber) Probe(context.Context) (Engine, error) {
+	p.calls++
+	return p.engine, p.err
+}
+
+// fakeIstioctl records istioctl runs.
+type fakeIstioctl struct {
+	mu    sync.Mutex
+	calls []istio.Cmd
+	err   error
+	block bool
+}
+
+func (r *fakeIstioctl) Run(ctx context.Context, c istio.Cmd) error {
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
+	fmt.Fprintln(c.Stdout, "✔ Istio core installed")
+	if r.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return r.err
+}
+
+func readyNode(name string, ready bool) *corev1.Node {
+	status := corev1.ConditionFalse
+	reason := "KubeletNotReady"
+	if ready {
+		status, reason = corev1.ConditionTrue, "KubeletReady"
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status:     corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: reason}}},
+	}
+}
+
+func availableDeployment(name string) *appsv1.Deployment {
+	one := int32(1)
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: istio.Namespace, Generation: 1},
+		Spec:       appsv1.DeploymentSpec{Replicas: &one},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}},
+	}
+}
+
+// world is a full set of fakes for Provision.
+type world struct {
+	prober    *fakeProber
+	provider  *fakeProvider
+	istioctl  *fakeIstioctl
+	client    kubernetes.Interface
+	built     []string
+	loaded    []string
+	logs      *bytes.Buffer
+	clientFor []string
+}
+
+func newWorld() *world {
+	return &world{
+		prober:   &fakeProber{engine: Engine{Name: "docker", Binary: "docker"}},
+		provider: &fakeProvider{},
+		istioctl: &fakeIstioctl{},
+		client: fake.NewClientset(readyNode("meshcheck-control-plane", true),
+			availableDeployment(istio.IstiodDeployment), availableDeployment(istio.GatewayDeployment)),
+		logs: &bytes.Buffer{},
+	}
+}
+
+func (w *world) deps() Deps {
+	return Deps{
+		Prober: w.prober,
+		NewProvider: func(e Engine, _ *slog.Logger) (Provider, error) {
+			if e.Name != "docker" {
+				return nil, errors.New("unexpected engine " + e.Name)
+			}
+			return w.provider, nil
+		},
+		NewClient: func(kubeconfig string) (kubernetes.Interface, error) {
+			w.clientFor = append(w.clientFor, kubeconfig)
+			return w.client, nil
+		},
+		Runner:   w.istioctl,
+		LookPath: func(string) (string, error) { return "/usr/local/bin/istioctl", nil },
+		BuildImage: func(_ context.Context, s image.Spec, p image.Platform, src, out string) (image.Built, error) {
+			w.built = append(w.built, fmt.Sprintf("%s %s src=%s out=%s", s.Ref(), p, src, out))
+			return image.Built{Spec: s, Platform: p, Tarball: out + "/" + s.Name + ".tar"}, nil
+		},
+		LoadImage: func(ns []nodes.Node, tarball string) error {
+			var names []string
+			for _, n := range ns {
+				names = append(names, n.String())
+			}
+			w.loaded = append(w.loaded, tarball+" -> "+strings.Join(names, ","))
+			return nil
+		},
+		NodePlatform: func(nodes.Node) (image.Platform, error) { return image.Platform{OS: "linux", Arch: "arm64"}, nil },
+		Log:          slog.New(slog.NewTextHandler(w.logs, nil)),
+	}
+}

@@ -1,0 +1,158 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// The in-mesh agent: `meshcheck agent` in a pod with a sidecar, which runs
+// mesh-vantage probes from inside the mesh.
+const (
+	// AgentImage is meshcheck's own image (built and loaded into kind by
+	// package image); versioned, never :latest.
+	AgentImage = "meshcheck.local/meshcheck:v0.1.0"
+	// AgentName names the agent's Deployment, ServiceAccount and app label.
+	AgentName = "meshcheck-agent"
+	// AgentPort is the port `meshcheck agent --listen` serves on.
+	AgentPort = 8080
+	// agentUID is the non-root user the agent runs as.
+	agentUID = 65532
+)
+
+// AgentObjects returns the agent's ServiceAccount and Deployment in
+// namespace ns, running image (AgentImage when empty): non-root, read-only
+// root file system, no privilege escalation, no capabilities, no API token,
+// and the application held until the sidecar is up.
+func AgentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
+	if image == "" {
+		image = AgentImage
+	}
+	sel := map[string]string{"app": AgentName}
+	one := int32(1)
+	no := false
+	yes := true
+	uid := int64(agentUID)
+	sa := &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   metav1.ObjectMeta{Name: AgentName, Namespace: ns},
+		AutomountServiceAccountToken: &no,
+	}
+	dep := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: AgentName, Namespace: ns, Labels: sel},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels: sel,
+					Annotations: map[string]string{
+						// The agent's first request must not race the
+						// sidecar's start.
+						"proxy.istio.io/config": `{"holdApplicationUntilProxyStarts": true}`,
+					},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           AgentName,
+					AutomountServiceAccountToken: &no,
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   &yes,
+						RunAsUser:      &uid,
+						RunAsGroup:     &uid,
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:            "agent",
+						Image:           image,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Args:            []string{"agent", "--listen", ":" + strconv.Itoa(AgentPort)},
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: AgentPort}},
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+							TCPSocket: &corev1.TCPSocketAction{Port: intstrPort(AgentPort)},
+						}},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{
+								corev1.ResourceCPU:    resource.MustParse("50m"),
+								corev1.ResourceMemory: resource.MustParse("32Mi"),
+							},
+							Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+						},
+						SecurityContext: &corev1.SecurityContext{
+							RunAsNonRoot:             &yes,
+							ReadOnlyRootFilesystem:   &yes,
+							AllowPrivilegeEscalation: &no,
+							Privileged:               &no,
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						},
+					}},
+				},
+			},
+		},
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range []runtime.Object{sa, dep} {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		if err != nil {
+			return nil, fmt.Errorf("agent objects: %w", err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		delete(u.Object, "status")
+		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// DeployAgent applies the agent's objects in namespace ns (which must have
+// sidecar injection) and waits until its pod is ready; it returns the pod's
+// name.
+func (d *Deployer) DeployAgent(ctx context.Context, ns, image string) (string, error) {
+	live, err := d.c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("deploy the in-mesh agent: namespace %s: %w", ns, err)
+	}
+	if !InjectionEnabled(live.Labels) {
+		return "", fmt.Errorf("deploy the in-mesh agent: namespace %s has no sidecar injection, so the agent would be outside the mesh", ns)
+	}
+	objs, err := AgentObjects(ns, image)
+	if err != nil {
+		return "", err
+	}
+	if err := d.Apply(ctx, Change{Apply: objs}); err != nil {
+		return "", fmt.Errorf("deploy the in-mesh agent: %w", err)
+	}
+	return d.c.AgentPod(ctx, ns)
+}
+
+// AgentPod returns the name of a ready agent pod in namespace ns.
+func (c *Client) AgentPod(ctx context.Context, ns string) (string, error) {
+	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{"app": AgentName, LabelManagedBy: ManagedBy}).String(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("find the in-mesh agent pod in %s: %w", ns, err)
+	}
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.DeletionTimestamp == nil && PodReady(p) {
+			return p.Name, nil
+		}
+	}
+	return "", fmt.Errorf("no ready in-mesh agent pod (label app=%s) in namespace %s", AgentName, ns)
+}
+
+// AgentKinds are the kinds of the agent's objects, for Cleanup.
+var AgentKinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "ServiceAccount"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+}

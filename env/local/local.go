@@ -1,0 +1,358 @@
+// Package local is the embedded default environment (--env local): it runs
+// a scenario's workloads in-process and emulates the mesh around them, so a
+// scenario runs on a laptop with no container engine and no cluster.
+//
+// # What runs
+//
+// Every pod of the scenario's current state (a Deployment's replicas, named
+// like pods with mesh.PodName, with the pod template's labels; bare Pods as
+// written) runs as one HTTP server on 127.0.0.1, serving the stand-in of its
+// first container's image (package fixtures: mendhak/http-https-echo, our
+// meshcheck.local/fixture). An image with no stand-in is an error, found in
+// Setup before anything runs.
+//
+// # How requests are routed
+//
+// The routing model (package mesh) of the current state decides every
+// request, exactly as it derives expectations:
+//
+//   - the ingress listener (a free 127.0.0.1 port) plays the ingress
+//     gateway: each request becomes a mesh.Request from the Ingress vantage
+//     with its Host, path, method and headers;
+//   - the mesh vantage is an HTTP forward proxy per source namespace (probes
+//     and our pods' own calls use it as their sidecar): absolute-URI
+//     requests become mesh.Requests from the Mesh vantage in that namespace.
+//
+// A routed request picks a destination and a pod at random per request (as
+// Envoy does) and is proxied to that pod's server; otherwise the listener
+// answers what Envoy would (404 for no route, 503 for an unusable
+// destination). Requests reaching a pod carry the headers Envoy adds
+// (x-request-id, x-b3-traceid/spanid/sampled, x-envoy-attempt-count,
+// x-forwarded-proto, and at the ingress x-forwarded-for and
+// x-envoy-internal); answers carry server (istio-envoy at the ingress, envoy
+// from a sidecar) and x-envoy-upstream-service-time.
+//
+// # What it does not prove
+//
+// The emulation shares the routing model with the expectations, so a probe
+// here checks the scenario's intent against Istio's documented semantics as
+// the model implements them, not a real Envoy: every report from this
+// environment is marked emulated. AuthorizationPolicies, mTLS, retries,
+// timeouts and fault injection are not emulated.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/scenario"
+)
+
+func init() {
+	env.Register(env.Local, func(o env.Options) (env.Environment, error) { return New(o.Logger()), nil })
+}
+
+// Env is the local environment. Create it with New; it can run several
+// scenarios one after the other (Setup, Apply..., Teardown each).
+type Env struct {
+	log *slog.Logger
+
+	mu       sync.Mutex // serialises Setup, Apply and Teardown
+	active   bool       // between Setup and Teardown
+	sourceNS string     // the namespace mesh probes run from
+	ingress  *server
+	pods     map[string]*pod // by namespace/name
+
+	pmu      sync.Mutex         // guards proxies and outbound
+	proxies  map[string]*server // the sidecar emulation, by source namespace
+	outbound []*http.Transport  // the pods' own clients, closed at Teardown
+
+	routes   atomic.Pointer[routing]
+	upstream *http.Transport // from the listeners to the pods
+	proxy    http.Handler    // the reverse proxy to pods
+	rands    sync.Pool       // *rand.Rand, one per concurrent request
+}
+
+// routing is what one request needs; Apply swaps it whole.
+type routing struct {
+	model *mesh.Model
+	pods  map[string]*pod // by namespace/name
+}
+
+// New returns a local environment that logs to log (nil: discard).
+func New(log *slog.Logger) *Env {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Env{
+		log:     log,
+		pods:    map[string]*pod{},
+		proxies: map[string]*server{},
+		upstream: &http.Transport{
+			Proxy:               nil, // pods are reached directly
+			MaxIdleConns:        4096,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     30 * time.Second,
+		},
+	}
+	e.rands.New = func() any { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
+	e.proxy = e.newReverseProxy()
+	return e
+}
+
+// Name returns "local".
+func (e *Env) Name() string { return env.Local }
+
+// Emulated is true: the mesh is emulated by the routing model.
+func (e *Env) Emulated() bool { return true }
+
+// Setup checks that every workload of every step has a stand-in (so a bad
+// image fails before any load runs), chooses the namespace mesh probes run
+// from (the first namespace with sidecar injection, else the first one, else
+// "default") and starts the ingress listener.
+func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.active {
+		return errors.New("local environment: Setup called again before Teardown")
+	}
+	for i := range s.Steps {
+		if err := validate(s.StateAt(i)); err != nil {
+			return fmt.Errorf("step %s: %w", s.Steps[i].Name, err)
+		}
+	}
+	e.sourceNS = sourceNamespace(s)
+	ing, err := startServer(http.HandlerFunc(e.serveIngress), e.log)
+	if err != nil {
+		return fmt.Errorf("local environment: starting the ingress listener: %w", err)
+	}
+	e.ingress = ing
+	e.active = true
+	e.log.Info("local environment ready", "scenario", s.Metadata.Name, "ingress", ing.url.String(), "meshProbesFrom", e.sourceNS)
+	return nil
+}
+
+// sourceNamespace is where the mesh vantage's client pod would run.
+func sourceNamespace(s *scenario.Scenario) string {
+	for _, ns := range s.Namespaces {
+		if ns.Injection {
+			return ns.Name
+		}
+	}
+	if len(s.Namespaces) > 0 {
+		return s.Namespaces[0].Name
+	}
+	return "default"
+}
+
+// Apply makes the state after step current: it starts the pods that are new
+// or changed, swaps the routing model and the pod table at once (requests
+// in flight finish on the old ones), then stops the pods that are gone. A
+// failure leaves the previous state running.
+func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.active {
+		return errors.New("local environment: Apply before Setup")
+	}
+	if step < 0 || step >= len(s.Steps) {
+		return fmt.Errorf("local environment: step %d: the scenario has steps 0 to %d", step, len(s.Steps)-1)
+	}
+	objs := s.StateAt(step)
+	runtimeObjs := make([]runtime.Object, 0, len(objs))
+	for _, o := range objs {
+		runtimeObjs = append(runtimeObjs, o.Object)
+	}
+	cfg, err := mesh.NewConfig(runtimeObjs)
+	if err != nil {
+		return fmt.Errorf("step %s: %w: %w", s.Steps[step].Name, env.ErrUnsupported, err)
+	}
+	tpls := templates(objs)
+
+	next := make(map[string]*pod, len(cfg.Workloads))
+	var started []*pod
+	fail := func(err error) error {
+		for _, p := range started {
+			_ = p.stop(ctx) // never served a request
+		}
+		return fmt.Errorf("step %s: %w", s.Steps[step].Name, err)
+	}
+	for _, w := range cfg.Workloads {
+		k := w.Namespace + "/" + w.Name
+		t, ok := templateFor(tpls, w)
+		if !ok {
+			return fail(fmt.Errorf("pod %s of the routing model has no pod template among the scenario's objects", k))
+		}
+		ps, err := t.podFor(w)
+		if err != nil {
+			return fail(err)
+		}
+		if old := e.pods[k]; old != nil && old.fingerprint == ps.fingerprint {
+			next[k] = old
+			continue
+		}
+		p, err := e.startPod(ps)
+		if err != nil {
+			return fail(err)
+		}
+		started = append(started, p)
+		next[k] = p
+	}
+	e.routes.Store(&routing{model: mesh.New(cfg), pods: next})
+	var errs []error
+	for k, old := range e.pods {
+		if next[k] != old {
+			errs = append(errs, old.stop(ctx))
+		}
+	}
+	e.pods = next
+	e.log.Info("step applied", "scenario", s.Metadata.Name, "step", s.Steps[step].Name, "pods", len(next), "started", len(started))
+	return errors.Join(errs...)
+}
+
+// Endpoint returns how a probe reaches its target: the ingress listener
+// with the probe's Host for the ingress vantage; the probe's own URL through
+// the sidecar emulation of the mesh probes' namespace for the mesh vantage.
+func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, error) {
+	e.mu.Lock()
+	active, ingress, ns := e.active, e.ingress, e.sourceNS
+	e.mu.Unlock()
+	if !active {
+		return env.Endpoint{}, errors.New("local environment: Endpoint before Setup")
+	}
+	switch p.From {
+	case mesh.Ingress:
+		host, path := p.Request.Host, p.Request.Path
+		if p.Request.URL != "" {
+			u, err := url.Parse(p.Request.URL)
+			if err != nil {
+				return env.Endpoint{}, fmt.Errorf("probe %s: request url %q: %w", p.Name, p.Request.URL, err)
+			}
+			path = u.RequestURI()
+			if host == "" {
+				host = u.Host
+			}
+		}
+		if path == "" {
+			path = "/"
+		}
+		if !strings.HasPrefix(path, "/") {
+			return env.Endpoint{}, fmt.Errorf("probe %s: request path %q: it must start with /", p.Name, path)
+		}
+		return env.Endpoint{URL: strings.TrimSuffix(ingress.url.String(), "/") + path, Host: host}, nil
+	case mesh.Mesh:
+		target := p.Request.URL
+		if target == "" {
+			path := p.Request.Path
+			if path == "" {
+				path = "/"
+			}
+			target = "http://" + p.Request.Host + path
+		}
+		u, err := url.Parse(target)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return env.Endpoint{}, fmt.Errorf("probe %s: request url %q: want http://host[:port]/path", p.Name, target)
+		}
+		via, err := e.proxyFor(ns)
+		if err != nil {
+			return env.Endpoint{}, err
+		}
+		return env.Endpoint{URL: target, Host: p.Request.Host, Via: via}, nil
+	}
+	return env.Endpoint{}, fmt.Errorf("probe %s: from %q: want ingress or mesh", p.Name, p.From)
+}
+
+// VersionMap maps the current pods' names to their value of the probe's
+// version label; pods without the label are left out.
+func (e *Env) VersionMap(ctx context.Context, p scenario.Probe) (map[string]string, error) {
+	rt := e.routes.Load()
+	if rt == nil {
+		return nil, errors.New("local environment: VersionMap before Apply")
+	}
+	label := p.VersionLabel()
+	out := make(map[string]string, len(rt.pods))
+	for _, pd := range rt.pods {
+		if v, ok := pd.workload.Labels[label]; ok {
+			out[pd.workload.Name] = v
+		}
+	}
+	return out, nil
+}
+
+// Teardown stops the listeners, the sidecar emulation and every pod, and
+// waits until all their goroutines have ended (or ctx ends, when it closes
+// what is left). Calling it again, or without Setup, does nothing.
+func (e *Env) Teardown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	if e.ingress != nil {
+		errs = append(errs, e.ingress.stop(ctx))
+		e.ingress = nil
+	}
+	e.pmu.Lock()
+	for ns, p := range e.proxies {
+		errs = append(errs, p.stop(ctx))
+		delete(e.proxies, ns)
+	}
+	outbound := e.outbound
+	e.outbound = nil
+	e.pmu.Unlock()
+	e.routes.Store(nil)
+	for k, p := range e.pods {
+		errs = append(errs, p.stop(ctx))
+		delete(e.pods, k)
+	}
+	for _, t := range outbound {
+		t.CloseIdleConnections()
+	}
+	e.upstream.CloseIdleConnections()
+	if e.active {
+		e.log.Info("local environment torn down")
+	}
+	e.active = false
+	return errors.Join(errs...)
+}
+
+// proxyFor returns the URL of the sidecar emulation for clients in
+// namespace ns, starting it on first use.
+func (e *Env) proxyFor(ns string) (*url.URL, error) {
+	e.pmu.Lock()
+	defer e.pmu.Unlock()
+	if p := e.proxies[ns]; p != nil {
+		return p.url, nil
+	}
+	p, err := startServer(e.meshHandler(ns), e.log)
+	if err != nil {
+		return nil, fmt.Errorf("local environment: starting the sidecar emulation for namespace %s: %w", ns, err)
+	}
+	e.proxies[ns] = p
+	return p.url, nil
+}
+
+// clientFor returns the HTTP client a pod in namespace ns makes its own
+// calls with: through the sidecar emulation of its namespace.
+func (e *Env) clientFor(ns string) (*http.Client, error) {
+	via, err := e.proxyFor(ns)
+	if err != nil {
+		return nil, err
+	}
+	t := &http.Transport{Proxy: http.ProxyURL(via), MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	e.pmu.Lock()
+	e.outbound = append(e.outbound, t)
+	e.pmu.Unlock()
+	return &http.Client{Transport: t, Timeout: 10 * time.Second}, nil
+}

@@ -1,0 +1,101 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Builder cross-compiles our binaries and packages them as image tarballs.
+type Builder struct {
+	ModuleDir string       // root of the meshcheck module (where go.mod is)
+	OutDir    string       // where binaries and tarballs are written
+	Go        string       // the go command; "go" when empty
+	CACerts   string       // CA bundle on the build host; CACertsPath when empty
+	Log       *slog.Logger // progress; slog.Default() when nil
+}
+
+// Built is one image written to disk.
+type Built struct {
+	Spec     Spec
+	Platform Platform
+	Tarball  string // `docker save`-compatible tarball
+	Digest   string // image (manifest) digest, "sha256:..."
+}
+
+// BuildCommand is the `go build` argv Build runs for spec, and the
+// environment it adds: a static binary for the platform.
+func (b *Builder) BuildCommand(spec Spec, p Platform, out string) (argv, env []string) {
+	gobin := b.Go
+	if gobin == "" {
+		gobin = "go"
+	}
+	argv = []string{gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, spec.Package}
+	env = []string{"CGO_ENABLED=0", "GOOS=" + p.OS, "GOARCH=" + p.Arch}
+	return argv, env
+}
+
+// Build compiles spec for platform p and writes its image tarball under
+// OutDir as <name>-<tag>-<os>-<arch>.tar.
+func (b *Builder) Build(ctx context.Context, spec Spec, p Platform) (Built, error) {
+	if err := spec.Validate(); err != nil {
+		return Built{}, err
+	}
+	if err := p.Validate(); err != nil {
+		return Built{}, err
+	}
+	log := b.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
+		return Built{}, fmt.Errorf("image output directory: %w", err)
+	}
+	base := fmt.Sprintf("%s-%s-%s-%s", spec.Name, spec.tag(), p.OS, p.Arch)
+	binPath := filepath.Join(b.OutDir, base+".bin")
+	argv, env := b.BuildCommand(spec, p, binPath)
+	log.Info("building image binary", "image", spec.Ref(), "package", spec.Package, "platform", p.String())
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = b.ModuleDir
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return Built{}, fmt.Errorf("go build %s for %s (image %s): %w: %s", spec.Package, p, spec.Ref(), err, strings.TrimSpace(out.String()))
+	}
+	binary, err := readFile("built binary", binPath)
+	if err != nil {
+		return Built{}, err
+	}
+	certsFile := b.CACerts
+	if certsFile == "" {
+		certsFile = CACertsPath
+	}
+	certs, err := readFile("CA certificates (install ca-certificates on the build host)", certsFile)
+	if err != nil {
+		return Built{}, err
+	}
+	img, err := Assemble(spec, p, binary, certs)
+	if err != nil {
+		return Built{}, err
+	}
+	tarPath := filepath.Join(b.OutDir, base+".tar")
+	if err := WriteTarball(tarPath, spec, img); err != nil {
+		return Built{}, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return Built{}, fmt.Errorf("image %s digest: %w", spec.Ref(), err)
+	}
+	if err := os.Remove(binPath); err != nil {
+		return Built{}, fmt.Errorf("remove intermediate binary: %w", err)
+	}
+	log.Info("image written", "image", spec.Ref(), "digest", digest.String(), "tarball", tarPath)
+	return Built{Spec: spec, Platform: p, Tarball: tarPath, Digest: digest.String()}, nil
+}

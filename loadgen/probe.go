@@ -1,0 +1,248 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// Defaults and bounds of Options.
+const (
+	// DefaultRate is the rate of the command line and of scenarios that do
+	// not set one, in requests per second.
+	DefaultRate = 200
+	// MaxRate bounds Options.Rate.
+	MaxRate = 1_000_000
+	// DefaultTimeout bounds one request, from sending to the end of the body.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxWorkers bounds the goroutines (and so the connections) an
+	// attack uses; slow responses beyond it lower the achieved rate.
+	DefaultMaxWorkers = 1024
+	// DefaultMaxBody is how many bytes of each body are read for
+	// classification; the rest is discarded.
+	DefaultMaxBody = 64 << 10
+)
+
+// Target is the request a probe sends, the same for every hit.
+type Target struct {
+	// URL is where requests go, http or https.
+	URL string `json:"url"`
+	// Host, when set, is the Host header (how a gateway picks its route).
+	// It may not carry a port: Istio answers such requests 404.
+	Host string `json:"host,omitempty"`
+	// Method defaults to GET.
+	Method string `json:"method,omitempty"`
+	// Header holds further request headers; set the Host through Host.
+	Header http.Header `json:"header,omitempty"`
+	// Body is sent with every request.
+	Body []byte `json:"body,omitempty"`
+}
+
+// Validate checks the URL, the Host, the method and the headers.
+func (t Target) Validate() error {
+	u, err := url.Parse(t.URL)
+	switch {
+	case t.URL == "":
+		return errors.New("target: no URL: give the endpoint to probe, e.g. http://127.0.0.1:8080/echo")
+	case err != nil:
+		return fmt.Errorf("target URL %q: %w", t.URL, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("target URL %q: the scheme must be http or https", t.URL)
+	case u.Host == "":
+		return fmt.Errorf("target URL %q has no host", t.URL)
+	case u.User != nil:
+		return fmt.Errorf("target URL %q carries credentials: send them as a header instead", t.URL)
+	}
+	if err := ValidateHost(t.Host); err != nil {
+		return err
+	}
+	if t.Method != "" && !validToken(t.Method) {
+		return fmt.Errorf("target method %q is not an HTTP method token", t.Method)
+	}
+	for name, values := range t.Header {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return fmt.Errorf("target header %q is not a header name", name)
+		}
+		if http.CanonicalHeaderKey(name) == "Host" {
+			return errors.New("target header Host: set the Host through the host field (--host), not as a header")
+		}
+		for _, v := range values {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("target header %s: value %q has control characters", name, v)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateHost checks a Host header value. It rejects a port because Istio's
+// gateway matches the Host against its route domains without one and answers
+// "echo.local:80" with 404.
+func ValidateHost(host string) error {
+	if host == "" {
+		return nil
+	}
+	if strings.ContainsAny(host, " \t\r\n/?#@") {
+		return fmt.Errorf("host %q: a Host header is a name such as echo.local, without a scheme, path or spaces", host)
+	}
+	if _, port, err := net.SplitHostPort(host); err == nil {
+		return fmt.Errorf("host %q carries a port: Istio answers requests whose Host has a port with 404; drop the port (--host %s)",
+			host, strings.TrimSuffix(host, ":"+port))
+	}
+	if strings.Contains(host, ":") && !(strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")) {
+		return fmt.Errorf("host %q: write an IPv6 address in brackets, e.g. [::1]", host)
+	}
+	if !httpguts.ValidHostHeader(host) {
+		return fmt.Errorf("host %q is not a valid Host header", host)
+	}
+	return nil
+}
+
+func validToken(s string) bool {
+	for _, c := range []byte(s) {
+		if !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Options bound and shape an attack. Zero values of Timeout, MaxWorkers and
+// MaxBody select the defaults; a zero MaxRequests selects
+// verify.DefaultMaxRequests; a zero Duration means no time budget.
+type Options struct {
+	// Rate is the constant request rate per second; it must be > 0 (vegeta
+	// would read 0 as "as fast as possible").
+	Rate int
+	// Duration is the time budget of the attack.
+	Duration time.Duration
+	// MaxRequests is the request budget of the attack.
+	MaxRequests int
+	// Timeout bounds one request, from sending to the end of the body.
+	Timeout time.Duration
+	// KeepAlive reuses connections; without it every request opens one.
+	// DefaultOptions turns it on.
+	KeepAlive bool
+	// MaxWorkers bounds concurrent requests.
+	MaxWorkers int
+	// MaxBody bounds the bytes of each body read for classification.
+	MaxBody int64
+	// Via sends requests through this HTTP forward proxy.
+	Via *url.URL
+}
+
+// DefaultOptions returns the options of the command line: 200 requests per
+// second, no time budget, verify.DefaultMaxRequests requests, keep-alive on
+// and the default timeout, worker and body bounds.
+func DefaultOptions() Options {
+	return Options{Rate: DefaultRate, MaxRequests: verify.DefaultMaxRequests, Timeout: DefaultTimeout,
+		KeepAlive: true, MaxWorkers: DefaultMaxWorkers, MaxBody: DefaultMaxBody}
+}
+
+// Validate checks every bound, naming the field and what is allowed.
+func (o Options) Validate() error {
+	switch {
+	case o.Rate <= 0:
+		return fmt.Errorf("rate %d: it must be at least 1 request per second", o.Rate)
+	case o.Rate > MaxRate:
+		return fmt.Errorf("rate %d: at most %d requests per second", o.Rate, MaxRate)
+	case o.Duration < 0:
+		return fmt.Errorf("duration %s: it must not be negative (0 = no time budget)", o.Duration)
+	case o.MaxRequests < 0:
+		return fmt.Errorf("max requests %d: it must not be negative (0 = %d)", o.MaxRequests, verify.DefaultMaxRequests)
+	case o.Timeout < 0:
+		return fmt.Errorf("timeout %s: it must not be negative (0 = %s)", o.Timeout, DefaultTimeout)
+	case o.MaxWorkers < 0:
+		return fmt.Errorf("max workers %d: it must not be negative (0 = %d)", o.MaxWorkers, DefaultMaxWorkers)
+	case o.MaxBody < 0:
+		return fmt.Errorf("max body %d: it must not be negative (0 = %d bytes)", o.MaxBody, DefaultMaxBody)
+	}
+	if o.Via != nil {
+		if err := validateVia(o.Via); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateVia(u *url.URL) error {
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("via %q: want the URL of an HTTP forward proxy, e.g. http://127.0.0.1:15001", u)
+	}
+	return nil
+}
+
+// ParseVia parses the URL of a forward proxy (--via).
+func ParseVia(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("via %q: %w", s, err)
+	}
+	if err := validateVia(u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// withDefaults fills the zero values that select defaults.
+func (o Options) withDefaults() Options {
+	if o.MaxRequests == 0 {
+		o.MaxRequests = verify.DefaultMaxRequests
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxWorkers == 0 {
+		o.MaxWorkers = DefaultMaxWorkers
+	}
+	if o.MaxBody == 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	return o
+}
+
+// Probe is one check: what to send, how much, how to read each response and
+// what to expect.
+type Probe struct {
+	Target   Target
+	Options  Options
+	Classify Classifier
+	// Map turns raw classified values into versions; nil takes raw values
+	// as versions.
+	Map    VersionMap
+	Expect verify.Expectation
+}
+
+// Validate checks the whole probe. A weights expectation needs a classifier.
+func (p Probe) Validate() error {
+	if err := p.Target.Validate(); err != nil {
+		return err
+	}
+	if err := p.Options.Validate(); err != nil {
+		return err
+	}
+	if err := p.Expect.Validate(); err != nil {
+		return err
+	}
+	if len(p.Expect.Weights) > 0 && p.Classify.IsZero() {
+		return errors.New("classifier: expecting versions needs a classifier (json:<path>, regex:<expr>, header:<name> or status)")
+	}
+	if p.Map != nil && p.Classify.IsZero() {
+		return errors.New("version map: it maps classified values, but no classifier is set")
+	}
+	return p.Map.Validate()
+}
+
+// Outcome is the verdict of a probe run and the traffic behind it.
+type Outcome struct {
+	Result verify.Result `json:"result"`
+	Stats  Stats         `json:"stats"`
+}

@@ -1,0 +1,274 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// Bounds on what a Record carries, so that results files, agent streams and
+// samples stay small whatever the responses hold.
+const (
+	// MaxSampleBytes bounds a sample body excerpt.
+	MaxSampleBytes = 512
+	// MaxTextBytes bounds an error or reason text.
+	MaxTextBytes = 512
+	// sampleBodies is how many error and how many unclassified responses
+	// of one attack carry a body excerpt.
+	sampleBodies = 5
+	// maxRecordLine bounds one NDJSON line when reading.
+	maxRecordLine = 64 << 10
+)
+
+// Record is what one request produced: one line of a results file (--save)
+// and of the agent's stream.
+type Record struct {
+	// Time is when the request was sent.
+	Time time.Time `json:"t"`
+	// Latency is the time to the end of the response body, in nanoseconds.
+	Latency time.Duration `json:"latency"`
+	// Status is the HTTP status, 0 when the request failed before a
+	// response (connection refused, reset, timeout).
+	Status int `json:"status"`
+	// Version is what the response was classified as; "" for errors and
+	// unclassified responses.
+	Version string `json:"version,omitempty"`
+	// Error is the transport error, or the status line of a status outside
+	// 100–399.
+	Error string `json:"error,omitempty"`
+	// Unclassified says why a successful response has no version.
+	Unclassified string `json:"unclassified,omitempty"`
+	// Body is an excerpt of the body of one of the first few error or
+	// unclassified responses.
+	Body string `json:"body,omitempty"`
+}
+
+// Observation is what the verdict engine sees of the record.
+func (r Record) Observation() verify.Observation {
+	return verify.Observation{Status: r.Status, Version: r.Version}
+}
+
+// isError reports whether the record is a transport error or a status outside
+// 100–399 (the verify package's rule).
+func (r Record) isError() bool { return r.Status < 100 || r.Status > 399 }
+
+// validate checks a record read from a file or stream.
+func (r Record) validate() error {
+	switch {
+	case r.Time.IsZero():
+		return errors.New("missing send time \"t\"")
+	case r.Latency < 0:
+		return fmt.Errorf("latency %d is negative", r.Latency)
+	case r.Status != 0 && (r.Status < 100 || r.Status > 599):
+		return fmt.Errorf("status %d: want 0 (no response) or 100 to 599", r.Status)
+	case r.Status == 0 && r.Error == "":
+		return errors.New("status 0 (no response) needs an error")
+	case r.Version != "" && r.isError():
+		return fmt.Errorf("version %q on an error (status %d): errors never have a version", r.Version, r.Status)
+	case r.Version != "" && !verify.ValidVersionName(r.Version):
+		return fmt.Errorf("version %q is not a version name", r.Version)
+	case r.Version != "" && r.Unclassified != "":
+		return errors.New("a record has a version or an unclassified reason, not both")
+	}
+	return nil
+}
+
+// recorder turns vegeta results into Records: the classification shared by
+// local runs and the agent.
+type recorder struct {
+	classify     Classifier
+	versions     VersionMap
+	errBodies    int
+	unclassified int
+}
+
+func newRecorder(c Classifier, m VersionMap) *recorder {
+	return &recorder{classify: c, versions: m}
+}
+
+// record classifies one result. It is called from one goroutine.
+func (rc *recorder) record(res *vegeta.Result) Record {
+	// Wall-clock time only (Round(0) drops the monotonic reading), so that
+	// a saved and replayed run computes the same rates and durations.
+	r := Record{Time: res.Timestamp.Round(0), Latency: res.Latency, Status: int(res.Code)}
+	switch {
+	case r.Status == 0:
+		r.Error = truncate(res.Error, MaxTextBytes)
+		if r.Error == "" {
+			r.Error = "no response"
+		}
+	case r.isError():
+		r.Error = truncate(res.Error, MaxTextBytes)
+		if r.Error == "" {
+			r.Error = fmt.Sprintf("status %d", r.Status)
+		}
+		if rc.errBodies < sampleBodies && len(res.Body) > 0 {
+			rc.errBodies++
+			r.Body = truncate(string(res.Body), MaxSampleBytes)
+		}
+	case rc.classify.IsZero():
+		// Status expectations need no version.
+	default:
+		r.Version, r.Unclassified = rc.version(res)
+		if r.Unclassified != "" && rc.unclassified < sampleBodies {
+			rc.unclassified++
+			r.Body = truncate(string(res.Body), MaxSampleBytes)
+		}
+	}
+	return r
+}
+
+// version classifies a successful response and maps its raw value.
+func (rc *recorder) version(res *vegeta.Result) (version, unclassified string) {
+	raw, err := rc.classify.Classify(int(res.Code), res.Headers, res.Body)
+	if err != nil {
+		return "", truncate(err.Error(), MaxTextBytes)
+	}
+	if rc.versions != nil {
+		v, ok := rc.versions[raw]
+		if !ok {
+			return "", truncate(fmt.Sprintf("%s read %q, which the version map does not hold", rc.classify, raw), MaxTextBytes)
+		}
+		return v, ""
+	}
+	if !verify.ValidVersionName(raw) {
+		return "", truncate(fmt.Sprintf("%s read %q, which is not a version name: give a version map", rc.classify, raw), MaxTextBytes)
+	}
+	return raw, ""
+}
+
+// truncate cuts s to at most n bytes of valid UTF-8, marking a cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n && utf8.ValidString(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// RecordWriter writes Records as compact NDJSON lines through a buffer. Call
+// Flush when done.
+type RecordWriter struct {
+	w   *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewRecordWriter returns a writer of NDJSON records to w.
+func NewRecordWriter(w io.Writer) *RecordWriter {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &RecordWriter{w: bw, enc: enc}
+}
+
+// Write appends one record as a line.
+func (rw *RecordWriter) Write(r Record) error {
+	if err := rw.enc.Encode(r); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
+
+// Flush writes any buffered lines.
+func (rw *RecordWriter) Flush() error {
+	if err := rw.w.Flush(); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
+
+// ReplayFile re-judges a results file written with --save: it folds its
+// records into eng in order until eng decides (as the live run would have
+// stopped) and checks the rest of the file. Records after the decision are
+// counted in Stats.Ignored. Errors name path:line.
+func ReplayFile(path string, eng *verify.Engine) (Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Stats{}, fmt.Errorf("results file: %w", err)
+	}
+	defer f.Close()
+	return Replay(f, path, eng)
+}
+
+// Replay is ReplayFile on a reader; name is used in errors.
+func Replay(r io.Reader, name string, eng *verify.Engine) (Stats, error) {
+	f := newFolder(eng, 0, nil)
+	reason := StopEnd
+	err := readRecords(r, name, func(rec Record) error {
+		if why, _ := f.fold(rec); why != "" && reason == StopEnd {
+			reason = why
+		}
+		return nil
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	if f.stats.requests == 0 {
+		return Stats{}, fmt.Errorf("%s: no records", name)
+	}
+	return f.finish(reason, 0), nil
+}
+
+// readRecords calls fn for every record line of r, strictly: unknown fields,
+// malformed lines and invalid records are errors naming name:line.
+func readRecords(r io.Reader, name string, fn func(Record) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxRecordLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		rec, err := decodeRecord(b)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if err := fn(rec); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("%s:%d: line longer than %d bytes", name, line+1, maxRecordLine)
+		}
+		return fmt.Errorf("%s:%d: %w", name, line+1, err)
+	}
+	return nil
+}
+
+// decodeRecord parses and checks one record line.
+func decodeRecord(b []byte) (Record, error) {
+	var rec Record
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return Record{}, fmt.Errorf("not a result record: %w", err)
+	}
+	if dec.More() {
+		return Record{}, errors.New("more than one JSON value on the line")
+	}
+	if err := rec.validate(); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}

@@ -1,0 +1,24 @@
+// Package mesh models how Istio routes an HTTP request, so that meshcheck can
+// derive the distribution a probe should observe from Istio config and route
+// requests in the local (emulated) environment.
+//
+// The model is pure: it reads Kubernetes Services and workloads and Istio
+// Gateways, VirtualServices and DestinationRules, and answers, for a request
+// seen from the ingress gateway or from a sidecar, which route matches (or why
+// none does), which weighted destinations it sends to, which pods each
+// destination reaches, and what Envoy answers itself (404, 503).
+//
+// Every rule follows Istio's documented behaviour; the comment on each rule
+// names the istio.io reference page or istio/api proto field it follows, and
+// where the docs are silent, the istiod code path (pilot/pkg/networking/core)
+// whose behaviour it reproduces. The semantics are those of Istio 1.31
+// (istio.io/api v1.31.1), including behaviour that changed since older
+// tutorials were written: since Istio 1.15 both gateways and sidecars ignore
+// the port in the Host header when matching hosts (istio/istio#40474).
+//
+// Out of scope, each stated where it matters: ServiceEntry, Sidecar and
+// EnvoyFilter resources (NewConfig rejects them), VirtualService delegation
+// (answered 501 and reported by Lint), fault injection, mirroring, retries,
+// TLS and TCP routes, passthrough of unknown hosts (answered 404), and
+// Service exportTo annotations.
+package mesh

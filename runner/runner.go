@@ -1,0 +1,423 @@
+// Package runner runs scenarios in an environment: for each scenario it sets
+// the environment up, applies each step, runs each probe with the load
+// generator and the verification engine, and tears the environment down
+// (also when the run fails or is interrupted). It turns every probe into a
+// report.Probe, printed as it finishes (text) or as one JSON document at
+// the end.
+//
+// Expectations "fromConfig" come from the routing model (package mesh) of
+// the step's state: the shares the probe's request reaches per value of its
+// version label, rounded to integer percents summing to 100 by largest
+// remainder. When a probe states its expectation explicitly and the model
+// predicts otherwise, the probe's report says so and why, in one sentence.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/report"
+	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// Output formats.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// DefaultTeardownTimeout bounds Teardown when Options.TeardownTimeout is 0.
+const DefaultTeardownTimeout = 2 * time.Minute
+
+// Options shape a run.
+type Options struct {
+	// Output is OutputText (each probe's report as it finishes; "" means
+	// text) or OutputJSON (one Document at the end).
+	Output string
+	// Out receives the reports; nil discards them.
+	Out io.Writer
+	// Save, when set, is a folder that receives one NDJSON results file per
+	// probe, <scenario>-<step>-<probe>.ndjson (loadgen records, replayable).
+	Save string
+	// Rate, when > 0, overrides every probe's request rate.
+	Rate int
+	// MaxRequests, when > 0, overrides every probe's request budget.
+	MaxRequests int
+	// Log receives progress; nil discards it.
+	Log *slog.Logger
+	// TeardownTimeout bounds each Teardown (0: DefaultTeardownTimeout).
+	TeardownTimeout time.Duration
+	// ProgressEvery is how often a running probe logs its progress (0: every
+	// 10 s).
+	ProgressEvery time.Duration
+}
+
+// ErrorKind says what went wrong in a run, for the exit code.
+type ErrorKind int
+
+// The kinds of run errors.
+const (
+	// InputError: the scenario or the options ask for something that
+	// cannot run (exit 2).
+	InputError ErrorKind = iota + 1
+	// EnvironmentError: the environment failed (exit 4).
+	EnvironmentError
+	// Interrupted: the context ended (Ctrl-C) before the run finished.
+	Interrupted
+)
+
+// Error is a run's error: what kind, and where.
+type Error struct {
+	Kind ErrorKind
+	// Scenario, Step and Probe locate the error ("" where they do not apply).
+	Scenario, Step, Probe string
+	Err                   error
+}
+
+// Error says where the run stopped and why.
+func (e *Error) Error() string {
+	where := ""
+	for _, part := range []struct{ name, v string }{{"scenario", e.Scenario}, {"step", e.Step}, {"probe", e.Probe}} {
+		if part.v != "" {
+			where += part.name + " " + part.v + ": "
+		}
+	}
+	return where + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Document is the JSON output of a run.
+type Document struct {
+	// Environment is the environment's name; Emulated is true when the mesh
+	// was emulated (--env local).
+	Environment string `json:"environment"`
+	Emulated    bool   `json:"emulated"`
+	// Verdict is the worst verdict of the probes (FAIL over INCONCLUSIVE
+	// over PASS); INCONCLUSIVE when no probe ran.
+	Verdict verify.Verdict `json:"verdict"`
+	Probes  []report.Probe `json:"probes"`
+	// Error is the error that stopped the run, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// Verdict is the worst verdict of the probes: FAIL over INCONCLUSIVE over
+// PASS. With no probes nothing was shown, so it is INCONCLUSIVE.
+func Verdict(probes []report.Probe) verify.Verdict {
+	if len(probes) == 0 {
+		return verify.Inconclusive
+	}
+	v := verify.Pass
+	for _, p := range probes {
+		switch p.Result.Verdict {
+		case verify.Fail:
+			return verify.Fail
+		case verify.Inconclusive:
+			v = verify.Inconclusive
+		}
+	}
+	return v
+}
+
+// Run runs the scenarios one after the other in e and returns every probe
+// it ran. It stops at the first error (an *Error), after tearing the
+// environment down; probes that ran before stay in the result, and a probe
+// cut short by the context is included with what it saw.
+func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) ([]report.Probe, error) {
+	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log}
+	if r.out == nil {
+		r.out = io.Discard
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	err := r.check()
+	if err == nil {
+		for _, s := range scenarios {
+			if err = r.scenario(ctx, s); err != nil {
+				break
+			}
+		}
+	}
+	if werr := r.finish(err); werr != nil && err == nil {
+		err = &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the results: %w", werr)}
+	}
+	return r.probes, err
+}
+
+// run is one Run's state.
+type run struct {
+	env    env.Environment
+	opts   Options
+	out    io.Writer
+	log    *slog.Logger
+	probes []report.Probe
+}
+
+// check validates the options.
+func (r *run) check() error {
+	bad := func(format string, args ...any) error {
+		return &Error{Kind: InputError, Err: fmt.Errorf(format, args...)}
+	}
+	switch r.opts.Output {
+	case "", OutputText, OutputJSON:
+	default:
+		return bad("output %q: want text or json", r.opts.Output)
+	}
+	if r.opts.Rate < 0 || r.opts.Rate > loadgen.MaxRate {
+		return bad("rate %d: want 1 to %d requests per second (0 keeps each probe's own)", r.opts.Rate, loadgen.MaxRate)
+	}
+	if r.opts.MaxRequests < 0 {
+		return bad("max requests %d: want at least 1 (0 keeps each probe's own)", r.opts.MaxRequests)
+	}
+	if r.opts.Save != "" {
+		if err := os.MkdirAll(r.opts.Save, 0o755); err != nil {
+			return bad("save folder: %v", err)
+		}
+	}
+	return nil
+}
+
+// scenario runs one scenario from Setup to Teardown.
+func (r *run) scenario(ctx context.Context, s *scenario.Scenario) (err error) {
+	name := s.Metadata.Name
+	r.log.Info("scenario", "name", name, "environment", r.env.Name(), "steps", len(s.Steps))
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.teardownTimeout())
+		defer cancel()
+		if terr := r.env.Teardown(tctx); terr != nil {
+			r.log.Error("teardown failed", "scenario", name, "error", terr)
+			if err == nil {
+				err = &Error{Kind: EnvironmentError, Scenario: name, Err: fmt.Errorf("teardown: %w", terr)}
+			}
+		}
+	}()
+	if err := r.env.Setup(ctx, s); err != nil {
+		return envError(ctx, err, name, "", "")
+	}
+	for i, st := range s.Steps {
+		if ctx.Err() != nil {
+			return &Error{Kind: Interrupted, Scenario: name, Step: st.Name, Err: context.Cause(ctx)}
+		}
+		r.log.Info("step", "scenario", name, "step", st.Name)
+		if err := r.env.Apply(ctx, s, i); err != nil {
+			return envError(ctx, err, name, st.Name, "")
+		}
+		m, merr := model(s, i)
+		if merr != nil {
+			r.log.Warn("no routing model for this step: probes get no notes and fromConfig cannot be derived", "step", st.Name, "error", merr)
+		}
+		for _, p := range st.Probes {
+			if ctx.Err() != nil {
+				return &Error{Kind: Interrupted, Scenario: name, Step: st.Name, Err: context.Cause(ctx)}
+			}
+			if err := r.probe(ctx, s, i, p, m, merr); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// envError classifies an environment's error.
+func envError(ctx context.Context, err error, scenarioName, step, probe string) error {
+	kind := EnvironmentError
+	switch {
+	case ctx.Err() != nil:
+		kind = Interrupted
+	case errors.Is(err, env.ErrUnsupported):
+		kind = InputError
+	}
+	return &Error{Kind: kind, Scenario: scenarioName, Step: step, Probe: probe, Err: err}
+}
+
+// probe runs one probe and reports it.
+func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scenario.Probe, m *mesh.Model, merr error) error {
+	name, stepName := s.Metadata.Name, s.Steps[step].Name
+	inputErr := func(err error) error {
+		return &Error{Kind: InputError, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
+	}
+	ep, err := r.env.Endpoint(ctx, p)
+	if err != nil {
+		return envError(ctx, err, name, stepName, p.Name)
+	}
+	var classifier loadgen.Classifier
+	if p.Classify.By != "" {
+		if classifier, err = loadgen.ParseClassifier(p.Classify.By); err != nil {
+			return inputErr(fmt.Errorf("classify.by: %w", err))
+		}
+	}
+	var versions loadgen.VersionMap
+	switch {
+	case p.Classify.PodLabel != "":
+		vm, err := r.env.VersionMap(ctx, p)
+		if err != nil {
+			return envError(ctx, err, name, stepName, p.Name)
+		}
+		versions = loadgen.VersionMap(vm)
+	case len(p.Classify.Values) > 0:
+		versions = loadgen.VersionMap(maps.Clone(p.Classify.Values))
+	}
+
+	var pred Prediction
+	if m != nil {
+		pred = Predict(m, p, SourceNamespace(s))
+	}
+	var fromConfig []verify.Weight
+	if p.Expect.FromConfig {
+		if m == nil {
+			return inputErr(fmt.Errorf("expect.fromConfig: the routing model cannot read this step's objects: %w", merr))
+		}
+		if len(pred.Weights) == 0 {
+			return inputErr(fmt.Errorf("expect.fromConfig: the routing model sends no request to a pod with label %s, so there is no split to expect: %s",
+				p.VersionLabel(), pred.why()))
+		}
+		fromConfig = pred.Weights
+	}
+	exp := p.Expectation(fromConfig)
+
+	rate, maxRequests := p.Settings.Rate, p.Settings.MaxRequests
+	if r.opts.Rate > 0 {
+		rate = r.opts.Rate
+	}
+	if r.opts.MaxRequests > 0 {
+		maxRequests = r.opts.MaxRequests
+	}
+	header := http.Header{}
+	for k, v := range p.Request.Headers {
+		header.Set(k, v)
+	}
+	lp := loadgen.Probe{
+		Target: loadgen.Target{URL: ep.URL, Host: ep.Host, Method: p.Request.Method, Header: header},
+		Options: loadgen.Options{Rate: rate, Duration: p.Settings.MaxDuration, MaxRequests: maxRequests,
+			KeepAlive: true, Via: ep.Via},
+		Classify: classifier,
+		Map:      versions,
+		Expect:   exp,
+	}
+	if p.Request.Body != "" {
+		lp.Target.Body = []byte(p.Request.Body)
+	}
+	if err := lp.Validate(); err != nil {
+		return inputErr(err)
+	}
+
+	every := r.opts.ProgressEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	runOpts := []loadgen.RunOption{loadgen.OnProgress(every, func(pr loadgen.Progress) {
+		r.log.Info("probe running", "probe", p.Name, "requests", pr.Requests, "elapsed", pr.Elapsed.Round(time.Second), "rate", int(pr.Rate))
+	})}
+	var save *os.File
+	var saver *loadgen.RecordWriter
+	if r.opts.Save != "" {
+		path := filepath.Join(r.opts.Save, fmt.Sprintf("%s-%s-%s.ndjson", name, stepName, p.Name))
+		if save, err = os.Create(path); err != nil {
+			return inputErr(fmt.Errorf("save: %w", err))
+		}
+		saver = loadgen.NewRecordWriter(save)
+		runOpts = append(runOpts, loadgen.OnRecord(saver.Write))
+	}
+
+	r.log.Info("probe", "scenario", name, "step", stepName, "probe", p.Name, "from", p.From, "url", ep.URL, "host", ep.Host, "rate", rate)
+	var out loadgen.Outcome
+	if ep.Agent != "" {
+		out, err = (&loadgen.AgentClient{URL: ep.Agent}).Run(ctx, lp, runOpts...)
+	} else {
+		out, err = loadgen.Run(ctx, lp, runOpts...)
+	}
+	if saver != nil {
+		if ferr := saver.Flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+		if cerr := save.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("save: %w", cerr)
+		}
+	}
+	rp := report.Probe{
+		Name: p.Name, Scenario: name, Step: stepName, Vantage: string(p.From),
+		Target: lp.Target, Emulated: r.env.Emulated(), Result: out.Result, Stats: out.Stats,
+	}
+	if m != nil {
+		rp.Notes = pred.Notes(p, exp)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			if out.Stats.Requests > 0 {
+				r.add(rp)
+			}
+			return &Error{Kind: Interrupted, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
+		}
+		return &Error{Kind: EnvironmentError, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
+	}
+	r.log.Info("probe done", "probe", p.Name, "verdict", out.Result.Verdict.String(), "requests", out.Stats.Requests, "duration", out.Stats.Duration.Round(time.Millisecond))
+	return r.add(rp)
+}
+
+// add records a probe and, in text mode, prints its report.
+func (r *run) add(rp report.Probe) error {
+	r.probes = append(r.probes, rp)
+	if r.opts.Output == OutputJSON {
+		return nil
+	}
+	if err := report.WriteProbeText(r.out, rp); err != nil {
+		return &Error{Kind: EnvironmentError, Scenario: rp.Scenario, Step: rp.Step, Probe: rp.Name, Err: fmt.Errorf("writing the report: %w", err)}
+	}
+	if _, err := fmt.Fprintln(r.out); err != nil {
+		return &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the report: %w", err)}
+	}
+	return nil
+}
+
+// finish writes the JSON document, or the text summary.
+func (r *run) finish(runErr error) error {
+	verdict := Verdict(r.probes)
+	if r.opts.Output == OutputJSON {
+		doc := Document{Environment: r.env.Name(), Emulated: r.env.Emulated(), Verdict: verdict, Probes: r.probes}
+		if doc.Probes == nil {
+			doc.Probes = []report.Probe{}
+		}
+		if runErr != nil {
+			doc.Error = runErr.Error()
+		}
+		enc := json.NewEncoder(r.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	if len(r.probes) == 0 {
+		return nil
+	}
+	counts := map[verify.Verdict]int{}
+	for _, p := range r.probes {
+		counts[p.Result.Verdict]++
+	}
+	where := r.env.Name()
+	if r.env.Emulated() {
+		where += ", emulated"
+	}
+	_, err := fmt.Fprintf(r.out, "%-13s%s: %d probes (%d PASS, %d FAIL, %d INCONCLUSIVE) in environment %s\n",
+		"summary", verdict, len(r.probes), counts[verify.Pass], counts[verify.Fail], counts[verify.Inconclusive], where)
+	return err
+}
+
+func (r *run) teardownTimeout() time.Duration {
+	if r.opts.TeardownTimeout > 0 {
+		return r.opts.TeardownTimeout
+	}
+	return DefaultTeardownTimeout
+}

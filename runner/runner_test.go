@@ -1,0 +1,291 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/report"
+	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// fakeEnv is an environment whose every probe reaches one test server; it
+// records the calls made to it.
+type fakeEnv struct {
+	url                               string
+	failSetup, failApply, failEndpoin error
+
+	mu        sync.Mutex
+	calls     []string
+	teardownC error // ctx.Err() seen by Teardown
+}
+
+func (f *fakeEnv) record(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, s)
+}
+
+func (f *fakeEnv) Name() string   { return "fake" }
+func (f *fakeEnv) Emulated() bool { return false }
+func (f *fakeEnv) Setup(ctx context.Context, s *scenario.Scenario) error {
+	f.record("setup")
+	return f.failSetup
+}
+func (f *fakeEnv) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
+	f.record(fmt.Sprintf("apply %d", step))
+	return f.failApply
+}
+func (f *fakeEnv) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, error) {
+	return env.Endpoint{URL: f.url + "/echo"}, f.failEndpoin
+}
+func (f *fakeEnv) VersionMap(ctx context.Context, p scenario.Probe) (map[string]string, error) {
+	return map[string]string{"pod-a": "v1", "pod-b": "v2"}, nil
+}
+func (f *fakeEnv) Teardown(ctx context.Context) error {
+	f.record("teardown")
+	f.mu.Lock()
+	f.teardownC = ctx.Err()
+	f.mu.Unlock()
+	return nil
+}
+
+// split75 answers like the echo with pod-a (v1) 75% and pod-b (v2) 25% of
+// the time.
+func split75(t *testing.T) *httptest.Server {
+	var mu sync.Mutex
+	rnd := rand.New(rand.NewPCG(1, 2))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		pod := "pod-a"
+		if rnd.Float64() >= 0.75 {
+			pod = "pod-b"
+		}
+		mu.Unlock()
+		fmt.Fprintf(w, `{"os":{"hostname":%q}}`, pod)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func loadScenario(t *testing.T) *scenario.Scenario {
+	t.Helper()
+	s, _, err := scenario.Load("testdata/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRunProbesAndNotes(t *testing.T) {
+	f := &fakeEnv{url: split75(t).URL}
+	var out bytes.Buffer
+	probes, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
+		Options{Output: OutputJSON, Out: &out, Rate: 2000, MaxRequests: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.calls, ", "); got != "setup, apply 0, apply 1, apply 2, teardown" {
+		t.Errorf("calls: %s", got)
+	}
+	var doc Document
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("output is not a Document: %v\n%s", err, out.String())
+	}
+	if doc.Environment != "fake" || doc.Emulated || doc.Verdict != verify.Fail || len(doc.Probes) != 4 {
+		t.Fatalf("document: %+v", doc)
+	}
+	byName := map[string]report.Probe{}
+	for _, p := range probes {
+		byName[p.Step+"/"+p.Name] = p
+	}
+	// The server splits 75/25 whatever the config says.
+	for _, c := range []struct {
+		probe   string
+		verdict verify.Verdict
+		weights string // of the expectation
+		note    []string
+	}{
+		{"split-75-25/ingress", verify.Pass, "v1=75,v2=25", nil},
+		// Without mesh in the VirtualService, in-mesh requests are balanced
+		// across 1 v1 and 2 v2 pods: 33/67 expected from config.
+		{"no-mesh/in-mesh", verify.Fail, "v1=33,v2=67", []string{"expected from config: v1=33, v2=67", "gateways do not include mesh"}},
+		{"no-mesh/in-mesh-explicit", verify.Pass, "v1=75,v2=25", []string{"the config predicts v1=33, v2=67, not the expected v1=75, v2=25: in-mesh requests to echo-service.echo.svc.cluster.local ignore VirtualService echo/echo-route: its gateways do not include mesh"}},
+		{"undefined-subset/ingress", verify.Fail, "v1=100", []string{"expected from config: v1=100", "25% of requests", "subset v3"}},
+	} {
+		p, ok := byName[c.probe]
+		if !ok {
+			t.Errorf("no probe %s", c.probe)
+			continue
+		}
+		if p.Result.Verdict != c.verdict {
+			t.Errorf("%s: verdict %v, want %v", c.probe, p.Result.Verdict, c.verdict)
+		}
+		var ws []string
+		for _, w := range p.Result.Expectation.Weights {
+			ws = append(ws, fmt.Sprintf("%s=%d", w.Version, w.Percent))
+		}
+		if strings.Join(ws, ",") != c.weights {
+			t.Errorf("%s: expected %s, want %s", c.probe, ws, c.weights)
+		}
+		notes := strings.Join(p.Notes, " | ")
+		for _, n := range c.note {
+			if !strings.Contains(notes, n) {
+				t.Errorf("%s: notes %q lack %q", c.probe, notes, n)
+			}
+		}
+		if c.note == nil && notes != "" {
+			t.Errorf("%s: notes %q, want none (the config agrees)", c.probe, notes)
+		}
+		if p.Scenario != "echo" || p.Target.URL == "" || p.Stats.Requests == 0 {
+			t.Errorf("%s: report %+v", c.probe, p)
+		}
+	}
+}
+
+func TestRunTextOutput(t *testing.T) {
+	f := &fakeEnv{url: split75(t).URL}
+	s := loadScenario(t)
+	s.Steps = s.Steps[:1]
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), f, []*scenario.Scenario{s}, Options{Out: &out, Rate: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"probe echo / split-75-25 / ingress", "verdict      PASS", "summary      PASS: 1 probes (1 PASS, 0 FAIL, 0 INCONCLUSIVE) in environment fake"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("text output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	url := split75(t).URL
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		name  string
+		env   *fakeEnv
+		opts  Options
+		kind  ErrorKind
+		calls string
+	}{
+		{"unsupported setup", &fakeEnv{url: url, failSetup: fmt.Errorf("%w: image nginx", env.ErrUnsupported)}, Options{}, InputError, "setup, teardown"},
+		{"setup", &fakeEnv{url: url, failSetup: boom}, Options{}, EnvironmentError, "setup, teardown"},
+		{"apply", &fakeEnv{url: url, failApply: boom}, Options{}, EnvironmentError, "setup, apply 0, teardown"},
+		{"endpoint", &fakeEnv{url: url, failEndpoin: boom}, Options{}, EnvironmentError, "setup, apply 0, teardown"},
+		{"output", &fakeEnv{url: url}, Options{Output: "xml"}, InputError, ""},
+		{"rate", &fakeEnv{url: url}, Options{Rate: -1}, InputError, ""},
+	} {
+		var out bytes.Buffer
+		c.opts.Out = &out
+		_, err := Run(context.Background(), c.env, []*scenario.Scenario{loadScenario(t)}, c.opts)
+		var re *Error
+		if !errors.As(err, &re) || re.Kind != c.kind {
+			t.Errorf("%s: error %v, want kind %d", c.name, err, c.kind)
+		}
+		if got := strings.Join(c.env.calls, ", "); got != c.calls {
+			t.Errorf("%s: calls %q, want %q", c.name, got, c.calls)
+		}
+	}
+}
+
+func TestRunInterruptedTearsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(cancel) // Ctrl-C as the first request arrives
+		fmt.Fprint(w, `{"os":{"hostname":"pod-a"}}`)
+	}))
+	defer srv.Close()
+	f := &fakeEnv{url: srv.URL}
+	var out bytes.Buffer
+	_, err := Run(ctx, f, []*scenario.Scenario{loadScenario(t)}, Options{Output: OutputJSON, Out: &out, Rate: 100})
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != Interrupted {
+		t.Fatalf("error %v, want Interrupted", err)
+	}
+	if got := strings.Join(f.calls, ", "); got != "setup, apply 0, teardown" {
+		t.Errorf("calls %q: want teardown after the interruption", got)
+	}
+	if f.teardownC != nil {
+		t.Errorf("Teardown got a context that had ended (%v): it could not clean up", f.teardownC)
+	}
+	var doc Document
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Error == "" {
+		t.Errorf("interrupted run's document %q (err %v): want one with the error", out.String(), err)
+	}
+}
+
+func TestPercents(t *testing.T) {
+	for _, c := range []struct {
+		shares map[string]float64
+		want   string
+	}{
+		{map[string]float64{"v1": 0.75, "v2": 0.25}, "v1=75,v2=25"},
+		{map[string]float64{"a": 1.0 / 3, "b": 1.0 / 3, "c": 1.0 / 3}, "a=34,b=33,c=33"},
+		{map[string]float64{"v1": 1.0 / 3, "v2": 2.0 / 3}, "v1=33,v2=67"},
+		{map[string]float64{"v1": 0.5, "v2": 0.25}, "v1=67,v2=33"}, // normalised: 25% errors left out
+		{map[string]float64{"v1": 1}, "v1=100"},
+		{map[string]float64{"v1": 0.005, "v2": 0.995}, "v1=1,v2=99"},
+		{map[string]float64{}, ""},
+		{map[string]float64{"v1": 0}, ""},
+	} {
+		var parts []string
+		for _, w := range Percents(c.shares) {
+			parts = append(parts, fmt.Sprintf("%s=%d", w.Version, w.Percent))
+		}
+		if got := strings.Join(parts, ","); got != c.want {
+			t.Errorf("Percents(%v) = %s, want %s", c.shares, got, c.want)
+		}
+	}
+	// Property, over 10,000 seeded random splits of 1 to 6 versions: the
+	// percents sum to 100 and each is its exact share rounded down or up.
+	rnd := rand.New(rand.NewPCG(7, 11))
+	for range 10000 {
+		shares := map[string]float64{}
+		total := 0.0
+		for i := range 1 + rnd.IntN(6) {
+			x := rnd.Float64()
+			shares[fmt.Sprintf("v%d", i)] = x
+			total += x
+		}
+		sum := 0
+		for _, w := range Percents(shares) {
+			sum += w.Percent
+			exact := 100 * shares[w.Version] / total
+			if float64(w.Percent) < exact-1 || float64(w.Percent) > exact+1 {
+				t.Fatalf("Percents(%v): %s=%d, exact %.3f", shares, w.Version, w.Percent, exact)
+			}
+		}
+		if sum != 100 {
+			t.Fatalf("Percents(%v) sums to %d", shares, sum)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	p := func(v verify.Verdict) report.Probe { return report.Probe{Result: verify.Result{Verdict: v}} }
+	for _, c := range []struct {
+		probes []report.Probe
+		want   verify.Verdict
+	}{
+		{nil, verify.Inconclusive},
+		{[]report.Probe{p(verify.Pass), p(verify.Pass)}, verify.Pass},
+		{[]report.Probe{p(verify.Pass), p(verify.Inconclusive)}, verify.Inconclusive},
+		{[]report.Probe{p(verify.Inconclusive), p(verify.Fail), p(verify.Pass)}, verify.Fail},
+	} {
+		if got := Verdict(c.probes); got != c.want {
+			t.Errorf("Verdict(%d probes) = %v, want %v", len(c.probes), got, c.want)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+// Package scenario loads and validates meshcheck scenarios: a tutorial's
+// Kubernetes and Istio manifests plus what a user expects to observe when
+// traffic flows through them.
+//
+// # Layout
+//
+// A scenario is a folder, conventionally scenarios/<name>/, holding
+// scenario.yaml and the manifests it names (usually under manifests/). The
+// manifests are plain multi-document Kubernetes/Istio YAML, applied as they
+// are on real clusters.
+//
+// # scenario.yaml
+//
+//	apiVersion: meshcheck.dev/v1alpha1     # required, exactly this
+//	kind: Scenario                         # required, exactly this
+//	metadata:
+//	  name: echo                           # required, DNS label
+//	  title: Echo v1/v2 split 75/25 ...    # required, one line
+//	  source: https://...                  # optional: the tutorial's URL
+//	spec:
+//	  namespaces:                          # optional: namespaces to create
+//	    - name: echo                       # DNS label, unique
+//	      injection: true                  # sidecar injection; default false
+//	  defaults:                            # optional: settings of every probe
+//	    rate: 100                          # requests per second, 1..10000
+//	    tolerance: 0.05                    # band half-width, in (0, 1)
+//	    relative: false                    # tolerance as a fraction of each weight
+//	    alpha: 0.001                       # wrong-verdict probability, in (0, 0.5)
+//	    errorBudget: 0.01                  # share of requests that may fail, in [0, 1)
+//	    maxRequests: 50000                 # request budget, >= 1
+//	    maxDuration: 120s                  # time budget, a Go duration, <= 24h
+//	  steps:                               # required, at least one
+//	    - name: split-75-25                # DNS label, unique in the scenario
+//	      apply: [manifests/echo.yaml]     # manifests applied, in order
+//	      delete: [manifests/old.yaml]     # manifests whose objects are removed
+//	      probes:                          # checks run once the step is in effect
+//	        - name: ingress                # DNS label, unique in the step
+//	          from: ingress                # ingress | mesh
+//	          request:
+//	            host: echo.local           # ingress: Host header, no port
+//	            path: /echo                # ingress: path (and query)
+//	            url: http://svc.ns.svc.cluster.local/echo   # mesh: the whole URL
+//	            method: GET                # GET (default), HEAD, POST, PUT, PATCH, DELETE, OPTIONS
+//	            headers: {x-user: alice}   # extra headers; not Host
+//	            body: "..."                # request body
+//	          classify:                    # required unless expect.status
+//	            by: "json:os.hostname"     # loadgen classifier: json:<path>, regex:<expr>, header:<name>, status
+//	            podLabel: version          # the value is a pod name; this label names the version
+//	            values: {"Hello V1": v1}   # or: map values to versions (not with podLabel)
+//	          expect:                      # exactly one of:
+//	            weights: {v1: 75, v2: 25}  #   percents per version, summing to 100, order kept
+//	            status: 403                #   an HTTP status on (nearly) every response
+//	            fromConfig: true           #   the split the routing model derives from the manifests
+//	          rate: 200                    # any setting of defaults, for this probe only
+//
+// A step does at least one of apply, delete and probes, and the scenario has
+// at least one probe. Manifest paths are relative, slash-separated paths
+// inside the scenario folder (no "..", and no symbolic link leading out),
+// ending in .yaml or .yml. An ingress probe gives host and path (the
+// environment knows the ingress address); a probe from mesh gives the whole
+// url, http only (the sidecar adds mTLS itself).
+//
+// With neither classify.podLabel nor classify.values, the classified value is
+// the version itself. With expect.fromConfig the versions are the values of
+// the pod label classify.podLabel (or "version" when the classifier maps
+// values).
+//
+// Built-in defaults, where neither defaults nor the probe say otherwise:
+// rate 100/s, tolerance verify.DefaultTolerance (0.05), alpha
+// verify.DefaultAlpha (0.001), errorBudget verify.DefaultErrorBudget (0.01),
+// maxRequests verify.DefaultMaxRequests (50,000), maxDuration 120 s; see
+// DefaultRate for why they suit a 75/25 probe.
+//
+// # Strictness
+//
+// Every mapping of scenario.yaml admits only the fields above: an unknown or
+// misspelt field is an error naming scenario.yaml:<line>, the field's path
+// (spec.steps[0].probes[1].expect.wieghts) and the fields allowed there.
+// Every value is checked against its range, and errors say what is allowed.
+// Anchors, aliases and merge keys are rejected.
+//
+// Manifests are decoded with client-go's Kubernetes scheme plus Istio's
+// networking.istio.io (v1, v1beta1, v1alpha3) and security.istio.io (v1,
+// v1beta1) types into typed objects. An unknown apiVersion or kind is an
+// error at its line; unknown and duplicated fields are errors too (the
+// Kubernetes serializer's strict mode, and for Istio specs, whose own decoder
+// drops unknown fields, a check against their protobuf schema), each at the
+// line of the field.
+//
+// # Cross-checks
+//
+// After loading, the manifests in effect at each step are given to the
+// routing model (package mesh): its Lint findings (weights that do not sum to
+// 100, subsets no DestinationRule defines, whose share will be answered 503,
+// unknown gateways, ...) become warnings at the line of the field concerned.
+// Each probe's request is resolved by the model: a host that no Service or
+// VirtualService knows, or an explicit expectation that disagrees with the
+// split the model predicts, is a warning giving the model's reason in one
+// sentence. Requests from the mesh are resolved as coming from the first
+// namespace with injection (else the first namespace, else "default").
+package scenario

@@ -103,6 +103,7 @@ type Platform struct {
 	Arch string // "amd64", "arm64"
 }
 
+// String is "os/arch".
 func (p Platform) String() string { return p.OS + "/" + p.Arch }
 
 // Validate accepts the platforms kind nodes run on: linux/amd64, linux/arm64.

@@ -94,7 +94,7 @@ func ValidateHost(host string) error {
 		return fmt.Errorf("host %q: a Host header is a name such as echo.local, without a scheme, path or spaces", host)
 	}
 	if _, port, err := net.SplitHostPort(host); err == nil {
-		return fmt.Errorf("host %q carries a port: Istio answers requests whose Host has a port with 404; drop the port (--host %s)",
+		return fmt.Errorf("host %q carries a port: drop it (--host %s); Istio before 1.16 answers such requests 404 (istio/istio#6773) and later versions ignore the port, so it only makes results depend on the Istio version",
 			host, strings.TrimSuffix(host, ":"+port))
 	}
 	if strings.Contains(host, ":") && !(strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")) {

@@ -35,7 +35,7 @@ type Probe struct {
 }
 
 // Title names the probe in one line: its scenario, step and name, or else its
-// URL.
+// URL; "" when it knows neither (a replayed results file).
 func (p Probe) Title() string {
 	var parts []string
 	if p.Scenario != "" {
@@ -48,13 +48,16 @@ func (p Probe) Title() string {
 		parts = append(parts, p.Name)
 	}
 	if len(parts) == 0 {
+		if p.Target.URL == "" {
+			return ""
+		}
 		return "probe " + p.Target.URL
 	}
 	return "probe " + strings.Join(parts, " / ")
 }
 
-// WriteProbeText writes the human report of a probe: the target, the verdict
-// table, then the traffic (rates, requests, status codes, latency, error and
+// WriteProbeText writes the human report of a probe: the target (when
+// known), the verdict table, then the traffic (rates, requests, status codes, latency, error and
 // unclassified samples) and the notes.
 func WriteProbeText(w io.Writer, p Probe) error {
 	ew := &probeWriter{w: w}
@@ -66,7 +69,9 @@ func WriteProbeText(w io.Writer, p Probe) error {
 	if p.Target.Host != "" {
 		target += "  (Host: " + p.Target.Host + ")"
 	}
-	ew.printf("%-13s%s\n", "target", target)
+	if p.Target.URL != "" {
+		ew.printf("%-13s%s\n", "target", target)
+	}
 	if p.Vantage != "" {
 		ew.printf("%-13s%s\n", "from", p.Vantage)
 	}

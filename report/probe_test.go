@@ -73,6 +73,27 @@ func TestProbeTitle(t *testing.T) {
 	if got := (Probe{Target: loadgen.Target{URL: "http://x/"}}).Title(); got != "probe http://x/" {
 		t.Fatalf("title %q", got)
 	}
+	if got := (Probe{}).Title(); got != "" {
+		t.Fatalf("title of a replay %q", got)
+	}
+}
+
+// TestWriteProbeTextReplay renders a replayed results file: no target, no
+// asked rate.
+func TestWriteProbeTextReplay(t *testing.T) {
+	p := sampleProbe(t)
+	p.Name, p.Scenario, p.Step, p.Vantage, p.Emulated, p.Notes = "", "", "", "", false, nil
+	p.Target = loadgen.Target{}
+	p.Stats.RateAsked, p.Stats.Stopped = 0, loadgen.StopEnd
+	var buf bytes.Buffer
+	if err := WriteProbeText(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "target") || strings.Contains(out, "asked") || !strings.Contains(out, "1,998.7/s achieved") ||
+		!strings.Contains(out, "stopped: end of file") {
+		t.Fatalf("replay report:\n%s", out)
+	}
 }
 
 func TestProbeJSONRoundTrip(t *testing.T) {

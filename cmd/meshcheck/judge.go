@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -37,7 +38,7 @@ func newJudgeCommand() *cobra.Command {
 	f := judgeFlags{tolerance: verify.DefaultTolerance, alpha: verify.DefaultAlpha,
 		errorBudget: verify.DefaultErrorBudget, output: "text"}
 	cmd := &cobra.Command{
-		Use:   "judge --expect v1=75,v2=25 --counts v1=740,v2=260",
+		Use:   "judge [results.ndjson] --expect v1=75,v2=25 [--counts v1=740,v2=260]",
 		Short: "Judge per-version counts against the configured weights",
 		Long: `Judge counts you already have (from access logs, another load tool, a test)
 as one sample: does the split they show match the configured weights within
@@ -58,14 +59,25 @@ The method is anytime-valid (confidence sequences), so the same verdict
 rules apply whether the counts come from a fixed batch or a run that stopped
 early: a correct configuration FAILs with probability at most alpha.
 
+Results files: a run saved with --save (meshcheck probe or run) is re-judged
+by naming the file instead of giving --counts; its records are replayed in
+order through the same sequential engine, so a different --expect,
+--tolerance or --alpha can be tried on the same traffic.
+
 Output: the verdict table (-o json for the full result).
 Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive (the
 counts are too few to decide either way).`,
 		Example: `  meshcheck judge --expect v1=75,v2=25 --counts v1=15000,v2=5000
   meshcheck judge --expect v1=90,v2=10 --counts v1=1750,v2=240,v3=10 --errors 4 -o json
-  meshcheck judge --expect-status 403 --counts 403=950,200=50`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runJudge(cmd, f) },
+  meshcheck judge --expect-status 403 --counts 403=950,200=50
+  meshcheck judge results.ndjson --expect v1=75,v2=25`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return runJudgeFile(cmd, f, args[0])
+			}
+			return runJudge(cmd, f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.Var(weightsValue{&f.expect}, "expect", "configured split: version=percent pairs summing to 100, e.g. v1=75,v2=25")
@@ -112,6 +124,39 @@ func runJudge(cmd *cobra.Command, f judgeFlags) error {
 		return envError(fmt.Errorf("writing the verdict: %w", err))
 	}
 	return verdictError(r.Verdict)
+}
+
+// runJudgeFile replays a results file written by --save through the engine
+// and writes the probe report; its error carries the exit code.
+func runJudgeFile(cmd *cobra.Command, f judgeFlags, path string) error {
+	if len(f.counts) > 0 || f.errors != 0 {
+		return usageError(errors.New("--counts and --errors: give a results file or counts, not both"))
+	}
+	exp, err := f.expectation()
+	if err != nil {
+		return usageError(err)
+	}
+	eng, err := verify.New(exp)
+	if err != nil {
+		return usageError(err)
+	}
+	stats, err := loadgen.ReplayFile(path, eng)
+	if err != nil {
+		return usageError(err)
+	}
+	p := report.Probe{Result: eng.Result(), Stats: stats}
+	out := cmd.OutOrStdout()
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(p)
+	} else {
+		err = report.WriteProbeText(out, p)
+	}
+	if err != nil {
+		return envError(fmt.Errorf("writing the verdict: %w", err))
+	}
+	return verdictError(p.Result.Verdict)
 }
 
 // expectation builds the Expectation the flags describe.

@@ -15,6 +15,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx and starts teardown; restoring the default
+	// handling then lets a second Ctrl-C end the process even while a step
+	// that cannot be cancelled (kind's Create) is running.
+	context.AfterFunc(ctx, stop)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
 	os.Exit(exitCode(err))

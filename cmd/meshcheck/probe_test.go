@@ -199,7 +199,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"probe", "--expect", "v1=100", "--classify", "status"}, "--url is required"},
-		{probeArgs(url, pods, "--host", "echo.local:80"), "Istio answers requests whose Host has a port with 404; drop the port"},
+		{probeArgs(url, pods, "--host", "echo.local:80"), "carries a port: drop it (--host echo.local)"},
 		{probeArgs(url, pods, "--rate", "0"), "rate 0"},
 		{probeArgs(url, pods, "--classify", "regex:(a)(b)"), "--classify"},
 		{probeArgs(url, pods, "--expect", "v1:75"), "--expect"},

@@ -42,6 +42,7 @@ type Source struct {
 	URL    string // archive URL when Origin is FromDownload
 }
 
+// String says which istioctl and where it comes from (for logs and --dry-run).
 func (s Source) String() string {
 	switch s.Origin {
 	case FromDownload:

@@ -51,6 +51,7 @@ type Runner interface {
 // ExitError is a process that ran and exited non-zero.
 type ExitError struct{ Code int }
 
+// Error is "exit status N", like os/exec.
 func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
 // ExecRunner runs processes with os/exec.

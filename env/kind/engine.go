@@ -31,6 +31,7 @@ type NoEngineError struct {
 	Tried []string // "docker: the engine does not answer (...)"
 }
 
+// Error is one line: what was tried and the alternatives.
 func (e *NoEngineError) Error() string {
 	return fmt.Sprintf("%v (%s): the kind environment needs a running Docker, Podman or nerdctl engine; run scenarios with --env local (in-process emulation) or --env existing (a cluster you already have) instead",
 		ErrNoEngine, strings.Join(e.Tried, "; "))

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -525,6 +524,3 @@ func rankGVK(gvk schema.GroupVersionKind) int {
 	}
 	return 7
 }
-
-// errNotReady is wrapped by wait errors that ran out of time.
-var errNotReady = errors.New("not ready")

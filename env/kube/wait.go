@@ -64,6 +64,9 @@ func (d *Deployer) WaitReady(ctx context.Context, refs []Ref) error {
 	return nil
 }
 
+// errNotReady is wrapped by wait errors that ran out of time.
+var errNotReady = errors.New("not ready")
+
 // IsNotReady reports whether err is a wait that ran out of time.
 func IsNotReady(err error) bool { return errors.Is(err, errNotReady) }
 

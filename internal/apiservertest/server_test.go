@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 )
 
 // TestStartServesIstioCRDs checks that the server is up and serves every
@@ -68,13 +69,18 @@ func TestRunWorkloads(t *testing.T) {
 			t.Errorf("pod %s containers = %v, want app and %s", p.Name, p.Spec.Containers, SidecarName)
 		}
 	}
-	got, err := s.Kube.AppsV1().Deployments("sim").Get(ctx, "a", metav1.GetOptions{})
+	// The simulated controller writes the status meanwhile: retry on
+	// conflicts, as any client would.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got, err := s.Kube.AppsV1().Deployments("sim").Get(ctx, "a", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		got.Spec.Template.Labels["version"] = "v2"
+		_, err = s.Kube.AppsV1().Deployments("sim").Update(ctx, got, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	got.Spec.Template.Labels["version"] = "v2"
-	got.Spec.Selector = d.Spec.Selector
-	if _, err := s.Kube.AppsV1().Deployments("sim").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitPods(t, s, "sim", "app=a", 2, func(p *corev1.Pod) bool { return p.Labels["version"] == "v2" })

@@ -51,7 +51,7 @@ ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
 ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
 (
 	cd "$here"
-	export CGO_ENABLED=0 GOFLAGS=-mod=readonly GOWORK=off
+	export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off
 	"$go" build -trimpath -ldflags "$ldflags" -o "$tmp/kube-apiserver" ./cmd/kube-apiserver
 	"$go" build -trimpath -ldflags "-s -w" -o "$tmp/etcd" ./cmd/etcd
 )

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshcheck/meshcheck/loadgen"
+)
+
+// writeResults writes n records of a seeded 75/25 split, the way --save does.
+func writeResults(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "results.ndjson")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := loadgen.NewRecordWriter(f)
+	rnd := rand.New(rand.NewPCG(7, 11))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		v := "v1"
+		if rnd.Float64() < 0.25 {
+			v = "v2"
+		}
+		rec := loadgen.Record{Time: start.Add(time.Duration(i) * time.Millisecond), Latency: time.Millisecond, Status: 200, Version: v}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestJudgeResultsFile(t *testing.T) {
+	path := writeResults(t, 5000)
+	code, out, errLine := judgeExec(t, "judge", path, "--expect", "v1=75,v2=25")
+	if code != ExitPass || errLine != "" {
+		t.Fatalf("exit %d (%q), want 0:\n%s", code, errLine, out)
+	}
+	if !strings.Contains(out, "PASS after") {
+		t.Errorf("no verdict line:\n%s", out)
+	}
+	// The same traffic against another expectation fails.
+	if code, out, _ := judgeExec(t, "judge", path, "--expect", "v1=50,v2=50"); code != ExitFail {
+		t.Errorf("50/50: exit %d, want 1:\n%s", code, out)
+	}
+	// Too few records to decide.
+	short := writeResults(t, 30)
+	if code, _, _ := judgeExec(t, "judge", short, "--expect", "v1=75,v2=25"); code != ExitInconclusive {
+		t.Errorf("30 records: exit %d, want 3", code)
+	}
+}
+
+func TestJudgeResultsFileErrors(t *testing.T) {
+	path := writeResults(t, 10)
+	broken := filepath.Join(t.TempDir(), "broken.ndjson")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, append(data, []byte("{not json\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"judge", path, "--expect", "v1=75,v2=25", "--counts", "v1=1,v2=1"}, "give a results file or counts, not both"},
+		{[]string{"judge", filepath.Join(t.TempDir(), "missing.ndjson"), "--expect", "v1=75,v2=25"}, "missing.ndjson"},
+		{[]string{"judge", broken, "--expect", "v1=75,v2=25"}, "broken.ndjson:11"},
+		{[]string{"judge", path, "other.ndjson", "--expect", "v1=75,v2=25"}, "accepts at most 1 arg"},
+	}
+	for _, c := range cases {
+		code, _, errLine := judgeExec(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errLine, c.want) {
+			t.Errorf("%v: exit %d, error %q; want 2 and %q", c.args, code, errLine, c.want)
+		}
+	}
+}

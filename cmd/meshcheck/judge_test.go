@@ -98,7 +98,7 @@ func TestJudgeInputErrors(t *testing.T) {
 		{[]string{"--expect", "v1=75,v2=25"}, `--counts is required`},
 		{[]string{"--expect-status", "403", "--counts", "v1=5"}, `--counts v1=5: with --expect-status the keys are HTTP statuses from 100 to 599`},
 		{[]string{"--expect", "v1=75,v2=25", "--counts", "v1=999999999999999999,v2=1"}, `--counts and --errors: `},
-		{append([]string{"--expect", "v1=75,v2=25", "results.ndjson"}, base...), `unknown command "results.ndjson"`},
+		{append([]string{"--expect", "v1=75,v2=25", "results.ndjson"}, base...), "give a results file or counts, not both"},
 		{append([]string{"--expect", "v1=75,v2=25", "--bogus"}, base...), `unknown flag: --bogus`},
 	}
 	for _, c := range cases {

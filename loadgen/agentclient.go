@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 // AgentClient runs probes "from inside" the mesh: an agent sends the
@@ -62,17 +60,10 @@ func (c *AgentClient) Healthy(ctx context.Context) error {
 // (with the agent's reason), when the stream breaks before a verdict or a
 // summary, when an OnRecord function fails, or when ctx ends.
 func (c *AgentClient) Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
-	if err := p.Validate(); err != nil {
-		return Outcome{}, err
-	}
-	eng, err := verify.New(p.Expect)
+	f, cfg, _, err := prepare(p, opts)
 	if err != nil {
 		return Outcome{}, err
 	}
-	cfg := newRunConfig(opts)
-	o := p.Options.withDefaults()
-	f := newFolder(eng, int64(o.MaxRequests), cfg.onRecord)
-	f.rateAsked = float64(o.Rate)
 
 	body, err := json.Marshal(SpecOf(p))
 	if err != nil {
@@ -164,7 +155,7 @@ loop:
 			reason = summary.Stopped
 		}
 	}
-	return Outcome{Result: eng.Result(), Stats: f.finish(reason, 0)}, runErr
+	return Outcome{Result: f.eng.Result(), Stats: f.finish(reason, 0)}, runErr
 }
 
 // readAgentStream decodes the NDJSON stream, calling fn per line until it

@@ -47,23 +47,34 @@ func newRunConfig(opts []RunOption) runConfig {
 	return c
 }
 
+// prepare validates p and returns what every way of running it shares: the
+// folder that classifies, judges and counts, the run options, and p's options
+// with defaults filled in.
+func prepare(p Probe, opts []RunOption) (*folder, runConfig, Options, error) {
+	if err := p.Validate(); err != nil {
+		return nil, runConfig{}, Options{}, err
+	}
+	eng, err := verify.New(p.Expect)
+	if err != nil {
+		return nil, runConfig{}, Options{}, err
+	}
+	cfg := newRunConfig(opts)
+	o := p.Options.withDefaults()
+	f := newFolder(eng, int64(o.MaxRequests), cfg.onRecord)
+	f.rateAsked = float64(o.Rate)
+	return f, cfg, o, nil
+}
+
 // Run attacks p's target at a constant rate, classifies every response,
 // feeds it to a verify.Engine for p.Expect and stops as soon as the verdict
 // is decided, or when the time or request budget is spent. It returns an
 // error for an invalid probe, when an OnRecord function fails, or when ctx
 // ends (then with the outcome so far).
 func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
-	if err := p.Validate(); err != nil {
-		return Outcome{}, err
-	}
-	eng, err := verify.New(p.Expect)
+	f, cfg, o, err := prepare(p, opts)
 	if err != nil {
 		return Outcome{}, err
 	}
-	cfg := newRunConfig(opts)
-	o := p.Options.withDefaults()
-	f := newFolder(eng, int64(o.MaxRequests), cfg.onRecord)
-	f.rateAsked = float64(o.Rate)
 	start := time.Now()
 	var tick func()
 	if cfg.onProgress != nil {
@@ -77,7 +88,7 @@ func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
 		}
 		return why
 	}, cfg.every, tick)
-	out := Outcome{Result: eng.Result(), Stats: f.finish(reason, ignored)}
+	out := Outcome{Result: f.eng.Result(), Stats: f.finish(reason, ignored)}
 	switch {
 	case foldErr != nil:
 		return out, foldErr

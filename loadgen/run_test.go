@@ -40,8 +40,8 @@ func TestHostHeaderArrivesAsGiven(t *testing.T) {
 func TestHostWithPortRefused(t *testing.T) {
 	for _, host := range []string{"echo.local:80", "[::1]:8080", "echo.local:"} {
 		err := ValidateHost(host)
-		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "drop the port") {
-			t.Errorf("ValidateHost(%q) = %v, want the Istio 404 explanation", host, err)
+		if err == nil || !strings.Contains(err.Error(), "carries a port: drop it") || !strings.Contains(err.Error(), "Istio before 1.16 answers such requests 404") {
+			t.Errorf("ValidateHost(%q) = %v, want the port refused with the Istio version history", host, err)
 		}
 	}
 	for _, host := range []string{"echo.local", "[::1]", "10.0.0.1", ""} {

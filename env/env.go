@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -64,10 +65,75 @@ type Endpoint struct {
 // environment be used.
 var ErrUnsupported = errors.New("not supported by this environment")
 
-// Options are given to every environment's constructor.
+// ErrInvalidOptions marks an error about the Options given to New (a bad
+// flag value, a kubeconfig context that does not exist): the caller's input
+// is wrong (the CLI's usage error), not the environment.
+var ErrInvalidOptions = errors.New("invalid environment options")
+
+// InvalidOptions marks err as ErrInvalidOptions, keeping its message; nil
+// stays nil.
+func InvalidOptions(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &optionsError{err: err}
+}
+
+type optionsError struct{ err error }
+
+func (e *optionsError) Error() string   { return e.err.Error() }
+func (e *optionsError) Unwrap() []error { return []error{e.err, ErrInvalidOptions} }
+
+// Closer is implemented by environments that hold something across the
+// scenarios of a run, such as a kind cluster the run created. Whoever
+// created the environment calls Close once, after the last Teardown.
+type Closer interface {
+	// Close releases what the environment holds. failed says whether the
+	// run failed (an error, or a verdict other than PASS), for choices like
+	// keeping a cluster for inspection.
+	Close(ctx context.Context, failed bool) error
+}
+
+// Options are given to every environment's constructor. Each environment
+// reads the fields that concern it; the rest stay zero.
 type Options struct {
 	// Log receives progress and diagnostics; nil discards them.
 	Log *slog.Logger
+
+	// Kubeconfig is the kubeconfig file of an existing cluster; "" means
+	// $KUBECONFIG, else ~/.kube/config. It is only ever read.
+	Kubeconfig string
+	// Context is the kubeconfig context to use; "" means its current one.
+	Context string
+	// IngressURL is where this host reaches the ingress gateway's HTTP
+	// port (http(s)://host[:port]); "" lets the environment find it.
+	IngressURL string
+	// AgentImage is the image of the in-mesh agent; "" means meshcheck's
+	// own versioned image.
+	AgentImage string
+	// ReadyTimeout bounds each wait for workloads (and, for kind, for the
+	// nodes and Istio); 0 means the environment's default.
+	ReadyTimeout time.Duration
+	// PropagationDelay is the pause after a change to routing
+	// configuration, for it to reach the proxies; 0 means the
+	// environment's default.
+	PropagationDelay time.Duration
+
+	// Name is the kind cluster's name; "" means meshcheck's default.
+	Name string
+	// StateDir is the absolute folder of meshcheck's kind files
+	// (kubeconfig, state, images); "" means the user cache folder.
+	StateDir string
+	// SourceDir is the meshcheck source tree kind images are built from.
+	SourceDir string
+	// Istioctl is the istioctl to install Istio with on kind; "" means the
+	// one on PATH, else the pinned release.
+	Istioctl string
+	// Keep keeps a kind cluster the run created.
+	Keep bool
+	// KeepOnFailure keeps a kind cluster the run created when the run
+	// failed.
+	KeepOnFailure bool
 }
 
 // Logger returns o.Log, or a logger that discards everything.
@@ -78,8 +144,9 @@ func (o Options) Logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Factory creates an environment.
-type Factory func(Options) (Environment, error)
+// Factory creates an environment; ctx bounds the work of creating it
+// (connecting to a cluster, provisioning one).
+type Factory func(ctx context.Context, o Options) (Environment, error)
 
 // Names of the environments meshcheck knows, registered or not.
 const (
@@ -125,17 +192,16 @@ func Names() []string {
 }
 
 // New creates the environment registered under name; an unknown name is an
-// error listing the registered ones.
-func New(name string, opts Options) (Environment, error) {
+// error listing the registered ones (and ErrInvalidOptions). The
+// constructor's own errors are returned as they are: they are written to be
+// shown on their own (the kind environment's "no container engine" line is
+// the one `meshcheck up` prints).
+func New(ctx context.Context, name string, opts Options) (Environment, error) {
 	mu.RLock()
 	f, ok := factories[name]
 	mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown environment %q: want one of %s", name, strings.Join(Names(), ", "))
+		return nil, InvalidOptions(fmt.Errorf("unknown environment %q: want one of %s", name, strings.Join(Names(), ", ")))
 	}
-	e, err := f(opts)
-	if err != nil {
-		return nil, fmt.Errorf("environment %s: %w", name, err)
-	}
-	return e, nil
+	return f(ctx, opts)
 }

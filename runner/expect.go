@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,48 +29,6 @@ func model(s *scenario.Scenario, step int) (*mesh.Model, error) {
 	return mesh.New(cfg), nil
 }
 
-// SourceNamespace is the namespace in-mesh probes of s run from: the first
-// namespace with sidecar injection, else the first namespace, else
-// "default" (the rule the scenario loader's cross-checks and the local
-// environment follow).
-func SourceNamespace(s *scenario.Scenario) string {
-	for _, ns := range s.Namespaces {
-		if ns.Injection {
-			return ns.Name
-		}
-	}
-	if len(s.Namespaces) > 0 {
-		return s.Namespaces[0].Name
-	}
-	return "default"
-}
-
-// ModelRequest is a probe's request as the routing model sees it: at the
-// ingress, the probe's Host and path on the gateway's port 80; in the mesh,
-// the host, port and path of the probe's URL, from sourceNamespace.
-func ModelRequest(p scenario.Probe, sourceNamespace string) mesh.Request {
-	req := mesh.Request{Vantage: p.From, Method: p.Request.Method, Headers: p.Request.Headers, Port: 80,
-		Host: p.Request.Host, Path: p.Request.Path}
-	if p.Request.URL != "" {
-		if u, err := url.Parse(p.Request.URL); err == nil {
-			req.Path = u.RequestURI()
-			if p.From == mesh.Mesh || req.Host == "" {
-				req.Host = u.Host
-			}
-			if port, err := strconv.Atoi(u.Port()); err == nil && p.From == mesh.Mesh {
-				req.Port = port
-			}
-		}
-	}
-	if p.From == mesh.Mesh {
-		req.SourceNamespace = sourceNamespace
-	}
-	if req.Path == "" {
-		req.Path = "/"
-	}
-	return req
-}
-
 // Prediction is what the routing model says a probe will observe.
 type Prediction struct {
 	// Resolution is the model's answer for the probe's request.
@@ -91,7 +48,7 @@ type Prediction struct {
 // Predict resolves a probe's request with the model and derives the version
 // split the probe should see (mesh Shares of the probe's version label).
 func Predict(m *mesh.Model, p scenario.Probe, sourceNamespace string) Prediction {
-	res := m.Resolve(ModelRequest(p, sourceNamespace))
+	res := m.Resolve(p.ModelRequest(sourceNamespace))
 	shares, errShare := res.Shares(p.VersionLabel())
 	pr := Prediction{Resolution: res, ErrorShare: errShare, Unlabelled: shares[""]}
 	delete(shares, "")

@@ -5,6 +5,13 @@
 // report.Probe, printed as it finishes (text) or as one JSON document at
 // the end.
 //
+// A probe from the mesh needs a way into it: when the environment's
+// endpoint names an in-mesh agent (real clusters), the agent sends the
+// requests from its pod, through its sidecar, and streams the records back
+// to be judged here (loadgen.AgentClient); else the requests go through the
+// endpoint's sidecar proxy (the local environment). A real environment that
+// offers neither is an environment error, never a probe from outside.
+//
 // Expectations "fromConfig" come from the routing model (package mesh) of
 // the step's state: the shares the probe's request reaches per value of its
 // version label, rounded to integer percents summing to 100 by largest
@@ -255,6 +262,17 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	if err != nil {
 		return envError(ctx, err, name, stepName, p.Name)
 	}
+	if p.From == mesh.Mesh && ep.Agent == "" && ep.Via == nil {
+		// From this host the requests would not pass through a sidecar:
+		// the probe would measure something else than it says.
+		return &Error{Kind: EnvironmentError, Scenario: name, Step: stepName, Probe: p.Name,
+			Err: fmt.Errorf("environment %s gives no way into the mesh for this probe (no in-mesh agent, no sidecar proxy)", r.env.Name())}
+	}
+	if ep.Agent != "" {
+		if err := (&loadgen.AgentClient{URL: ep.Agent}).Healthy(ctx); err != nil {
+			return envError(ctx, fmt.Errorf("in-mesh agent: %w", err), name, stepName, p.Name)
+		}
+	}
 	var classifier loadgen.Classifier
 	if p.Classify.By != "" {
 		if classifier, err = loadgen.ParseClassifier(p.Classify.By); err != nil {
@@ -275,7 +293,7 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 
 	var pred Prediction
 	if m != nil {
-		pred = Predict(m, p, SourceNamespace(s))
+		pred = Predict(m, p, s.SourceNamespace())
 	}
 	var fromConfig []verify.Weight
 	if p.Expect.FromConfig {
@@ -337,7 +355,11 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	r.log.Info("probe", "scenario", name, "step", stepName, "probe", p.Name, "from", p.From, "url", ep.URL, "host", ep.Host, "rate", rate)
 	var out loadgen.Outcome
 	if ep.Agent != "" {
-		out, err = (&loadgen.AgentClient{URL: ep.Agent}).Run(ctx, lp, runOpts...)
+		// The agent sends the requests from its pod, through its sidecar;
+		// this process only judges the records it streams back.
+		agent := &loadgen.AgentClient{URL: ep.Agent}
+		r.log.Info("probe runs through the in-mesh agent", "probe", p.Name, "agent", ep.Agent)
+		out, err = agent.Run(ctx, lp, runOpts...)
 	} else {
 		out, err = loadgen.Run(ctx, lp, runOpts...)
 	}

@@ -9,20 +9,26 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/scenario"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
 // fakeEnv is an environment whose every probe reaches one test server; it
-// records the calls made to it.
+// records the calls made to it. Probes from the mesh go through via or
+// agent when set.
 type fakeEnv struct {
 	url                               string
+	via                               *url.URL
+	agent                             string
 	failSetup, failApply, failEndpoin error
 
 	mu        sync.Mutex
@@ -47,7 +53,24 @@ func (f *fakeEnv) Apply(ctx context.Context, s *scenario.Scenario, step int) err
 	return f.failApply
 }
 func (f *fakeEnv) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, error) {
-	return env.Endpoint{URL: f.url + "/echo"}, f.failEndpoin
+	ep := env.Endpoint{URL: f.url + "/echo"}
+	if p.From == mesh.Mesh {
+		ep.Via, ep.Agent = f.via, f.agent
+	}
+	return ep, f.failEndpoin
+}
+
+// forwardProxy is a plain HTTP forward proxy: the way into the "mesh" of
+// fakeEnv.
+func forwardProxy(t *testing.T) *url.URL {
+	t.Helper()
+	srv := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(*httputil.ProxyRequest) {}})
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 func (f *fakeEnv) VersionMap(ctx context.Context, p scenario.Probe) (map[string]string, error) {
 	return map[string]string{"pod-a": "v1", "pod-b": "v2"}, nil
@@ -88,7 +111,7 @@ func loadScenario(t *testing.T) *scenario.Scenario {
 }
 
 func TestRunProbesAndNotes(t *testing.T) {
-	f := &fakeEnv{url: split75(t).URL}
+	f := &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}
 	var out bytes.Buffer
 	probes, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
 		Options{Output: OutputJSON, Out: &out, Rate: 2000, MaxRequests: 4000})

@@ -3,7 +3,6 @@ package scenario
 import (
 	"fmt"
 	"math"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,43 +186,11 @@ func sameObject(obj runtime.Object, name string) bool {
 	return name == k.kind+" "+ns+"/"+k.name
 }
 
-// sourceNamespace is the namespace in-mesh probes are resolved from: the
-// first namespace with injection, else the first namespace, else default.
-func (c *checker) sourceNamespace() string {
-	for _, ns := range c.s.Namespaces {
-		if ns.Injection {
-			return ns.Name
-		}
-	}
-	if len(c.s.Namespaces) > 0 {
-		return c.s.Namespaces[0].Name
-	}
-	return "default"
-}
-
-// modelRequest turns a probe's request into the routing model's.
-func modelRequest(p Probe, sourceNamespace string) mesh.Request {
-	req := mesh.Request{Vantage: p.From, Method: p.Request.Method, Headers: p.Request.Headers, Port: 80}
-	switch p.From {
-	case mesh.Ingress:
-		req.Host, req.Path = p.Request.Host, p.Request.Path
-	case mesh.Mesh:
-		req.SourceNamespace = sourceNamespace
-		if u, err := url.Parse(p.Request.URL); err == nil {
-			req.Host, req.Path = u.Host, u.RequestURI()
-			if port, err := strconv.Atoi(u.Port()); err == nil {
-				req.Port = port
-			}
-		}
-	}
-	return req
-}
-
 // checkProbe resolves a probe's request with the routing model and warns
 // when the request reaches nothing, or when an explicit expectation
 // disagrees with the split the model predicts.
 func (c *checker) checkProbe(model *mesh.Model, p Probe, field string) {
-	res := model.Resolve(modelRequest(p, c.sourceNamespace()))
+	res := model.Resolve(p.ModelRequest(c.s.SourceNamespace()))
 	why := res.Reason
 	if len(res.Notes) > 0 {
 		why = res.Notes[0]

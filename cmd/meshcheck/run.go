@@ -1,18 +1,29 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/meshcheck/meshcheck/env"
+	_ "github.com/meshcheck/meshcheck/env/existing" // registers --env existing
+	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/env/kind" // registers --env kind
+	"github.com/meshcheck/meshcheck/env/kube"
 	_ "github.com/meshcheck/meshcheck/env/local" // registers --env local
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/verify"
 )
 
 func init() { register(newRunCommand) }
@@ -20,12 +31,48 @@ func init() { register(newRunCommand) }
 // runEnvironments are the values --env accepts.
 var runEnvironments = []string{env.Local, env.Kind, env.Existing}
 
+// runCloseTimeout bounds closing the environment after the run (deleting
+// a kind cluster the run created).
+const runCloseTimeout = 5 * time.Minute
+
+// runEnvFlags names the flags that only some environments read; giving one
+// to another environment is a usage error.
+var runEnvFlags = map[string][]string{
+	"kubeconfig":        {env.Existing},
+	"context":           {env.Existing},
+	"ingress-url":       {env.Existing},
+	"agent-image":       {env.Existing},
+	"name":              {env.Kind},
+	"kubeconfig-dir":    {env.Kind},
+	"source":            {env.Kind},
+	"istioctl":          {env.Kind},
+	"keep":              {env.Kind},
+	"keep-on-failure":   {env.Kind},
+	"readiness-timeout": {env.Kind, env.Existing},
+	"propagation-delay": {env.Kind, env.Existing},
+	"dry-run":           {env.Kind, env.Existing},
+}
+
 type runFlags struct {
 	env         string
 	output      string
 	save        string
 	rate        int
 	maxRequests int
+
+	kubeconfig       string
+	context          string
+	ingressURL       string
+	agentImage       string
+	name             string
+	kubeconfigDir    string
+	source           string
+	istioctl         string
+	keep             bool
+	keepOnFailure    bool
+	readinessTimeout time.Duration
+	propagationDelay time.Duration
+	dryRun           bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -46,8 +93,22 @@ Environments:
             meshcheck's routing model: no container engine, no cluster. It
             checks a scenario's intent against Istio's documented routing
             semantics, not a real Envoy; its reports say "emulated".
-  kind      a kind cluster with Istio (needs Docker).
-  existing  the cluster of a kubeconfig.
+  kind      a kind cluster with Istio and meshcheck's images (needs Docker,
+            Podman or nerdctl). The cluster "meshcheck up" created (--name) is
+            reused and stays; if there is none, run creates it and deletes it
+            at the end unless --keep (or --keep-on-failure when the run fails).
+            Ingress probes go to the gateway's nodePort mapped to 127.0.0.1.
+  existing  the cluster of a kubeconfig (--kubeconfig, --context; only read,
+            never written), which must run Istio. The ingress gateway is
+            --ingress-url, else its load balancer address, else a port-forward.
+
+On kind and existing clusters meshcheck applies the scenario's manifests
+server-side (field manager meshcheck, label app.kubernetes.io/managed-by=
+meshcheck), make-before-break, waits for the workloads and their sidecars, runs
+probes from the mesh through an in-mesh agent pod (meshcheck agent) in the
+scenario's namespace, and at the end deletes what it applied and nothing else.
+--dry-run prints what it would apply (for kind first the cluster plan) and
+changes nothing.
 
 Output: the reports as each probe finishes (-o json: one document at the end).
 Exit codes: 0 every probe passed, 1 some probe failed, 2 usage or input
@@ -55,7 +116,10 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 4 environment error.`,
 		Example: `  meshcheck run scenarios/echo
   meshcheck run scenarios/echo scenarios/hello --env local -o json
-  meshcheck run scenarios/hello --rate 1000 --save results/`,
+  meshcheck run scenarios/hello --rate 1000 --save results/
+  meshcheck run scenarios/echo --env kind --dry-run
+  meshcheck run scenarios/echo --env kind --keep-on-failure
+  meshcheck run scenarios/echo --env existing --context staging --ingress-url http://203.0.113.7`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError(errors.New("no scenario folder: give one or more, e.g. meshcheck run scenarios/echo"))
@@ -70,11 +134,24 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.StringVar(&f.save, "save", "", "folder for one NDJSON results file per probe (replay with meshcheck judge)")
 	fl.IntVar(&f.rate, "rate", 0, "requests per second of every probe, overriding the scenarios' (0: theirs)")
 	fl.IntVar(&f.maxRequests, "max-requests", 0, "request budget of every probe, overriding the scenarios' (0: theirs)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "existing: kubeconfig file, only read (default: $KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&f.context, "context", "", "existing: kubeconfig context (default: its current context)")
+	fl.StringVar(&f.ingressURL, "ingress-url", "", "existing: http(s)://host[:port] of the ingress gateway's HTTP port (default: its load balancer address, else a port-forward)")
+	fl.StringVar(&f.agentImage, "agent-image", "", "existing: image of the in-mesh agent, which the cluster must be able to pull (default: "+kube.AgentImage+")")
+	fl.StringVar(&f.name, "name", kind.DefaultName, "kind: cluster name (the one meshcheck up created is reused)")
+	fl.StringVar(&f.kubeconfigDir, "kubeconfig-dir", "", "kind: folder of meshcheck's kubeconfig and cluster files (default: the user cache dir + /meshcheck)")
+	fl.StringVar(&f.source, "source", "", "kind: meshcheck source tree to build the images from (default: the checkout around the working directory)")
+	fl.StringVar(&f.istioctl, "istioctl", "", "kind: istioctl to use (default: istioctl on PATH, else the pinned release, downloaded and verified)")
+	fl.BoolVar(&f.keep, "keep", false, "kind: keep a cluster this run creates")
+	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "kind: keep a cluster this run creates when the run fails (an error, or a verdict other than PASS)")
+	fl.DurationVar(&f.readinessTimeout, "readiness-timeout", istio.DefaultReadinessTimeout, "kind, existing: how long to wait for workloads to be ready (kind: also for nodes and Istio)")
+	fl.DurationVar(&f.propagationDelay, "propagation-delay", kube.DefaultPropagationDelay, "kind, existing: pause after each routing change for the configuration to reach the sidecars")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "kind, existing: print what would be applied (kind: first the cluster plan), change nothing")
 	return cmd
 }
 
 // check validates the flags, naming the flag and what is allowed.
-func (f runFlags) check() error {
+func (f runFlags) check(cmd *cobra.Command) error {
 	switch {
 	case !contains(runEnvironments, f.env):
 		return fmt.Errorf("--env %q: want one of %s", f.env, strings.Join(runEnvironments, ", "))
@@ -84,6 +161,23 @@ func (f runFlags) check() error {
 		return fmt.Errorf("--rate %d: want 1 to %d requests per second (0 keeps each probe's rate)", f.rate, loadgen.MaxRate)
 	case f.maxRequests < 0:
 		return fmt.Errorf("--max-requests %d: want at least 1 (0 keeps each probe's budget)", f.maxRequests)
+	case f.readinessTimeout <= 0:
+		return fmt.Errorf("--readiness-timeout %s: want a positive duration such as 5m", f.readinessTimeout)
+	case f.propagationDelay <= 0 || f.propagationDelay > 10*time.Minute:
+		return fmt.Errorf("--propagation-delay %s: want a positive duration up to 10m, such as 5s", f.propagationDelay)
+	case f.dryRun && f.output == runner.OutputJSON:
+		return errors.New("--dry-run prints the YAML it would apply: -o json does not apply to it")
+	case f.dryRun && f.save != "":
+		return errors.New("--dry-run runs no probe: --save does not apply to it")
+	}
+	var misplaced []string
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if envs, ok := runEnvFlags[fl.Name]; ok && !contains(envs, f.env) {
+			misplaced = append(misplaced, fmt.Sprintf("--%s is for --env %s", fl.Name, strings.Join(envs, " or --env ")))
+		}
+	})
+	if len(misplaced) > 0 {
+		return fmt.Errorf("with --env %s: %s", f.env, strings.Join(misplaced, "; "))
 	}
 	return nil
 }
@@ -97,10 +191,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// options turns the flags into the environment's options.
+func (f runFlags) options(log *slog.Logger) (env.Options, error) {
+	o := env.Options{Log: log}
+	if f.env == env.Local {
+		return o, nil
+	}
+	o.ReadyTimeout = f.readinessTimeout
+	o.PropagationDelay = f.propagationDelay
+	switch f.env {
+	case env.Existing:
+		o.Kubeconfig, o.Context, o.IngressURL, o.AgentImage = f.kubeconfig, f.context, f.ingressURL, f.agentImage
+	case env.Kind:
+		stateDir, err := upStateDir(f.kubeconfigDir)
+		if err != nil {
+			return env.Options{}, err
+		}
+		source := f.source
+		if source != "" {
+			if source, err = filepath.Abs(source); err != nil {
+				return env.Options{}, fmt.Errorf("--source: %w", err)
+			}
+		}
+		o.Name, o.StateDir, o.SourceDir, o.Istioctl = f.name, stateDir, source, f.istioctl
+		o.Keep, o.KeepOnFailure = f.keep, f.keepOnFailure
+	}
+	return o, nil
+}
+
 // runRun loads the scenarios, creates the environment and runs; its error
 // carries the exit code.
 func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
-	if err := f.check(); err != nil {
+	if err := f.check(cmd); err != nil {
 		return usageError(err)
 	}
 	stderr := cmd.ErrOrStderr()
@@ -115,15 +237,26 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		}
 		scenarios = append(scenarios, s)
 	}
-	if !env.Registered(f.env) {
-		return envError(fmt.Errorf("--env %s needs the %s environment, which is not wired into meshcheck run yet; use --env local", f.env, f.env))
-	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	e, err := env.New(f.env, env.Options{Log: log})
+	opts, err := f.options(log)
 	if err != nil {
+		return usageError(err)
+	}
+	if f.dryRun {
+		return runDryRun(cmd.OutOrStdout(), f, opts, scenarios)
+	}
+	ctx := cmd.Context()
+	e, err := env.New(ctx, f.env, opts)
+	if err != nil {
+		if errors.Is(err, env.ErrInvalidOptions) {
+			return usageError(err)
+		}
+		if ctx.Err() != nil {
+			return &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
+		}
 		return envError(err)
 	}
-	probes, err := runner.Run(cmd.Context(), e, scenarios, runner.Options{
+	probes, err := runner.Run(ctx, e, scenarios, runner.Options{
 		Output:      f.output,
 		Out:         cmd.OutOrStdout(),
 		Save:        f.save,
@@ -131,6 +264,18 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		MaxRequests: f.maxRequests,
 		Log:         log,
 	})
+	if c, ok := e.(env.Closer); ok {
+		failed := err != nil || runner.Verdict(probes) != verify.Pass
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runCloseTimeout)
+		cerr := c.Close(cctx, failed)
+		cancel()
+		if cerr != nil {
+			if err == nil {
+				return envError(fmt.Errorf("closing the %s environment: %w", e.Name(), cerr))
+			}
+			log.Error("closing the environment failed", "environment", e.Name(), "error", cerr)
+		}
+	}
 	var re *runner.Error
 	switch {
 	case err == nil:
@@ -141,4 +286,47 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		return &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
 	}
 	return envError(err)
+}
+
+// runDryRun prints what a run on a cluster would do, changing nothing and
+// contacting nothing: for kind the cluster plan (kind config, IstioOperator,
+// istioctl command lines, images), then for each scenario the manifests it
+// would apply per step.
+func runDryRun(out io.Writer, f runFlags, opts env.Options, scenarios []*scenario.Scenario) error {
+	agentImage := opts.AgentImage
+	switch f.env {
+	case env.Kind:
+		plan, err := kind.PlanFor(opts, exec.LookPath)
+		if err != nil {
+			return usageError(err)
+		}
+		if agentImage, err = plan.AgentImage(); err != nil {
+			return usageError(err)
+		}
+		fmt.Fprintf(out, "# meshcheck run --env kind: the cluster %q is reused if it exists, else created as below", plan.Options.Name)
+		if plan.Options.Keep {
+			fmt.Fprint(out, " and kept (--keep)\n")
+		} else {
+			fmt.Fprint(out, " and deleted after the run\n")
+		}
+		if err := plan.WriteDryRun(out); err != nil {
+			return err
+		}
+	case env.Existing:
+		where := "$KUBECONFIG or ~/.kube/config"
+		if opts.Kubeconfig != "" {
+			where = opts.Kubeconfig
+		}
+		context := "its current context"
+		if opts.Context != "" {
+			context = "context " + opts.Context
+		}
+		fmt.Fprintf(out, "# meshcheck run --env existing: the cluster of %s, %s (not contacted by --dry-run; Istio is required)\n", where, context)
+	}
+	for _, s := range scenarios {
+		if err := kube.WriteDryRun(out, s, agentImage); err != nil {
+			return usageError(fmt.Errorf("scenario %s: %w", s.Metadata.Name, err))
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshcheck/meshcheck/env/kind"
 	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -225,18 +226,106 @@ func TestRunUndefinedSubset(t *testing.T) {
 	}
 }
 
-func TestRunEnvironmentsNotWired(t *testing.T) {
-	for _, name := range []string{"kind", "existing"} {
-		code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", name)
-		if code != ExitEnvironment {
-			t.Errorf("--env %s: exit %d, want 4", name, code)
+// TestRunKindWithoutEngine runs `run --env kind` with the real boundaries.
+// Where no container engine answers (meshcheck's development machines: the
+// docker client is installed, no engine runs) it exits 4 with the very line
+// `meshcheck up` prints, and creates nothing.
+func TestRunKindWithoutEngine(t *testing.T) {
+	if e, err := (&kind.CommandProber{}).Probe(context.Background()); err == nil {
+		t.Skipf("a container engine answers here (%s): run --env kind would create a real cluster", e.Name)
+	}
+	dir := t.TempDir()
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "kind", "--kubeconfig-dir", dir)
+	if code != ExitEnvironment || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 4 and nothing\nstderr:\n%s", code, out, errOut)
+	}
+	upCode, _, upLine, _ := upExec(t, kind.DefaultDeps, "up", "--kubeconfig-dir", dir)
+	if upCode != ExitEnvironment {
+		t.Fatalf("up: exit %d, %q", upCode, upLine)
+	}
+	if errOut != "meshcheck: "+upLine+"\n" {
+		t.Errorf("run --env kind printed\n%q\nwant the line up prints:\n%q", errOut, "meshcheck: "+upLine+"\n")
+	}
+	if !strings.Contains(upLine, "no container engine answers") || !strings.Contains(upLine, "--env local") || !strings.Contains(upLine, "--env existing") {
+		t.Errorf("up's line %q does not name the problem and the alternatives", upLine)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d entries created in %s without an engine", len(entries), dir)
+	}
+}
+
+// TestRunKindDryRun prints the cluster plan and then, per step, the
+// manifests as meshcheck would apply them; it needs no engine and changes
+// nothing.
+func TestRunKindDryRun(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "kind", "--dry-run", "--kubeconfig-dir", dir, "--name", "ci-7")
+	if code != ExitPass {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	kubeconfig := filepath.Join(dir, "clusters", "ci-7", "kubeconfig")
+	plan := strings.Index(out, "kind: Cluster\n")
+	install := strings.Index(out, "install -y -f "+filepath.Join(dir, "clusters", "ci-7", "istio-operator.yaml")+" --kubeconfig "+kubeconfig)
+	images := strings.Index(out, "meshcheck.local/meshcheck:v0.1.0 <- ./cmd/meshcheck")
+	ns := strings.Index(out, "# scenario echo, setup: phase make: apply Namespace echo\n")
+	dr := strings.Index(out, "# scenario echo, step 1/1 split-75-25: phase make: apply DestinationRule echo/echo")
+	vs := strings.Index(out, "# scenario echo, step 1/1 split-75-25: phase route: apply VirtualService echo/echo-route\n")
+	agent := strings.Index(out, "in-mesh agent for probes from mesh, in namespace echo: apply Deployment echo/meshcheck-agent\n")
+	if plan < 0 || install < plan || images < install || ns < images || dr < ns || vs < dr || agent < vs {
+		t.Errorf("dry run lacks a part or has them out of order (cluster %d, istioctl %d, images %d, namespace %d, DestinationRule %d, VirtualService %d, agent %d):\n%s",
+			plan, install, images, ns, dr, vs, agent, out)
+	}
+	for _, w := range []string{`cluster "ci-7" is reused if it exists, else created as below and deleted after the run`, "name: ci-7\n",
+		"app.kubernetes.io/managed-by: meshcheck\n", "meshcheck.dev/scenario: echo\n", "image: meshcheck.local/meshcheck:v0.1.0\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("dry run lacks %q", w)
 		}
-		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "--env "+name) || !strings.Contains(lines[0], "not wired") {
-			t.Errorf("--env %s: stderr %q, want one line saying it is not wired yet", name, errOut)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("--dry-run created %d entries in %s", len(entries), dir)
+	}
+	// existing: the manifests only, the cluster not contacted.
+	code, out, errOut = runExec(t, "run", "../../scenarios/echo", "--env", "existing", "--dry-run", "--kubeconfig", filepath.Join(dir, "absent"), "--agent-image", "registry.example/meshcheck:v0.1.0")
+	if code != ExitPass || !strings.Contains(out, "not contacted by --dry-run") || !strings.Contains(out, "apply VirtualService echo/echo-route") ||
+		!strings.Contains(out, "image: registry.example/meshcheck:v0.1.0\n") || strings.Contains(out, "kind: Cluster") {
+		t.Errorf("existing --dry-run: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestRunEnvironmentFlags: a flag of another environment, or a bad value,
+// is a usage error naming the flag; nothing is contacted.
+func TestRunEnvironmentFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--env", "local", "--kubeconfig", "k"}, "--kubeconfig is for --env existing"},
+		{[]string{"--kubeconfig-dir", dir}, "--kubeconfig-dir is for --env kind"},
+		{[]string{"--env", "existing", "--name", "x", "--keep"}, "--keep is for --env kind; --name is for --env kind"},
+		{[]string{"--env", "kind", "--ingress-url", "http://gw", "--kubeconfig-dir", dir}, "--ingress-url is for --env existing"},
+		{[]string{"--env", "local", "--dry-run"}, "--dry-run is for --env kind or --env existing"},
+		{[]string{"--env", "kind", "--dry-run", "-o", "json", "--kubeconfig-dir", dir}, "-o json does not apply"},
+		{[]string{"--env", "existing", "--dry-run", "--save", dir}, "--save does not apply"},
+		{[]string{"--env", "existing", "--propagation-delay", "0s"}, "--propagation-delay 0s"},
+		{[]string{"--env", "existing", "--readiness-timeout", "-1s"}, "--readiness-timeout -1s"},
+		{[]string{"--env", "kind", "--name", "Bad_Name", "--kubeconfig-dir", dir}, "--name"},
+		{[]string{"--env", "kind", "--source", "/", "--kubeconfig-dir", dir}, "--source"},
+		{[]string{"--env", "kind", "--name", "Bad_Name", "--dry-run", "--kubeconfig-dir", dir}, "--name"},
+		{[]string{"--env", "existing", "--kubeconfig", filepath.Join(dir, "absent")}, "--kubeconfig " + filepath.Join(dir, "absent")},
+		{[]string{"--env", "existing", "--kubeconfig", filepath.Join(dir, "absent"), "--ingress-url", "gw.example"}, `--ingress-url "gw.example"`},
+	} {
+		args := append([]string{"run", "../../scenarios/echo"}, c.args...)
+		code, out, errOut := runExec(t, args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and one line naming %q", c.args, code, errOut, c.want)
 		}
 		if out != "" {
-			t.Errorf("--env %s printed %q", name, out)
+			t.Errorf("%q printed %q", c.args, out)
 		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("usage errors created %d entries in %s", len(entries), dir)
 	}
 }
 

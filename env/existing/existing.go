@@ -25,16 +25,33 @@ import (
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/mesh"
-	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
 func init() {
-	env.Register(env.Existing, func(o env.Options) (env.Environment, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultCheckTimeout)
+	env.Register(env.Existing, func(ctx context.Context, o env.Options) (env.Environment, error) {
+		ctx, cancel := context.WithTimeout(ctx, DefaultCheckTimeout)
 		defer cancel()
-		return New(ctx, Options{Log: o.Log})
+		return New(ctx, FromEnv(o))
 	})
+}
+
+// FromEnv returns the options of the existing environment that o sets:
+// the kubeconfig and context, the ingress URL, the agent image and the
+// waits (a positive PropagationDelay replaces kube's default delay).
+func FromEnv(o env.Options) Options {
+	opts := Options{
+		Kubeconfig:   o.Kubeconfig,
+		Context:      o.Context,
+		IngressURL:   o.IngressURL,
+		AgentImage:   o.AgentImage,
+		ReadyTimeout: o.ReadyTimeout,
+		Log:          o.Log,
+	}
+	if o.PropagationDelay > 0 {
+		opts.Propagation = kube.Delay(o.PropagationDelay)
+	}
+	return opts
 }
 
 // Where Istio lives in a cluster.
@@ -99,7 +116,9 @@ type Env struct {
 
 // New reads the kubeconfig, connects and checks that Istio runs: istiod
 // available in istio-system and Istio's networking API served. A cluster
-// without them is an error wrapping ErrNoIstio.
+// without them is an error wrapping ErrNoIstio; a bad ingress URL or a
+// kubeconfig that cannot be read or lacks the context is
+// env.ErrInvalidOptions.
 func New(ctx context.Context, opts Options) (*Env, error) {
 	log := opts.Log
 	if log == nil {
@@ -108,12 +127,12 @@ func New(ctx context.Context, opts Options) (*Env, error) {
 	if opts.IngressURL != "" {
 		u, err := url.Parse(opts.IngressURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("ingress URL %q: want http(s)://host[:port] with no path", opts.IngressURL)
+			return nil, env.InvalidOptions(fmt.Errorf("--ingress-url %q: want http(s)://host[:port] with no path", opts.IngressURL))
 		}
 	}
 	cfg, where, err := restConfig(opts.Kubeconfig, opts.Context)
 	if err != nil {
-		return nil, err
+		return nil, env.InvalidOptions(err)
 	}
 	client, err := kube.NewClient(cfg, log)
 	if err != nil {
@@ -137,7 +156,10 @@ func restConfig(path, context string) (*rest.Config, string, error) {
 	}
 	raw, err := rules.Load()
 	if err != nil {
-		return nil, "", fmt.Errorf("read kubeconfig: %w", err)
+		if path != "" {
+			return nil, "", fmt.Errorf("--kubeconfig %s: %w", path, err)
+		}
+		return nil, "", fmt.Errorf("read kubeconfig %s: %w", describe(rules), err)
 	}
 	name := context
 	if name == "" {
@@ -247,6 +269,7 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 // Endpoint says how to reach a probe's target: the ingress gateway for
 // ingress probes; for mesh probes the in-mesh agent, deployed on first use
 // in the scenario's source namespace and reached through a port-forward.
+// Errors say what could not be reached; the caller names the probe.
 func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -256,13 +279,13 @@ func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, err
 	if p.From == mesh.Mesh {
 		agent, err := e.agent(ctx)
 		if err != nil {
-			return env.Endpoint{}, fmt.Errorf("probe %s: %w", p.Name, err)
+			return env.Endpoint{}, err
 		}
 		return env.Endpoint{URL: p.Request.URL, Agent: agent}, nil
 	}
 	base, err := e.ingressBase(ctx)
 	if err != nil {
-		return env.Endpoint{}, fmt.Errorf("probe %s: %w", p.Name, err)
+		return env.Endpoint{}, err
 	}
 	path := p.Request.Path
 	if path == "" {
@@ -318,7 +341,7 @@ func (e *Env) forwarder() kube.Forwarder {
 // agent returns the URL of the in-mesh agent of the scenario's source
 // namespace, deploying it and opening a port-forward on first use.
 func (e *Env) agent(ctx context.Context) (string, error) {
-	ns := runner.SourceNamespace(e.scenario)
+	ns := e.scenario.SourceNamespace()
 	if u, ok := e.agents[ns]; ok {
 		return u, nil
 	}

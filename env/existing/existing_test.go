@@ -1,13 +1,19 @@
 package existing
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/env/kube"
 )
 
 // kubeconfig writes a kubeconfig with one context "dev" and returns its
@@ -50,7 +56,7 @@ func TestRestConfig(t *testing.T) {
 	}{
 		{path, "prod", `no context "prod"`},
 		{kubeconfig(t, ""), "", "no current context: give --context"},
-		{filepath.Join(t.TempDir(), "absent"), "", "read kubeconfig"},
+		{filepath.Join(t.TempDir(), "absent"), "", "--kubeconfig "},
 	} {
 		if _, _, err := restConfig(c.path, c.context); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("restConfig(%s, %q) error = %v, want %q", filepath.Base(c.path), c.context, err, c.want)
@@ -62,9 +68,32 @@ func TestRestConfig(t *testing.T) {
 func TestNewRejectsBadIngressURL(t *testing.T) {
 	for _, u := range []string{"203.0.113.7", "ftp://x", "http://", "http://x/path"} {
 		_, err := New(t.Context(), Options{Kubeconfig: kubeconfig(t, "dev"), IngressURL: u})
-		if err == nil || !strings.Contains(err.Error(), "ingress URL") {
-			t.Errorf("New with ingress URL %q: err = %v", u, err)
+		if err == nil || !strings.Contains(err.Error(), "--ingress-url") || !errors.Is(err, env.ErrInvalidOptions) {
+			t.Errorf("New with ingress URL %q: err = %v, want an invalid-options error", u, err)
 		}
+	}
+	for _, c := range []struct{ path, context string }{{kubeconfig(t, "dev"), "prod"}, {filepath.Join(t.TempDir(), "absent"), ""}} {
+		if _, err := New(t.Context(), Options{Kubeconfig: c.path, Context: c.context}); !errors.Is(err, env.ErrInvalidOptions) {
+			t.Errorf("New with kubeconfig %s, context %q: err = %v, want an invalid-options error", filepath.Base(c.path), c.context, err)
+		}
+	}
+}
+
+// TestFromEnv maps the environment options, and the propagation delay only
+// when one is given.
+func TestFromEnv(t *testing.T) {
+	o := FromEnv(env.Options{Kubeconfig: "/k", Context: "c", IngressURL: "http://gw", AgentImage: "img:v1", ReadyTimeout: time.Minute, Name: "ignored"})
+	if o.Kubeconfig != "/k" || o.Context != "c" || o.IngressURL != "http://gw" || o.AgentImage != "img:v1" || o.ReadyTimeout != time.Minute || o.Propagation != nil {
+		t.Errorf("FromEnv = %+v", o)
+	}
+	o = FromEnv(env.Options{PropagationDelay: time.Millisecond})
+	if o.Propagation == nil {
+		t.Fatal("FromEnv with a propagation delay: no Propagator")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := o.Propagation.Propagate(ctx, kube.PhaseMake, nil); err != nil {
+		t.Errorf("Propagate: %v", err)
 	}
 }
 

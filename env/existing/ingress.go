@@ -27,7 +27,7 @@ func (e *Env) ingressBase(ctx context.Context) (string, error) {
 	}
 	svc, err := e.client.Kube.CoreV1().Services(IstioNamespace).Get(ctx, IngressGatewayService, metav1.GetOptions{})
 	if err != nil {
-		return "", fmt.Errorf("find the ingress gateway: Service %s/%s: %w (install Istio's ingress gateway, or give the ingress URL)", IstioNamespace, IngressGatewayService, err)
+		return "", fmt.Errorf("find the ingress gateway: Service %s/%s: %w (install Istio's ingress gateway, or give --ingress-url)", IstioNamespace, IngressGatewayService, err)
 	}
 	port, err := httpPort(svc)
 	if err != nil {
@@ -83,7 +83,7 @@ func httpPort(svc *corev1.Service) (corev1.ServicePort, error) {
 // HTTP port's target port on it.
 func (e *Env) gatewayPod(ctx context.Context, svc *corev1.Service, port corev1.ServicePort) (string, int, error) {
 	if len(svc.Spec.Selector) == 0 {
-		return "", 0, fmt.Errorf("Service %s/%s has no selector: give the ingress URL", svc.Namespace, svc.Name)
+		return "", 0, fmt.Errorf("Service %s/%s has no selector: give --ingress-url", svc.Namespace, svc.Name)
 	}
 	pods, err := e.client.Kube.CoreV1().Pods(svc.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String(),

@@ -33,10 +33,10 @@ type fakeProvider struct {
 	created  []CreateOptions
 
 	listErr      error
-	createErr    error // Create fails (kind deletes the nodes unless Retain)
-	deleteErr    error // Delete fails
-	vanishOnFail bool  // ... but the cluster is gone anyway ("unknown cluster")
-	kubeconfigs  map[string][]byte
+	createErr    error             // Create fails (kind deletes the nodes unless Retain)
+	deleteErr    error             // Delete fails
+	vanishOnFail bool              // ... but the cluster is gone anyway ("unknown cluster")
+	kubeconfigs  map[string][]byte // what Create and ExportKubeConfig write per cluster; a bare Config when absent
 }
 
 func (f *fakeProvider) record(format string, args ...any) {
@@ -66,7 +66,7 @@ func (f *fakeProvider) Create(name string, o CreateOptions) error {
 	}
 	f.clusters = append(f.clusters, name)
 	// kind writes the kubeconfig; 0644 here proves meshcheck tightens it.
-	return os.WriteFile(o.KubeconfigPath, []byte("apiVersion: v1\nkind: Config\n"), 0o644)
+	return os.WriteFile(o.KubeconfigPath, f.kubeconfig(name), 0o644)
 }
 
 func (f *fakeProvider) Delete(name, kubeconfigPath string) error {
@@ -87,7 +87,14 @@ func (f *fakeProvider) ExportKubeConfig(name, path string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ExportKubeConfig %s %s", name, path)
-	return os.WriteFile(path, []byte("apiVersion: v1\nkind: Config\n"), 0o644)
+	return os.WriteFile(path, f.kubeconfig(name), 0o644)
+}
+
+func (f *fakeProvider) kubeconfig(name string) []byte {
+	if b, ok := f.kubeconfigs[name]; ok {
+		return b
+	}
+	return []byte("apiVersion: v1\nkind: Config\n")
 }
 
 func (f *fakeProvider) ListInternalNodes(name string) ([]nodes.Node, error) {

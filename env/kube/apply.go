@@ -165,32 +165,12 @@ func (d *Deployer) Scenario() string { return d.scenario }
 // meshcheck's labels; an existing object without them is an error and is
 // left untouched. Re-applying the same change writes nothing.
 func (d *Deployer) Apply(ctx context.Context, ch Change) error {
-	var makeObjs, routeObjs, finalDRs []*unstructured.Unstructured
-	var routeDel, breakDel []*unstructured.Unstructured
-	for _, src := range ch.Apply {
-		obj, err := d.prepare(src)
-		if err != nil {
-			return err
-		}
-		if isRoute(obj) {
-			routeObjs = append(routeObjs, obj)
-		} else {
-			makeObjs = append(makeObjs, obj)
-		}
+	ph, err := planPhases(d.scenario, ch)
+	if err != nil {
+		return err
 	}
-	for _, obj := range ch.Delete {
-		if obj.GetName() == "" || obj.GetKind() == "" {
-			return fmt.Errorf("cannot delete %s: kind and metadata.name are required", refOf(obj))
-		}
-		if isRoute(obj) {
-			routeDel = append(routeDel, obj)
-		} else {
-			breakDel = append(breakDel, obj)
-		}
-	}
-	slices.SortStableFunc(makeObjs, func(a, b *unstructured.Unstructured) int { return rank(a) - rank(b) })
-	// Deletions go in the reverse order of creation.
-	slices.SortStableFunc(breakDel, func(a, b *unstructured.Unstructured) int { return rank(b) - rank(a) })
+	makeObjs, routeObjs, routeDel, breakDel := ph.makeApply, ph.routeApply, ph.routeDelete, ph.breakDelete
+	var finalDRs []*unstructured.Unstructured
 
 	// Phase make.
 	var changed, deployments []Ref
@@ -294,11 +274,56 @@ func (d *Deployer) propagate(ctx context.Context, phase Phase, changed []Ref) er
 	return nil
 }
 
-// prepare copies src, checks that it can be applied and adds meshcheck's
-// labels. Fields the server owns (status, resourceVersion, uid,
+// phases is a Change split into Apply's phases, each object prepared.
+type phases struct {
+	// makeApply holds the objects of the make phase, in the order they are
+	// applied (what others refer to first).
+	makeApply []*unstructured.Unstructured
+	// routeApply holds the Gateways and VirtualServices to apply.
+	routeApply []*unstructured.Unstructured
+	// routeDelete holds the Gateways and VirtualServices to delete.
+	routeDelete []*unstructured.Unstructured
+	// breakDelete holds the other objects to delete, in the reverse order
+	// of creation.
+	breakDelete []*unstructured.Unstructured
+}
+
+// planPhases prepares ch's objects for scenario and sorts them into
+// phases: the order Apply sends them in, and --dry-run prints.
+func planPhases(scenario string, ch Change) (phases, error) {
+	var ph phases
+	for _, src := range ch.Apply {
+		obj, err := prepare(src, scenario)
+		if err != nil {
+			return phases{}, err
+		}
+		if isRoute(obj) {
+			ph.routeApply = append(ph.routeApply, obj)
+		} else {
+			ph.makeApply = append(ph.makeApply, obj)
+		}
+	}
+	for _, obj := range ch.Delete {
+		if obj.GetName() == "" || obj.GetKind() == "" {
+			return phases{}, fmt.Errorf("cannot delete %s: kind and metadata.name are required", refOf(obj))
+		}
+		if isRoute(obj) {
+			ph.routeDelete = append(ph.routeDelete, obj)
+		} else {
+			ph.breakDelete = append(ph.breakDelete, obj)
+		}
+	}
+	slices.SortStableFunc(ph.makeApply, func(a, b *unstructured.Unstructured) int { return rank(a) - rank(b) })
+	// Deletions go in the reverse order of creation.
+	slices.SortStableFunc(ph.breakDelete, func(a, b *unstructured.Unstructured) int { return rank(b) - rank(a) })
+	return ph, nil
+}
+
+// prepare copies src, checks that it can be applied and adds the labels of
+// scenario. Fields the server owns (status, resourceVersion, uid,
 // managedFields, ...) are dropped: an apply configuration must not carry
 // them.
-func (d *Deployer) prepare(src *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func prepare(src *unstructured.Unstructured, scenario string) (*unstructured.Unstructured, error) {
 	obj := src.DeepCopy()
 	ref := refOf(obj)
 	if obj.GetAPIVersion() == "" || obj.GetKind() == "" {
@@ -314,7 +339,7 @@ func (d *Deployer) prepare(src *unstructured.Unstructured) (*unstructured.Unstru
 	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"} {
 		unstructured.RemoveNestedField(obj.Object, "metadata", f)
 	}
-	if err := addLabels(obj, d.scenario); err != nil {
+	if err := addLabels(obj, scenario); err != nil {
 		return nil, err
 	}
 	return obj, nil

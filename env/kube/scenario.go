@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshcheck/meshcheck/mesh"
-	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -141,7 +140,7 @@ func ProbeServices(s *scenario.Scenario, step int, p scenario.Probe) ([]Ref, err
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: routing model of step %d: %w", p.Name, step, err)
 	}
-	res := mesh.New(cfg).Resolve(runner.ModelRequest(p, runner.SourceNamespace(s)))
+	res := mesh.New(cfg).Resolve(p.ModelRequest(s.SourceNamespace()))
 	svcGVK := schema.GroupVersionKind{Version: "v1", Kind: "Service"}
 	var refs []Ref
 	for _, d := range res.Destinations {

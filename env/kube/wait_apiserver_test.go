@@ -128,7 +128,7 @@ func TestWaitReady(t *testing.T) {
 
 func mustPrepare(t *testing.T, d *Deployer, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	p, err := d.prepare(obj)
+	p, err := prepare(obj, d.scenario)
 	if err != nil {
 		t.Fatal(err)
 	}

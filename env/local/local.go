@@ -62,7 +62,7 @@ import (
 )
 
 func init() {
-	env.Register(env.Local, func(o env.Options) (env.Environment, error) { return New(o.Logger()), nil })
+	env.Register(env.Local, func(_ context.Context, o env.Options) (env.Environment, error) { return New(o.Logger()), nil })
 }
 
 // Env is the local environment. Create it with New; it can run several
@@ -121,8 +121,7 @@ func (e *Env) Emulated() bool { return true }
 
 // Setup checks that every workload of every step has a stand-in (so a bad
 // image fails before any load runs), chooses the namespace mesh probes run
-// from (the first namespace with sidecar injection, else the first one, else
-// "default") and starts the ingress listener.
+// from (scenario.Scenario.SourceNamespace) and starts the ingress listener.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -134,7 +133,7 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 			return fmt.Errorf("step %s: %w", s.Steps[i].Name, err)
 		}
 	}
-	e.sourceNS = sourceNamespace(s)
+	e.sourceNS = s.SourceNamespace()
 	ing, err := startServer(http.HandlerFunc(e.serveIngress), e.log)
 	if err != nil {
 		return fmt.Errorf("local environment: starting the ingress listener: %w", err)
@@ -143,19 +142,6 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.active = true
 	e.log.Info("local environment ready", "scenario", s.Metadata.Name, "ingress", ing.url.String(), "meshProbesFrom", e.sourceNS)
 	return nil
-}
-
-// sourceNamespace is where the mesh vantage's client pod would run.
-func sourceNamespace(s *scenario.Scenario) string {
-	for _, ns := range s.Namespaces {
-		if ns.Injection {
-			return ns.Name
-		}
-	}
-	if len(s.Namespaces) > 0 {
-		return s.Namespaces[0].Name
-	}
-	return "default"
 }
 
 // Apply makes the state after step current: it starts the pods that are new

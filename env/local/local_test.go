@@ -366,7 +366,7 @@ func TestLifecycleErrors(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	e, err := env.New(env.Local, env.Options{})
+	e, err := env.New(t.Context(), env.Local, env.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,113 @@
+package kube
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/scenario"
+)
+
+// WriteDryRun writes what running s would apply to a cluster, changing
+// nothing: for the setup (the namespaces) and then each step, the objects
+// as meshcheck applies them (its labels added), as YAML documents in the
+// order Apply sends them, each headed by a comment naming the step and the
+// make-before-break phase; deletions as comment lines; and, before the
+// first step with a probe from the mesh, the in-mesh agent's objects
+// running agentImage (AgentImage when empty) in the scenario's source
+// namespace.
+func WriteDryRun(w io.Writer, s *scenario.Scenario, agentImage string) error {
+	if err := ValidateScenarioName(s.Metadata.Name); err != nil {
+		return err
+	}
+	var b strings.Builder
+	name := s.Metadata.Name
+	if err := writePhases(&b, name, "setup", SetupChange(s)); err != nil {
+		return err
+	}
+	agent := false
+	for i, st := range s.Steps {
+		ch, err := StepChange(s, i)
+		if err != nil {
+			return err
+		}
+		where := fmt.Sprintf("step %d/%d %s", i+1, len(s.Steps), st.Name)
+		if err := writePhases(&b, name, where, ch); err != nil {
+			return err
+		}
+		if agent || !hasMeshProbe(st) {
+			continue
+		}
+		agent = true
+		ns := s.SourceNamespace()
+		objs, err := AgentObjects(ns, agentImage)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			obj, err := prepare(o, name)
+			if err != nil {
+				return err
+			}
+			if err := writeObject(&b, fmt.Sprintf("scenario %s, %s: in-mesh agent for probes from mesh, in namespace %s: apply %s", name, where, ns, refOf(obj)), obj); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writePhases writes one change's objects phase by phase.
+func writePhases(b *strings.Builder, scenarioName, where string, ch Change) error {
+	ph, err := planPhases(scenarioName, ch)
+	if err != nil {
+		return err
+	}
+	head := fmt.Sprintf("scenario %s, %s", scenarioName, where)
+	for _, obj := range ph.makeApply {
+		note := ""
+		if isKind(obj, istioNetworking, kindDestRule) {
+			note = " (a DestinationRule that drops live subsets is first applied with the union of both)"
+		}
+		if err := writeObject(b, fmt.Sprintf("%s: phase %s: apply %s%s", head, PhaseMake, refOf(obj), note), obj); err != nil {
+			return err
+		}
+	}
+	for _, obj := range ph.routeApply {
+		if err := writeObject(b, fmt.Sprintf("%s: phase %s: apply %s", head, PhaseRoute, refOf(obj)), obj); err != nil {
+			return err
+		}
+	}
+	for _, obj := range ph.routeDelete {
+		fmt.Fprintf(b, "# %s: phase %s: delete %s\n", head, PhaseRoute, refOf(obj))
+	}
+	for _, obj := range ph.breakDelete {
+		fmt.Fprintf(b, "# %s: phase %s: delete %s\n", head, PhaseBreak, refOf(obj))
+	}
+	return nil
+}
+
+// writeObject writes one YAML document headed by a comment.
+func writeObject(b *strings.Builder, comment string, obj *unstructured.Unstructured) error {
+	data, err := yaml.Marshal(obj.Object)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", refOf(obj), err)
+	}
+	fmt.Fprintf(b, "---\n# %s\n", comment)
+	b.Write(data)
+	return nil
+}
+
+func hasMeshProbe(st scenario.Step) bool {
+	for _, p := range st.Probes {
+		if p.From == mesh.Mesh {
+			return true
+		}
+	}
+	return false
+}

@@ -9,9 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshcheck/meshcheck/env/kind/kwait"
@@ -25,22 +22,7 @@ func WaitDeployments(ctx context.Context, client kubernetes.Interface, namespace
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	deployments := client.AppsV1().Deployments(namespace)
-	src := kwait.Source{
-		List: func(ctx context.Context) ([]runtime.Object, string, error) {
-			l, err := deployments.List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return nil, "", err
-			}
-			objs := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				objs[i] = &l.Items[i]
-			}
-			return objs, l.ResourceVersion, nil
-		},
-		Watch: func(ctx context.Context, rv string) (watch.Interface, error) {
-			return deployments.Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
-		},
-	}
+	src := kwait.ListWatch(deployments.List, deployments.Watch)
 	var pending []string
 	err := kwait.Until(ctx, src, func(objs kwait.Objects) bool {
 		pending = pending[:0]

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshcheck/meshcheck/env/kind/kwait"
@@ -148,22 +145,7 @@ func WaitNodesReady(ctx context.Context, client kubernetes.Interface, want int, 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nodes := client.CoreV1().Nodes()
-	src := kwait.Source{
-		List: func(ctx context.Context) ([]runtime.Object, string, error) {
-			l, err := nodes.List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return nil, "", err
-			}
-			objs := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				objs[i] = &l.Items[i]
-			}
-			return objs, l.ResourceVersion, nil
-		},
-		Watch: func(ctx context.Context, rv string) (watch.Interface, error) {
-			return nodes.Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
-		},
-	}
+	src := kwait.ListWatch(nodes.List, nodes.Watch)
 	var pending []string
 	err := kwait.Until(ctx, src, func(objs kwait.Objects) bool {
 		pending = pending[:0]

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -112,4 +113,32 @@ func key(o runtime.Object) string {
 		return m.GetName()
 	}
 	return m.GetNamespace() + "/" + m.GetName()
+}
+
+// ListWatch makes a Source from a typed client's List and Watch methods, such
+// as client.CoreV1().Nodes().List and .Watch.
+func ListWatch[L runtime.Object](
+	list func(context.Context, metav1.ListOptions) (L, error),
+	watchFrom func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) Source {
+	return Source{
+		List: func(ctx context.Context) ([]runtime.Object, string, error) {
+			l, err := list(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, "", err
+			}
+			objs, err := meta.ExtractList(l)
+			if err != nil {
+				return nil, "", fmt.Errorf("reading the list: %w", err)
+			}
+			acc, err := meta.ListAccessor(l)
+			if err != nil {
+				return nil, "", fmt.Errorf("reading the list: %w", err)
+			}
+			return objs, acc.GetResourceVersion(), nil
+		},
+		Watch: func(ctx context.Context, rv string) (watch.Interface, error) {
+			return watchFrom(ctx, metav1.ListOptions{ResourceVersion: rv})
+		},
+	}
 }

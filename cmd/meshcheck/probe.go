@@ -95,10 +95,13 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 	fl.StringVar(&f.mapFile, "map", "", "JSON file mapping raw classified values to versions")
 	fl.StringVar(&f.expect, "expect", "", "expected split, e.g. v1=75,v2=25 (percents summing to 100)")
 	fl.IntVar(&f.expectStatus, "expect-status", 0, "expect this status instead of a split, e.g. 403")
-	fl.Float64Var(&f.tolerance, "tolerance", verify.DefaultTolerance, "band half-width, in (0, 1): 0.05 = ±5 points")
+	f.tolerance = verify.DefaultTolerance
+	fl.Var(floatRange{&f.tolerance, 0, 1, false, "a number in (0, 1): 0.05 = ±5 points"}, "tolerance", "band half-width, in (0, 1): 0.05 = ±5 points")
 	fl.BoolVar(&f.relative, "relative", false, "make the tolerance a fraction of each weight")
-	fl.Float64Var(&f.alpha, "alpha", verify.DefaultAlpha, "bound on the probability of a wrong verdict, in (0, 0.5)")
-	fl.Float64Var(&f.errorBudget, "error-budget", verify.DefaultErrorBudget, "share of requests that may be errors, in [0, 1)")
+	f.alpha = verify.DefaultAlpha
+	fl.Var(floatRange{&f.alpha, 0, 0.5, false, "a number in (0, 0.5)"}, "alpha", "bound on the probability of a wrong verdict, in (0, 0.5)")
+	f.errorBudget = verify.DefaultErrorBudget
+	fl.Var(floatRange{&f.errorBudget, 0, 1, true, "a number in [0, 1): 0.01 = 1% of requests"}, "error-budget", "share of requests that may be errors, in [0, 1)")
 	fl.IntVar(&f.unexpectedBudget, "unexpected-budget", 0, "responses from versions not in --expect that are tolerated")
 	fl.StringVar(&f.save, "save", "", "write one NDJSON record per request to this file (meshcheck judge re-reads it)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")

@@ -4,9 +4,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -119,19 +116,6 @@ func watchMeshcheck(t *testing.T, srv *apiservertest.Server) *seen {
 	return s
 }
 
-func kubeconfigPrint(t *testing.T, path string) string {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%v %v %x", info.Mode(), info.ModTime(), sha256.Sum256(data))
-}
-
 // errorLine returns the one "meshcheck: " line of stderr (the rest is the
 // log).
 func errorLine(t *testing.T, stderr string) string {
@@ -157,7 +141,7 @@ func errorLine(t *testing.T, stderr string) string {
 func TestRunExistingOnAPIServer(t *testing.T) {
 	srv := apiservertest.Start(t)
 	ctx := t.Context()
-	kc := kubeconfigPrint(t, srv.Kubeconfig)
+	kc := srv.KubeconfigFingerprint(t)
 	args := []string{"run", "../../scenarios/echo", "--env", "existing", "--kubeconfig", srv.Kubeconfig,
 		"--readiness-timeout", "1m", "--propagation-delay", "1ms"}
 
@@ -248,7 +232,7 @@ func TestRunExistingOnAPIServer(t *testing.T) {
 	if _, err := srv.Kube.AppsV1().Deployments("istio-system").Get(ctx, "istiod", metav1.GetOptions{}); err != nil {
 		t.Errorf("istiod, which meshcheck did not create, is gone: %v", err)
 	}
-	if got := kubeconfigPrint(t, srv.Kubeconfig); got != kc {
+	if got := srv.KubeconfigFingerprint(t); got != kc {
 		t.Errorf("the kubeconfig changed: %s -> %s", kc, got)
 	}
 }

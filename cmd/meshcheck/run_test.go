@@ -52,31 +52,16 @@ func runExec(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // edit to one of its files (old must occur in it).
 func copyScenario(t *testing.T, src, file, old, new string) string {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if rel == file {
-			if !bytes.Contains(data, []byte(old)) {
-				t.Fatalf("%s does not contain %q", path, old)
-			}
-			data = bytes.Replace(data, []byte(old), []byte(new), 1)
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
+	dst := scenarioCopy(t, src, "")
+	path := filepath.Join(dst, file)
+	data, err := os.ReadFile(path)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(old)) {
+		t.Fatalf("%s does not contain %q", filepath.Join(src, file), old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dst

@@ -4,11 +4,9 @@ package existing
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -143,7 +141,7 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := inventory(t, srv)
-	kc := fingerprint(t, srv.Kubeconfig)
+	kc := srv.KubeconfigFingerprint(t)
 
 	s, _, err := scenario.Load("../../scenarios/echo")
 	if err != nil {
@@ -261,7 +259,7 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 			t.Errorf("%s left after Teardown", k)
 		}
 	}
-	if got := fingerprint(t, srv.Kubeconfig); got != kc {
+	if got := srv.KubeconfigFingerprint(t); got != kc {
 		t.Errorf("kubeconfig changed: %s -> %s", kc, got)
 	}
 
@@ -382,20 +380,6 @@ func inventory(t *testing.T, srv *apiservertest.Server) map[string]string {
 		}
 	}
 	return out
-}
-
-// fingerprint is a file's mode and content hash.
-func fingerprint(t *testing.T, path string) string {
-	t.Helper()
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%v %x %v", info.Mode(), sha256.Sum256(data), info.ModTime())
 }
 
 func istioGVR(resource string) schema.GroupVersionResource {

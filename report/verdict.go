@@ -58,7 +58,11 @@ func WriteVerdict(w io.Writer, title string, r verify.Result) error {
 	if method == "" {
 		method = verify.Method
 	}
-	vw.printf("%-13s%s, alpha %s\n", "method", method, strconv.FormatFloat(r.Expectation.Alpha, 'g', -1, 64))
+	failAlpha := ""
+	if r.Expectation.FailAlpha > 0 && r.Expectation.FailAlpha != r.Expectation.Alpha {
+		failAlpha = ", FAIL at alpha " + strconv.FormatFloat(r.Expectation.FailAlpha, 'g', -1, 64) + " (family)"
+	}
+	vw.printf("%-13s%s, alpha %s%s\n", "method", method, strconv.FormatFloat(r.Expectation.Alpha, 'g', -1, 64), failAlpha)
 	return vw.err
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/meshcheck/meshcheck/verify"
 )
 
-const methodLine = "method       beta-binomial mixture confidence sequences (Robbins 1970; Howard et al. 2021), weighted Bonferroni over lines, alpha 0.001\n"
+const methodLine = "method       beta-binomial mixture confidence sequences (Robbins 1970; Howard et al. 2021); PASS at alpha on every line (intersection-union), FAIL at Bonferroni shares, alpha 0.001\n"
 
 type batch struct {
 	obs verify.Observation
@@ -50,24 +50,24 @@ func TestWriteVerdict(t *testing.T) {
 	}{
 		{"pass", "v1=75,v2=25", judged(t, "v1=75,v2=25", nil, version("v1", 15000), version("v2", 5000)), `v1=75,v2=25
   LINE     COUNT  SHARE  INTERVAL        EXPECTED  STATE
-  v1      15,000  75%    [73.7%, 76.3%]  75% ± 5%  PASS
-  v2       5,000  25%    [23.7%, 26.3%]  25% ± 5%  PASS
+  v1      15,000  75%    [73.7%, 76.2%]  75% ± 5%  PASS
+  v2       5,000  25%    [23.8%, 26.3%]  25% ± 5%  PASS
   errors       0  0%     [0%, 0.1%]      ≤ 1%      PASS
 verdict      PASS after 20,000 requests
 ` + methodLine},
 		{"fail", "v1=75,v2=25", judged(t, "v1=75,v2=25", nil, version("v1", 1076), version("v2", 754)), `v1=75,v2=25
   LINE    COUNT  SHARE  INTERVAL        EXPECTED  STATE
-  v1      1,076  58.8%  [53.1%, 64.3%]  75% ± 5%  FAIL
-  v2        754  41.2%  [35.7%, 46.9%]  25% ± 5%  FAIL
-  errors      0  0%     [0%, 0.6%]      ≤ 1%      PASS
+  v1      1,076  58.8%  [53.4%, 64.1%]  75% ± 5%  FAIL
+  v2        754  41.2%  [35.9%, 46.6%]  25% ± 5%  FAIL
+  errors      0  0%     [0%, 0.5%]      ≤ 1%      PASS
 verdict      FAIL after 1,830 requests
-  - v1: 58.8% [53.1%, 64.3%] of 1,830, expected 75% ± 5%
-  - v2: 41.2% [35.7%, 46.9%] of 1,830, expected 25% ± 5%
+  - v1: 58.8% [53.4%, 64.1%] of 1,830, expected 75% ± 5%
+  - v2: 41.2% [35.9%, 46.6%] of 1,830, expected 25% ± 5%
 ` + methodLine},
-		{"inconclusive without title", "", judged(t, "v1=75,v2=25", nil, version("v1", 15), version("v2", 5)), `  LINE    COUNT  SHARE  INTERVAL      EXPECTED  STATE
-  v1         15  75%    [33%, 97.4%]  75% ± 5%  INCONCLUSIVE
-  v2          5  25%    [2.6%, 67%]   25% ± 5%  INCONCLUSIVE
-  errors      0  0%     [0%, 35.3%]   ≤ 1%      INCONCLUSIVE
+		{"inconclusive without title", "", judged(t, "v1=75,v2=25", nil, version("v1", 15), version("v2", 5)), `  LINE    COUNT  SHARE  INTERVAL        EXPECTED  STATE
+  v1         15  75%    [34.1%, 97.2%]  75% ± 5%  INCONCLUSIVE
+  v2          5  25%    [2.8%, 65.9%]   25% ± 5%  INCONCLUSIVE
+  errors      0  0%     [0%, 29.4%]     ≤ 1%      INCONCLUSIVE
 verdict      INCONCLUSIVE after 20 requests
   - undecided: v1, v2, errors; more requests would narrow their intervals
 ` + methodLine},
@@ -75,8 +75,8 @@ verdict      INCONCLUSIVE after 20 requests
 			e.Relative, e.Tolerance, e.UnexpectedBudget, e.ErrorBudget = true, 0.2, 2, 0
 		}, version("v1", 9000), version("v2", 1000), version("old", 2)), `relative
   LINE    COUNT  SHARE  INTERVAL        EXPECTED         STATE
-  v1      9,000  90%    [88.5%, 91.3%]  90% ± 18%        PASS
-  v2      1,000  10%    [8.8%, 11.3%]   10% ± 2%         PASS
+  v1      9,000  90%    [88.6%, 91.2%]  90% ± 18%        PASS
+  v2      1,000  10%    [8.9%, 11.2%]   10% ± 2%         PASS
   v3          0  0%     exact rule      none (weight 0)  PASS
   old         2  0%     exact rule      ≤ 2 in all       PASS
   errors      0  0%     exact rule      none             PASS
@@ -85,15 +85,15 @@ verdict      PASS after 10,002 requests
 		{"status", "status", judged(t, "", func(e *verify.Expectation) { e.Status = 403 },
 			batch{verify.Observation{Status: 403}, 950}, batch{verify.Observation{Status: 200}, 50}, batch{verify.Observation{Status: 0}, 3}), `status
   LINE        COUNT  SHARE  INTERVAL        EXPECTED  STATE
-  status 403    950  95%    [91.2%, 97.5%]  ≥ 95%     INCONCLUSIVE
-  errors          3  0.3%   [0%, 1.8%]      ≤ 1%      INCONCLUSIVE
+  status 403    950  95%    [91.3%, 97.5%]  ≥ 95%     INCONCLUSIVE
+  errors          3  0.3%   [0%, 1.6%]      ≤ 1%      INCONCLUSIVE
 verdict      INCONCLUSIVE after 1,003 requests
   - undecided: status 403, errors; more requests would narrow their intervals
 ` + methodLine},
-		{"weight 0 hit, one request", "", judged(t, "v1=100,v2=0", nil, version("v2", 1)), `  LINE    COUNT  SHARE  INTERVAL    EXPECTED         STATE
-  v1          0  0%     [0%, 100%]  100% ± 5%        INCONCLUSIVE
-  v2          1  100%   exact rule  none (weight 0)  FAIL
-  errors      0  0%     [0%, 100%]  ≤ 1%             INCONCLUSIVE
+		{"weight 0 hit, one request", "", judged(t, "v1=100,v2=0", nil, version("v2", 1)), `  LINE    COUNT  SHARE  INTERVAL     EXPECTED         STATE
+  v1          0  0%     [0%, 100%]   100% ± 5%        INCONCLUSIVE
+  v2          1  100%   exact rule   none (weight 0)  FAIL
+  errors      0  0%     [0%, 99.9%]  ≤ 1%             INCONCLUSIVE
 verdict      FAIL after 1 request
   - v2: 1 response, expected none (weight 0)
 ` + methodLine},

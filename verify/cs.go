@@ -2,36 +2,42 @@ package verify
 
 import "math"
 
-// The mixing distribution of a version line is a fixed mixture of Beta
-// components chosen, by simulation (docs/benchmarks/verify.md), to make a
-// correct split PASS and a wrong one FAIL quickly. Any mixing distribution
-// fixed before the data keeps the guarantee; these constants only trade speed
-// between the two outcomes. h is the band's half-width on the side concerned.
+// Each line is judged by two mixture martingales, each with a mixing
+// distribution fixed before the data (package doc): a PASS mixture, whose
+// mass lies where a correct configuration puts the share, and a FAIL
+// mixture, whose mass lies outside the band. Any fixed mixture keeps the
+// guarantee; these constants, chosen by simulation (docs/benchmarks/verify.md,
+// bench/verify), only trade speed between outcomes. h is the band's
+// half-width on the side concerned.
 const (
-	// centreWeight and centreSpread: a narrow component on the configured
-	// share (standard deviation centreSpread·h), which proves a correct
-	// share inside its band.
-	centreWeight = 0.6
-	centreSpread = 0.3
-	// sideWeight and sideSpread: one component on each side, centred a
-	// half-width outside the band edge (standard deviation sideSpread·h),
-	// which rejects shares just outside the band.
-	sideWeight = 0.15
-	sideSpread = 0.5
-	// flatWeight: a uniform component, which rejects grossly wrong shares in
-	// a few requests.
-	flatWeight = 0.1
+	// passCentreWeight and passCentreSpread: the PASS mixture of a version
+	// line puts this weight on a Beta centred on the configured share with
+	// standard deviation passCentreSpread·h, and the rest on the uniform
+	// distribution.
+	passCentreWeight = 0.9
+	passCentreSpread = 0.2
 
-	// budgetZeroWeight: for a budget line (errors, status misses), a
-	// component with mean budget/10 for runs with (almost) no bad outcomes;
-	// budgetWeight on a component centred on budget/2; the side and flat
-	// components as for versions.
-	budgetZeroWeight = 0.45
-	budgetWeight     = 0.3
+	// failSideWeight, failSideOffset and failSideSpread: the FAIL mixture
+	// of a version line puts this weight on each side, on a Beta centred
+	// failSideOffset·h outside the band edge with standard deviation
+	// failSideSpread·h, and the rest on the uniform distribution, which
+	// rejects grossly wrong shares in a few requests.
+	failSideWeight = 0.3
+	failSideOffset = 1.0
+	failSideSpread = 0.5
 
-	// errorsAlphaShare is the errors line's share of α relative to one
-	// version line's: α is split over lines in proportion to these shares.
-	errorsAlphaShare = 0.25
+	// The PASS mixture of a budget line (errors, the misses of a status)
+	// with band [0, b]: budgetNearZeroWeight on a Beta with mean and
+	// standard deviation b/20 (runs with almost no bad outcomes), the rest
+	// on a Beta with mean b/2 and standard deviation b/5 (a healthy mesh
+	// that still fails a few requests). Its FAIL mixture: failSideWeight on
+	// a Beta centred at 2b with standard deviation b/2, the rest uniform.
+	budgetNearZeroWeight = 0.4
+
+	// errorsFailShare is the errors line's share of FAIL's α relative to
+	// one version line's: FAIL's α is split over lines in proportion to
+	// these shares.
+	errorsFailShare = 0.25
 
 	// resyncEvery bounds the drift of the running log-mixture: every that
 	// many observations it is recomputed exactly.
@@ -94,25 +100,39 @@ func betaParams(m, sd float64) (a, b float64) {
 	return c * m, c * (1 - m)
 }
 
-// versionCS is the sequence for a share expected at w with band [lo, hi].
-func versionCS(w, lo, hi, alpha float64) mixtureCS {
-	hl, hh := w-lo, hi-w
+// versionPassCS is the PASS sequence of a share expected at w with band
+// [lo, hi]: mass on w.
+func versionPassCS(w, lo, hi, alpha float64) mixtureCS {
 	h := (hi - lo) / 2
 	return newMixtureCS(alpha,
-		part{centreWeight, w, centreSpread * h},
-		part{sideWeight, lo - hl, sideSpread * hl},
-		part{sideWeight, hi + hh, sideSpread * hh},
-		part{flatWeight, 0, -1})
+		part{passCentreWeight, w, passCentreSpread * h},
+		part{1 - passCentreWeight, 0, -1})
 }
 
-// budgetCS is the sequence for a share of bad outcomes whose band is
-// [0, budget] and whose usual value is about 0.
-func budgetCS(budget, alpha float64) mixtureCS {
+// versionFailCS is the FAIL sequence of a share with band [lo, hi]: mass
+// outside the band on both sides.
+func versionFailCS(w, lo, hi, alpha float64) mixtureCS {
+	hl, hh := w-lo, hi-w
 	return newMixtureCS(alpha,
-		part{budgetZeroWeight, budget / 10, budget / 10},
-		part{budgetWeight, budget / 2, budget / 2},
-		part{sideWeight, 2 * budget, sideSpread * budget},
-		part{flatWeight, 0, -1})
+		part{failSideWeight, lo - failSideOffset*hl, failSideSpread * hl},
+		part{failSideWeight, hi + failSideOffset*hh, failSideSpread * hh},
+		part{1 - 2*failSideWeight, 0, -1})
+}
+
+// budgetPassCS is the PASS sequence of a share of bad outcomes whose band is
+// [0, budget]: mass near 0 and at half the budget.
+func budgetPassCS(budget, alpha float64) mixtureCS {
+	return newMixtureCS(alpha,
+		part{budgetNearZeroWeight, budget / 20, budget / 20},
+		part{1 - budgetNearZeroWeight, budget / 2, budget / 5})
+}
+
+// budgetFailCS is the FAIL sequence of a share of bad outcomes whose band is
+// [0, budget]: mass above the budget.
+func budgetFailCS(budget, alpha float64) mixtureCS {
+	return newMixtureCS(alpha,
+		part{failSideWeight, 2 * budget, budget / 2},
+		part{1 - failSideWeight, 0, -1})
 }
 
 // mirror returns the sequence for the complementary share 1-p.

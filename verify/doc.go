@@ -26,50 +26,95 @@
 // Ramdas, McAuliffe & Sekhon 2021, "Time-uniform, nonparametric,
 // nonasymptotic confidence sequences", Ann. Statist. 49(2), §3 on conjugate
 // mixtures). Any mixing distribution fixed before the data keeps the
-// guarantee; its choice only decides which outcomes come quickly. meshcheck's
-// is a fixed mixture of Beta distributions, tuned by simulation
-// (docs/benchmarks/verify.md, package verify/sim). For a version expected at
-// w with band [lo, hi]: weight 0.6 on a narrow Beta at w (standard deviation
-// 0.3 of the band's half-width), which proves a correct share quickly; 0.15
-// on each side, centred a half-width outside the band edge, which rejects a
-// share just outside the band; and 0.1 on the uniform distribution, which
-// rejects a grossly wrong share within a few requests. For a budget line
-// (errors, or the misses of a status) with band [0, b]: 0.45 on a Beta with
-// mean b/10, 0.3 at b/2, 0.15 at 2b and 0.1 uniform. Components whose centre
-// falls outside (0, 1) are dropped and the rest renormalised. A mixture of
-// mixture martingales is one, so this is still a single confidence sequence
-// per line.
+// guarantee; its choice only decides which outcomes come quickly.
 //
-// The engine keeps each line's log-mixture as a running sum, updated by the
-// posterior predictive probability of each outcome (O(components) per
-// observation), recomputes it exactly from log-Beta functions after a batch,
-// every 4,096 observations and whenever a decision statistic lies within
-// 1e-6 of the threshold, so every decision is taken on the exact martingale.
+// # Decisions: two one-sided tests per edge, intersection-union for PASS
 //
-// Because the guarantee holds uniformly over n, the engine may be consulted
-// after every response and stop at the first decision ("anytime-valid"):
+// Each tested line has a band [lo, hi] and two mixtures, fixed in advance and
+// tuned by simulation (docs/benchmarks/verify.md, bench/verify):
 //
-//   - PASS when every tested share's CS lies inside its band;
-//   - FAIL when some tested share's CS lies wholly outside its band, or an
-//     exact rule is broken (below);
-//   - INCONCLUSIVE while neither holds (and so when the request budget,
-//     enforced by the caller, runs out first).
+//   - its PASS mixture puts its mass where a correct configuration puts the
+//     share: for a version expected at w with half-width h, 0.9 on a Beta
+//     centred on w with standard deviation 0.2h and 0.1 on the uniform; for
+//     a budget line (errors, the misses of a status) with band [0, b], 0.4
+//     on a Beta with mean and standard deviation b/20 and 0.6 on a Beta with
+//     mean b/2 and standard deviation b/5;
+//   - its FAIL mixture puts its mass outside the band: for a version, 0.3 on
+//     each side on a Beta centred h outside the edge (standard deviation
+//     h/2) and 0.4 uniform; for a budget line, 0.3 on a Beta at 2b
+//     (standard deviation b/2) and 0.7 uniform.
+//
+// Let M_n(p) be a mixture's martingale at p. When the observed share s/n
+// lies above lo, M_n(p) ≥ M_n(lo) for every p ≤ lo (the likelihood falls
+// away from s/n), so M_n(lo) ≥ 1/α rejects the whole one-sided hypothesis
+// "share ≤ lo" at level α: under it the true share's martingale would have
+// crossed 1/α, which Ville's inequality allows with probability α. The same
+// holds at hi for "share ≥ hi". These are the two one-sided e-processes
+// (evidence processes) of a line. A line:
+//
+//   - PASSes when s/n lies in the band and its PASS mixture rejects both
+//     "share ≤ lo" and "share ≥ hi" (an edge at 0 or 1 needs no test), each
+//     at the full α;
+//   - FAILs when s/n lies outside the band and its FAIL mixture rejects
+//     "share inside the band" at the nearer edge, at the line's FAIL share.
+//
+// The probe PASSes when every line passes, FAILs when any line fails, and is
+// INCONCLUSIVE while neither holds (and so when the request budget, enforced
+// by the caller, runs out first). The engine may be consulted after every
+// response and stop at the first decision: the guarantees hold uniformly
+// over n ("anytime-valid").
 //
 // # Error rates
 //
-// α is split over the tested lines (weighted Bonferroni): each version
-// sequence (or the status line) gets one share and the errors line a quarter
-// share, so with two versions and an error budget the version sequence runs at
-// 0.8α and the errors line at 0.2α. The shares are fixed before the data and
-// sum to α, so the family-wise probability that a correctly configured run
-// ever FAILs, at whatever stopping time, is at most α. A PASS needs every CS
-// inside its band; a wrong configuration (some true share outside its band)
-// can only PASS if that share's CS misses it, which has probability at most α
-// as well. With exactly
-// two weighted versions and no allowance for unexpected versions the two
-// shares are complementary, so one CS serves both lines and uses one share of
-// α (each line still applies its own band, which matters with a relative
-// tolerance).
+// A wrong configuration has some line whose true share lies outside its
+// band, and the probe can PASS only if that line passes, which has
+// probability at most α: so every line's PASS tests run at the full α and
+// no split is needed (intersection-union; Berger 1982, "Multiparameter
+// hypothesis testing and acceptance sampling", Technometrics 24(4)). A false
+// FAIL can come from any line, so FAIL's α (Expectation.FailAlpha, α when
+// unset) is split over the lines that can fail by statistics (weighted
+// Bonferroni): one share per version sequence or status line, a quarter
+// share for the errors line. With two weighted versions and no allowance for
+// unexpected versions the shares are complementary, so one pair of
+// sequences serves both lines (each line still applies its own band, which
+// matters with a relative tolerance) and takes one share. A forced line (the
+// only positive weight, with no allowance for unexpected versions) takes
+// none: its share leaves the band only when another version answers, which
+// fails at once by an exact rule. So with two versions and an error budget
+// the version pair FAILs at 0.8α and the errors line at 0.2α, and a
+// correctly configured probe FAILs with probability at most FailAlpha, at
+// whatever stopping time.
+//
+// A scenario of k probes can FAIL a correct mesh with probability up to k
+// times that. Setting FailAlpha to α/k for each (meshcheck run
+// --family-alpha) bounds the run's false-FAIL rate by α; PASS stays at α
+// per probe, since a wrong probe must itself pass to mislead.
+//
+// # What feeds the engine
+//
+// The guarantees assume the observations of a probe are independent draws
+// from the mesh's split, judged in an order fixed before they are seen.
+// meshcheck feeds them in send order (package loadgen's reorder buffer): in
+// arrival order a slower version's responses would come last, and the
+// first judged responses would all be from the fast one. A settle phase
+// before the judged attack, unjudged, waits for a run of good responses; the
+// judged data start at a point chosen only from the unjudged data, so they
+// are as fresh as if the attack had started there. The engine is not told
+// about retries: a response is what the client saw.
+//
+// # Displayed intervals
+//
+// A line's Lower and Upper are the confidence interval of the mixture behind
+// its state, {p : M_n(p) < 1/α'} at that mixture's level α': the FAIL
+// mixture's on a failing line (it lies outside the band), the PASS
+// mixture's otherwise (inside the band on a passing line).
+//
+// The engine keeps each mixture's log marginal likelihood as a running sum,
+// updated by the posterior predictive probability of each outcome
+// (O(components) per observation), recomputes it exactly from log-Beta
+// functions after a batch, every 4,096 observations and whenever a decision
+// statistic lies within 1e-6 of the threshold, so every decision is taken on
+// the exact martingale.
 //
 // # Honesty
 //
@@ -79,10 +124,15 @@
 // can reach 2; and for the version lines of 50/50, 75/25, 90/10 and 60/30/10
 // no count vector of 20 responses reaches it at ±5 points. So 20 requests
 // never PASS, at any α in (0, 0.5) (the tests check every count vector). The
-// one exception is a very skewed split judged without an error budget at a
-// large α: 20 of 20 responses on the 99% version of 99/1 (19 of 19 at α
-// close to 0.5) do prove a share of at least 94% at α ≥ 0.475, which is all
-// such an α asks for.
+// exception is a forced 100/0 judged without an error budget at a large α:
+// n responses all on the forced version prove its share above the band edge
+// 95% once (1/0.95)^n reaches 1/α, within 20 responses at α ≥ 0.36, which is
+// all such an α asks for.
+//
+// An absolute tolerance must lie below the smallest non-zero weight
+// (Expectation.Validate): otherwise that version's band reaches 0 and a mesh
+// that never routes to it would PASS. 99/1 is judged at ±0.5 points, or
+// with a relative tolerance.
 //
 // # Exact rules
 //

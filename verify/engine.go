@@ -9,7 +9,7 @@ import (
 )
 
 // Method names the statistical method in results.
-const Method = "beta-binomial mixture confidence sequences (Robbins 1970; Howard et al. 2021), weighted Bonferroni over lines"
+const Method = "beta-binomial mixture confidence sequences (Robbins 1970; Howard et al. 2021); PASS at alpha on every line (intersection-union), FAIL at Bonferroni shares"
 
 // Verdict is the decision on a probe or on one line of it.
 type Verdict int
@@ -119,6 +119,23 @@ func (r Result) Failures() []string {
 	return out
 }
 
+// seq is one mixture confidence sequence and the tracker that follows it
+// over a line's counts.
+type seq struct {
+	cs mixtureCS
+	tr tracker
+}
+
+func newSeq(cs mixtureCS) *seq {
+	q := &seq{cs: cs}
+	q.tr = newTracker(&q.cs)
+	return q
+}
+
+// mirror returns the sequence of the complementary share, with its own
+// tracker.
+func (q *seq) mirror() *seq { return newSeq(q.cs.mirror()) }
+
 // line is the engine's running state for one tested or exact share.
 type line struct {
 	name     string
@@ -126,24 +143,27 @@ type line struct {
 	count    int64
 	expected float64
 	lo, hi   float64 // band
-	tested   bool    // judged by its confidence sequence (else by an exact rule)
-	cs       mixtureCS
-	tr       tracker // follows cs over the line's counts (tested lines)
+	tested   bool    // judged by its sequences (else by an exact rule)
+	// pass decides PASS (at the full α); fail decides FAIL (at the line's
+	// share of FAIL's α), and is nil on a line that cannot fail by
+	// statistics (a forced line: the only positive weight, every other
+	// version failing at its first response).
+	pass, fail *seq
 	// twin, on the second line of a complementary pair, is the first: its
-	// sequence is this one's mirror, so its running mixture serves both.
+	// sequences are mirrors of the first's, so the first's running
+	// mixtures serve both.
 	twin *line
 	// logs of the band edges and their complements, for the decision rule
 	logLo, log1mLo, logHi, log1mHi float64
 	state                          Verdict // as of the last judgement
+	// decidedBy is the sequence behind the state (fail on a FAIL, else
+	// pass), whose interval the result shows.
+	decidedBy *seq
 }
 
-func newLine(name string, kind LineKind, expected, lo, hi float64, tested bool, cs mixtureCS) *line {
-	l := &line{name: name, kind: kind, expected: expected, lo: lo, hi: hi, tested: tested, cs: cs,
+func newLine(name string, kind LineKind, expected, lo, hi float64, pass, fail *seq) *line {
+	return &line{name: name, kind: kind, expected: expected, lo: lo, hi: hi, tested: pass != nil, pass: pass, fail: fail,
 		logLo: math.Log(lo), log1mLo: math.Log1p(-lo), logHi: math.Log(hi), log1mHi: math.Log1p(-hi)}
-	if tested {
-		l.tr = newTracker(&l.cs)
-	}
-	return l
 }
 
 // Engine folds observations into counts and decides, after each one, whether
@@ -167,66 +187,74 @@ type Engine struct {
 }
 
 // New returns an engine for exp, or the reason exp is invalid.
+//
+// Every line's PASS sequence runs at exp.Alpha: a wrong configuration PASSes
+// only if the line that is wrong passes (intersection-union). FAIL's α
+// (exp.FailAlphaOrDefault) is split over the lines that can fail by
+// statistics, in proportion to their shares: 1 per version sequence (a pair
+// of complementary versions shares one; a forced line takes none) or the
+// status line, errorsFailShare for the errors line.
 func New(exp Expectation) (*Engine, error) {
 	if err := exp.Validate(); err != nil {
 		return nil, err
 	}
 	e := &Engine{exp: exp, index: map[string]*line{}}
-	// α is split over the tested lines in proportion to their shares:
-	// 1 per version sequence (or the status line), errorsAlphaShare for
-	// the errors line.
 	shares := 0.0
 	if exp.ErrorBudget > 0 {
-		shares += errorsAlphaShare
+		shares += errorsFailShare
 	}
-	pair := false
-	if exp.Status != 0 {
+	positive := countPositive(exp.Weights)
+	pair := exp.Status == 0 && positive == 2 && exp.UnexpectedBudget == 0
+	forced := exp.Status == 0 && positive == 1 && exp.UnexpectedBudget == 0
+	switch {
+	case exp.Status != 0:
 		shares++
-	} else {
-		positive := countPositive(exp.Weights)
-		pair = positive == 2 && exp.UnexpectedBudget == 0
+	case pair:
+		shares++ // the two shares are complementary: one sequence serves both
+	case !forced:
 		shares += float64(positive)
-		if pair {
-			shares-- // the two shares are complementary: one sequence serves both
-		}
 	}
-	unit := exp.Alpha / shares
+	alpha, failUnit := exp.Alpha, 0.0
+	if shares > 0 {
+		failUnit = exp.FailAlphaOrDefault() / shares
+	}
 
 	if exp.Status != 0 {
 		// The status line tests the share of responses with the status;
-		// its sequence is the budget sequence of the misses, mirrored.
+		// its sequences are the budget sequences of the misses, mirrored.
 		lo := clamp01(1 - exp.Tolerance)
-		e.lines = append(e.lines, newLine("status "+strconv.Itoa(exp.Status), KindStatus, 1, lo, 1, true,
-			budgetCS(exp.Tolerance, unit).mirror()))
+		e.lines = append(e.lines, newLine("status "+strconv.Itoa(exp.Status), KindStatus, 1, lo, 1,
+			newSeq(budgetPassCS(exp.Tolerance, alpha).mirror()), newSeq(budgetFailCS(exp.Tolerance, failUnit).mirror())))
 	} else {
 		var first *line
 		for _, w := range exp.Weights {
 			p := float64(w.Percent) / 100
 			lo, hi := exp.band(p)
-			var cs mixtureCS
+			var l *line
 			switch {
 			case w.Percent == 0:
-				cs = budgetCS(exp.Tolerance, exp.Alpha) // reported only
+				l = newLine(w.Version, KindVersion, p, lo, hi, nil, nil)
 			case pair && first != nil:
-				cs = first.cs.mirror()
-			default:
-				cs = versionCS(p, lo, hi, unit)
-			}
-			l := newLine(w.Version, KindVersion, p, lo, hi, w.Percent > 0, cs)
-			switch {
-			case l.tested && first == nil:
-				first = l
-			case l.tested && pair:
+				l = newLine(w.Version, KindVersion, p, lo, hi, first.pass.mirror(), first.fail.mirror())
 				l.twin = first
+			case forced:
+				l = newLine(w.Version, KindVersion, p, lo, hi, newSeq(versionPassCS(p, lo, hi, alpha)), nil)
+			default:
+				l = newLine(w.Version, KindVersion, p, lo, hi, newSeq(versionPassCS(p, lo, hi, alpha)),
+					newSeq(versionFailCS(p, lo, hi, failUnit)))
+				if first == nil {
+					first = l
+				}
 			}
 			e.lines = append(e.lines, l)
 			e.index[w.Version] = l
 		}
 	}
 	if exp.ErrorBudget > 0 {
-		e.errLine = newLine("errors", KindErrors, 0, 0, exp.ErrorBudget, true, budgetCS(exp.ErrorBudget, errorsAlphaShare*unit))
+		e.errLine = newLine("errors", KindErrors, 0, 0, exp.ErrorBudget,
+			newSeq(budgetPassCS(exp.ErrorBudget, alpha)), newSeq(budgetFailCS(exp.ErrorBudget, errorsFailShare*failUnit)))
 	} else {
-		e.errLine = newLine("errors", KindErrors, 0, 0, 0, false, budgetCS(DefaultErrorBudget, exp.Alpha)) // reported only
+		e.errLine = newLine("errors", KindErrors, 0, 0, 0, nil, nil) // exact: the first error fails
 	}
 	return e, nil
 }
@@ -289,7 +317,7 @@ func (e *Engine) Record(o Observation, n int64) {
 		}
 		return
 	}
-	l := newLine(o.Version, KindUnexpected, 0, 0, 0, false, budgetCS(e.exp.Tolerance, e.exp.Alpha))
+	l := newLine(o.Version, KindUnexpected, 0, 0, 0, nil, nil)
 	e.index[o.Version] = l
 	e.unexpected = append(e.unexpected, l)
 	l.count += n
@@ -380,9 +408,10 @@ func (e *Engine) denominator(l *line) int64 {
 	return e.classified
 }
 
-// judge judges one line by its exact rule or its confidence sequence.
+// judge judges one line by its exact rule or its sequences.
 func (e *Engine) judge(l *line) Verdict {
 	n := e.denominator(l)
+	l.decidedBy = l.pass
 	switch {
 	case l.kind == KindUnexpected:
 		if e.unexpCount > int64(e.exp.UnexpectedBudget) {
@@ -398,54 +427,63 @@ func (e *Engine) judge(l *line) Verdict {
 		return Inconclusive
 	}
 	s := l.count
-	tr := &l.tr
-	if t := l.twin; t != nil && s == n-t.count && t.tr.s == t.count && t.tr.n == n {
-		tr = &t.tr // judged just before: same martingale, complementary counts
-	} else {
-		tr.follow(s, n)
+	phat := float64(s) / float64(n)
+	if phat < l.lo || phat > l.hi {
+		// Only FAIL is possible; a forced line has no FAIL sequence (its
+		// share leaves the band only together with an exact failure).
+		if l.fail == nil {
+			return Inconclusive
+		}
+		tr := l.tracker(l.fail, s, n, func(t *line) *seq { return t.fail })
+		edge := l.lo
+		if phat > l.hi {
+			edge = l.hi
+		}
+		if l.crosses(tr, l.fail.cs.threshold, s, n, edge) {
+			l.decidedBy = l.fail
+			return Fail
+		}
+		return Inconclusive
 	}
-	v, near := l.decide(tr.mix, s, n)
-	if near && tr.steps > 0 {
-		// The running mixture may have drifted by rounding: take a
-		// decision this close to the threshold on the exact one.
-		tr.sync(tr.s, tr.n)
-		v, _ = l.decide(tr.mix, s, n)
+	tr := l.tracker(l.pass, s, n, func(t *line) *seq { return t.pass })
+	if (l.lo <= 0 || l.crosses(tr, l.pass.cs.threshold, s, n, l.lo)) && (l.hi >= 1 || l.crosses(tr, l.pass.cs.threshold, s, n, l.hi)) {
+		return Pass
 	}
-	return v
+	return Inconclusive
 }
 
-// decide applies the decision rule of the package doc to a line with s
-// successes in n trials and log-mixture mix: FAIL when the sequence lies
-// wholly outside the band, PASS when it lies inside. near reports whether a
-// statistic the rule looked at lies within confirmMargin of the threshold.
-func (l *line) decide(mix float64, s, n int64) (v Verdict, near bool) {
-	fs, ff := float64(s), float64(n-s)
-	phat := fs / float64(n)
-	t := l.cs.threshold
-	// gap returns log M_n(edge) - threshold, noting near misses.
-	gap := func(logP, log1mP float64) float64 {
-		g := mix - fs*logP - ff*log1mP - t
-		if math.Abs(g) < confirmMargin {
-			near = true
+// tracker brings q's tracker to s successes in n trials and returns it; on
+// the second line of a pair it returns the first line's tracker (of), judged
+// just before on the complementary counts: the mirrored mixture of (n-s, n)
+// equals this one's of (s, n).
+func (l *line) tracker(q *seq, s, n int64, of func(*line) *seq) *tracker {
+	if t := l.twin; t != nil {
+		if tq := of(t); s == n-t.count && tq.tr.s == t.count && tq.tr.n == n {
+			return &tq.tr
 		}
-		return g
 	}
-	switch {
-	case phat < l.lo:
-		if gap(l.logLo, l.log1mLo) >= 0 {
-			return Fail, near
-		}
-		return Inconclusive, near
-	case phat > l.hi:
-		if gap(l.logHi, l.log1mHi) >= 0 {
-			return Fail, near
-		}
-		return Inconclusive, near
+	q.tr.follow(s, n)
+	return &q.tr
+}
+
+// crosses reports whether the martingale followed by tr, at the band edge
+// p, has reached its threshold: log M_n(p) >= log(1/α). The callers ask only
+// with the observed share s/n beyond p from the values under test, where
+// M_n is at least as large as at p, so the whole one-sided hypothesis is
+// rejected. A statistic within confirmMargin of the threshold is confirmed
+// on the exact mixture.
+func (l *line) crosses(tr *tracker, threshold float64, s, n int64, p float64) bool {
+	logP, log1mP := l.logLo, l.log1mLo
+	if p == l.hi {
+		logP, log1mP = l.logHi, l.log1mHi
 	}
-	if (l.lo <= 0 || gap(l.logLo, l.log1mLo) >= 0) && (l.hi >= 1 || gap(l.logHi, l.log1mHi) >= 0) {
-		return Pass, near
+	gap := func() float64 { return tr.mix - float64(s)*logP - float64(n-s)*log1mP - threshold }
+	g := gap()
+	if math.Abs(g) < confirmMargin && tr.steps > 0 {
+		tr.sync(tr.s, tr.n)
+		g = gap()
 	}
-	return Inconclusive, near
+	return g >= 0
 }
 
 func (e *Engine) snapshot(v Verdict) Result {
@@ -457,13 +495,27 @@ func (e *Engine) snapshot(v Verdict) Result {
 		if n > 0 {
 			out.Share = float64(l.count) / float64(n)
 		}
-		out.Lower, out.Upper = l.cs.interval(l.count, n)
+		out.Lower, out.Upper = e.shown(l).interval(l.count, n)
 		if out.State == Fail {
 			out.Reason = e.reason(l, out)
 		}
 		r.Lines = append(r.Lines, out)
 	}
 	return r
+}
+
+// shown returns the sequence whose interval a line's result shows: the one
+// behind its state on a tested line (FAIL's on a failing line, else PASS's);
+// on a line judged by an exact rule, a PASS sequence for its tolerance (or
+// the default error budget), reported only.
+func (e *Engine) shown(l *line) mixtureCS {
+	switch {
+	case l.decidedBy != nil:
+		return l.decidedBy.cs
+	case l.kind == KindErrors:
+		return budgetPassCS(DefaultErrorBudget, e.exp.Alpha)
+	}
+	return budgetPassCS(e.exp.Tolerance, e.exp.Alpha)
 }
 
 // reason writes the one sentence a failing line gets, such as

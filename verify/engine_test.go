@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -333,50 +334,66 @@ func TestFailingVersionReason(t *testing.T) {
 	}
 }
 
+// TestAlphaSplit checks where α goes: every PASS sequence runs at the full
+// α (intersection-union), FAIL sequences share FailAlpha (α when unset) in
+// proportion 1 per version sequence (or status) and 1/4 for the errors
+// line; a pair shares one FAIL sequence and a forced line takes none.
 func TestAlphaSplit(t *testing.T) {
 	cases := []struct {
 		spec       string
 		unexpected int
 		budget     float64
-		version    float64 // each version sequence's share of alpha
+		failAlpha  float64 // 0: alpha
+		version    float64 // each version FAIL sequence's share of FAIL's alpha (0: none)
 		errors     float64
 	}{
-		{"v1=75,v2=25", 0, 0.01, 0.8, 0.2},
-		{"v1=75,v2=25,v3=0", 0, 0.01, 0.8, 0.2},
-		{"v1=75,v2=25", 1, 0.01, 1 / 2.25, 0.25 / 2.25},
-		{"v1=60,v2=30,v3=10", 0, 0.01, 1 / 3.25, 0.25 / 3.25},
-		{"v1=60,v2=30,v3=10", 0, 0, 1.0 / 3, 0},
-		{"v1=100", 0, 0.01, 0.8, 0.2},
+		{"v1=75,v2=25", 0, 0.01, 0, 0.8, 0.2},
+		{"v1=75,v2=25,v3=0", 0, 0.01, 0, 0.8, 0.2},
+		{"v1=75,v2=25", 1, 0.01, 0, 1 / 2.25, 0.25 / 2.25},
+		{"v1=60,v2=30,v3=10", 0, 0.01, 0, 1 / 3.25, 0.25 / 3.25},
+		{"v1=60,v2=30,v3=10", 0, 0, 0, 1.0 / 3, 0},
+		{"v1=60,v2=30,v3=10", 0, 0, 0.0002, 1.0 / 3, 0},
+		{"v1=100", 0, 0.01, 0, 0, 1},
+		{"v1=100,v2=0", 0, 0.01, 0.0005, 0, 1},
+		{"v1=100", 1, 0.01, 0, 1 / 1.25, 0.25 / 1.25},
 	}
 	for _, c := range cases {
 		exp := expect(t, c.spec)
 		exp.UnexpectedBudget = c.unexpected
 		exp.ErrorBudget = c.budget
+		exp.FailAlpha = c.failAlpha
+		failAlpha := exp.FailAlphaOrDefault()
 		e := newEngine(t, exp)
-		total, tested := 0.0, 0
-		for _, l := range e.lines {
+		total := 0.0
+		for _, l := range append(slices.Clone(e.lines), e.errLine) {
 			if !l.tested {
 				continue
 			}
-			a := math.Exp(-l.cs.threshold)
-			if !closeRel(a, c.version*exp.Alpha) {
-				t.Errorf("%s: line %s runs at alpha %v, want %v", c.spec, l.name, a, c.version*exp.Alpha)
+			if a := math.Exp(-l.pass.cs.threshold); !closeRel(a, exp.Alpha) {
+				t.Errorf("%s: line %s PASSes at alpha %v, want the full %v", c.spec, l.name, a, exp.Alpha)
 			}
-			total += a
-			tested++
-		}
-		if tested == 2 && c.unexpected == 0 {
-			total /= 2 // one sequence serves both lines
-		}
-		if e.errLine.tested {
-			a := math.Exp(-e.errLine.cs.threshold)
-			if !closeRel(a, c.errors*exp.Alpha) {
-				t.Errorf("%s: errors line at alpha %v, want %v", c.spec, a, c.errors*exp.Alpha)
+			want := c.version
+			if l.kind == KindErrors {
+				want = c.errors
 			}
-			total += a
+			switch {
+			case want == 0 && l.fail != nil:
+				t.Errorf("%s: line %s has a FAIL sequence, want none", c.spec, l.name)
+			case want == 0:
+			case l.fail == nil:
+				t.Errorf("%s: line %s has no FAIL sequence", c.spec, l.name)
+			default:
+				a := math.Exp(-l.fail.cs.threshold)
+				if !closeRel(a, want*failAlpha) {
+					t.Errorf("%s: line %s FAILs at alpha %v, want %v", c.spec, l.name, a, want*failAlpha)
+				}
+				if l.twin == nil {
+					total += a // a pair's second line mirrors the first's sequence
+				}
+			}
 		}
-		if !closeRel(total, exp.Alpha) {
-			t.Errorf("%s: alphas sum to %v, want %v", c.spec, total, exp.Alpha)
+		if c.version+c.errors > 0 && !closeRel(total, failAlpha) {
+			t.Errorf("%s: FAIL alphas sum to %v, want %v", c.spec, total, failAlpha)
 		}
 	}
 }
@@ -384,19 +401,22 @@ func TestAlphaSplit(t *testing.T) {
 func closeRel(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Abs(b) }
 
 // TestPairSharesOneSequence checks that, with two versions, the second line's
-// sequence is the mirror of the first: same martingale, complementary share.
+// sequences are the mirrors of the first's: same martingales, complementary
+// share.
 func TestPairSharesOneSequence(t *testing.T) {
 	e := newEngine(t, expect(t, "v1=75,v2=25"))
-	a, b := e.lines[0].cs, e.lines[1].cs
-	for _, sn := range [][2]int64{{0, 0}, {3, 10}, {740, 1000}, {15000, 20000}} {
-		s, n := sn[0], sn[1]
-		if x, y := a.logMixture(s, n), b.logMixture(n-s, n); !closeRel(x, y) {
-			t.Errorf("log mixture of (%d, %d) = %v, mirrored %v", s, n, x, y)
-		}
-		lo, hi := a.interval(s, n)
-		mlo, mhi := b.interval(n-s, n)
-		if math.Abs(lo-(1-mhi)) > 1e-9 || math.Abs(hi-(1-mlo)) > 1e-9 {
-			t.Errorf("interval (%d, %d) = [%v, %v], mirrored [%v, %v]", s, n, lo, hi, mlo, mhi)
+	for _, q := range [][2]*seq{{e.lines[0].pass, e.lines[1].pass}, {e.lines[0].fail, e.lines[1].fail}} {
+		a, b := q[0].cs, q[1].cs
+		for _, sn := range [][2]int64{{0, 0}, {3, 10}, {740, 1000}, {15000, 20000}} {
+			s, n := sn[0], sn[1]
+			if x, y := a.logMixture(s, n), b.logMixture(n-s, n); !closeRel(x, y) {
+				t.Errorf("log mixture of (%d, %d) = %v, mirrored %v", s, n, x, y)
+			}
+			lo, hi := a.interval(s, n)
+			mlo, mhi := b.interval(n-s, n)
+			if math.Abs(lo-(1-mhi)) > 1e-9 || math.Abs(hi-(1-mlo)) > 1e-9 {
+				t.Errorf("interval (%d, %d) = [%v, %v], mirrored [%v, %v]", s, n, lo, hi, mlo, mhi)
+			}
 		}
 	}
 }
@@ -405,10 +425,12 @@ func TestPairSharesOneSequence(t *testing.T) {
 // mixture and checks the running log-mixture against the exact one.
 func TestTrackerMatchesExact(t *testing.T) {
 	seqs := map[string]mixtureCS{
-		"version 25%":   versionCS(0.25, 0.2, 0.3, 0.001),
-		"version 99%":   versionCS(0.99, 0.94, 1, 0.001),
-		"budget 1%":     budgetCS(0.01, 0.001),
-		"status mirror": budgetCS(0.05, 0.001).mirror(),
+		"version pass 25%":   versionPassCS(0.25, 0.2, 0.3, 0.001),
+		"version fail 25%":   versionFailCS(0.25, 0.2, 0.3, 0.001),
+		"version pass 99%":   versionPassCS(0.99, 0.94, 1, 0.001),
+		"budget pass 1%":     budgetPassCS(0.01, 0.001),
+		"budget fail 1%":     budgetFailCS(0.01, 0.001),
+		"status pass mirror": budgetPassCS(0.05, 0.001).mirror(),
 	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	for name, cs := range seqs {
@@ -454,7 +476,11 @@ func TestIncrementalDecisionsAreExact(t *testing.T) {
 				slow.Record(draw(rngB), 1)
 				for _, l := range slow.allLines() {
 					if l.tested {
-						l.tr.sync(l.count, slow.denominator(l))
+						for _, q := range []*seq{l.pass, l.fail} {
+							if q != nil {
+								q.tr.sync(l.count, slow.denominator(l))
+							}
+						}
 					}
 				}
 				slow.Evaluate()

@@ -39,7 +39,14 @@ type Expectation struct {
 	// Relative makes Tolerance a fraction of each weight.
 	Relative bool `json:"relative,omitempty"`
 	// Alpha bounds the probability of a wrong verdict; it lies in (0, 0.5).
+	// A wrong configuration PASSes with probability at most Alpha; a correct
+	// one FAILs with probability at most FailAlpha (Alpha when unset).
 	Alpha float64 `json:"alpha"`
+	// FailAlpha, when set, is the α that FAIL decisions spend, in
+	// (0, Alpha]: a run of k probes with --family-alpha gives each
+	// Alpha/k, so that the run as a whole FAILs a correct mesh with
+	// probability at most Alpha. Zero means Alpha.
+	FailAlpha float64 `json:"failAlpha,omitempty"`
 	// ErrorBudget is the share of all requests that may be errors, in [0, 1).
 	ErrorBudget float64 `json:"errorBudget"`
 	// UnexpectedBudget is how many responses from versions not in Weights are
@@ -203,6 +210,12 @@ func (e Expectation) Validate() error {
 	if !(e.Alpha > 0 && e.Alpha < 0.5) {
 		return fmt.Errorf("alpha %v: it must lie in (0, 0.5)", e.Alpha)
 	}
+	if err := e.checkDetectable(); err != nil {
+		return err
+	}
+	if e.FailAlpha != 0 && !(e.FailAlpha > 0 && e.FailAlpha <= e.Alpha) {
+		return fmt.Errorf("fail alpha %v: it must lie in (0, alpha %v], or be 0 for alpha", e.FailAlpha, e.Alpha)
+	}
 	if !(e.ErrorBudget >= 0 && e.ErrorBudget < 1) {
 		return fmt.Errorf("error budget %v: it must lie in [0, 1)", e.ErrorBudget)
 	}
@@ -210,6 +223,35 @@ func (e Expectation) Validate() error {
 		return fmt.Errorf("unexpected-version budget %d: it must be at least 0", e.UnexpectedBudget)
 	}
 	return nil
+}
+
+// checkDetectable rejects an absolute tolerance of at least the smallest
+// non-zero weight: that version's band would reach 0, so a mesh that never
+// routes to it would still PASS.
+func (e Expectation) checkDetectable() error {
+	if e.Relative || len(e.Weights) < 2 {
+		return nil
+	}
+	smallest := Weight{Percent: 101}
+	for _, w := range e.Weights {
+		if w.Percent > 0 && w.Percent < smallest.Percent {
+			smallest = w
+		}
+	}
+	if smallest.Percent <= 100 && e.Tolerance*100 >= float64(smallest.Percent)-1e-9 {
+		return fmt.Errorf("tolerance %v (±%g points) is not below the smallest non-zero weight %s=%d: a mesh that never routes to %s would still pass; use a tolerance below %v, or a relative one",
+			e.Tolerance, e.Tolerance*100, smallest.Version, smallest.Percent, smallest.Version, float64(smallest.Percent)/100)
+	}
+	return nil
+}
+
+// FailAlphaOrDefault returns the α that FAIL decisions spend: FailAlpha, or
+// Alpha when it is unset.
+func (e Expectation) FailAlphaOrDefault() float64 {
+	if e.FailAlpha > 0 {
+		return e.FailAlpha
+	}
+	return e.Alpha
 }
 
 // band returns the interval a share with configured weight w (a fraction)

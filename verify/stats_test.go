@@ -14,8 +14,21 @@ import (
 // states its number of runs.
 
 // splits are the exactly configured splits the guarantees are checked on.
-var splits = []string{"v1=50,v2=50", "v1=75,v2=25", "v1=90,v2=10", "v1=99,v2=1", "v1=60,v2=30,v3=10"}
+var splits = []string{"v1=50,v2=50", "v1=75,v2=25", "v1=90,v2=10", "v1=99,v2=1", "v1=60,v2=30,v3=10",
+	"v1=25,v2=25,v3=25,v4=25", "v1=100,v2=0", "v1=0,v2=100"}
 
+// longSimulation skips t under -short: the seeded simulations take tens of
+// seconds, and minutes under -race. make test runs them.
+func longSimulation(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("long seeded simulation: run without -short (make test does)")
+	}
+}
+
+// expectation judges spec at alpha with the defaults, except 99/1, whose 1%
+// version the default ±5 points could not tell from a missing one: it is
+// judged at ±0.5 points.
 func expectation(t testing.TB, spec string, alpha float64) verify.Expectation {
 	t.Helper()
 	ws, err := verify.ParseWeights(spec)
@@ -25,6 +38,9 @@ func expectation(t testing.TB, spec string, alpha float64) verify.Expectation {
 	e := verify.Defaults()
 	e.Weights = ws
 	e.Alpha = alpha
+	if spec == "v1=99,v2=1" {
+		e.Tolerance = 0.005
+	}
 	return e
 }
 
@@ -37,31 +53,78 @@ func simulate(t *testing.T, d sim.Design, truth sim.Truth, runs int, seed uint64
 	return s
 }
 
-// TestFalseFailures10000RunsEach: for each exactly configured split, 10,000
-// sequential runs at alpha = 0.01 (tolerance ±5 points, error budget 1%, no
-// errors), each until its verdict or verify.DefaultMaxRequests. The number of
-// FAILs is binomial with a rate of at most alpha, so it must stay below
-// alpha·N + 3·sqrt(N·alpha·(1-alpha)) = 100 + 29.8 (3 sigma of binomial
-// slack; a correct engine trips this with probability < 0.2%). Every run
-// must decide: with no errors, a correct split always ends in a verdict.
-func TestFalseFailures10000RunsEach(t *testing.T) {
-	const runs, alpha = 10000, 0.01
-	limit := alpha*runs + 3*math.Sqrt(runs*alpha*(1-alpha))
-	for i, spec := range splits {
-		t.Run(spec, func(t *testing.T) {
-			t.Parallel()
-			exp := expectation(t, spec, alpha)
-			s := simulate(t, sim.Sequential{Expectation: exp, MaxRequests: verify.DefaultMaxRequests},
-				sim.Exact(exp.Weights), runs, uint64(100+i))
-			t.Logf("%s: %d FAIL, %d PASS, %d INCONCLUSIVE of %d; requests median %d, p95 %d",
-				spec, s.Fail, s.Pass, s.Inconclusive, runs, s.Median, s.P95)
-			if float64(s.Fail) > limit {
-				t.Errorf("%d false failures in %d runs: above alpha·N + 3 sigma = %.1f", s.Fail, runs, limit)
-			}
-			if s.Inconclusive > 0 {
-				t.Errorf("%d runs undecided after %d requests", s.Inconclusive, verify.DefaultMaxRequests)
-			}
-		})
+// binomialLimit is alpha·N + 3·sqrt(N·alpha·(1-alpha)): a count of wrong
+// verdicts whose rate is at most alpha exceeds it with probability < 0.2%.
+func binomialLimit(runs int, alpha float64) float64 {
+	n := float64(runs)
+	return alpha*n + 3*math.Sqrt(n*alpha*(1-alpha))
+}
+
+// TestFalseFailures5000RunsEach: for each exactly configured split and alpha
+// 0.01 and 0.05, 5,000 sequential runs (tolerance ±5 points, error budget 1%,
+// no errors), each until its verdict or verify.DefaultMaxRequests. The FAILs
+// are binomial with a rate of at most alpha, so their number must stay below
+// binomialLimit. Every run must decide: a correct split always ends in a
+// verdict.
+func TestFalseFailures5000RunsEach(t *testing.T) {
+	longSimulation(t)
+	const runs = 5000
+	for _, alpha := range []float64{0.01, 0.05} {
+		limit := binomialLimit(runs, alpha)
+		for i, spec := range splits {
+			t.Run(fmt.Sprintf("%s/alpha=%v", spec, alpha), func(t *testing.T) {
+				t.Parallel()
+				exp := expectation(t, spec, alpha)
+				s := simulate(t, sim.Sequential{Expectation: exp, MaxRequests: verify.DefaultMaxRequests},
+					sim.Exact(exp.Weights), runs, uint64(100+i))
+				t.Logf("%d FAIL, %d PASS, %d INCONCLUSIVE of %d; requests median %d, p95 %d",
+					s.Fail, s.Pass, s.Inconclusive, runs, s.Median, s.P95)
+				if float64(s.Fail) > limit {
+					t.Errorf("%d false failures in %d runs: above alpha·N + 3 sigma = %.1f", s.Fail, runs, limit)
+				}
+				if s.Inconclusive > 0 {
+					t.Errorf("%d runs undecided after %d requests", s.Inconclusive, verify.DefaultMaxRequests)
+				}
+			})
+		}
+	}
+}
+
+// edgeTruth returns a truth on the edge of exp's bands: the first version
+// moved by the tolerance away from its weight (down, or up from weight 0),
+// the second version given or stripped the difference. A PASS there is a
+// false pass.
+func edgeTruth(exp verify.Expectation) sim.Truth {
+	truth := sim.Exact(exp.Weights)
+	d := -exp.Tolerance
+	if truth.Versions[0].P == 0 {
+		d = exp.Tolerance
+	}
+	truth.Versions[0].P += d
+	truth.Versions[1].P -= d
+	return truth
+}
+
+// TestFalsePassesAtTheBandEdge1000RunsEach: for each split and alpha 0.01
+// and 0.05, 1,000 runs of at most 10,000 requests against a mesh whose first
+// version lies exactly on its band edge (the hardest wrong configuration to
+// tell from a right one). The PASSes must stay below binomialLimit.
+func TestFalsePassesAtTheBandEdge1000RunsEach(t *testing.T) {
+	longSimulation(t)
+	const runs, maxRequests = 1000, 10000
+	for _, alpha := range []float64{0.01, 0.05} {
+		limit := binomialLimit(runs, alpha)
+		for i, spec := range splits {
+			t.Run(fmt.Sprintf("%s/alpha=%v", spec, alpha), func(t *testing.T) {
+				t.Parallel()
+				exp := expectation(t, spec, alpha)
+				s := simulate(t, sim.Sequential{Expectation: exp, MaxRequests: maxRequests}, edgeTruth(exp), runs, uint64(400+i))
+				t.Logf("%d PASS, %d FAIL, %d INCONCLUSIVE of %d", s.Pass, s.Fail, s.Inconclusive, runs)
+				if float64(s.Pass) > limit {
+					t.Errorf("%d false passes in %d runs: above alpha·N + 3 sigma = %.1f", s.Pass, runs, limit)
+				}
+			})
+		}
 	}
 }
 
@@ -80,6 +143,7 @@ func shifted(t *testing.T, spec string, d float64) sim.Truth {
 // direction where the split allows it, must FAIL in at least 99% of 1,000
 // runs per case within verify.DefaultMaxRequests at the default alpha 0.001.
 func TestPower1000RunsEach(t *testing.T) {
+	longSimulation(t)
 	const runs, off = 1000, verify.DefaultTolerance + 0.03
 	cases := []struct {
 		spec string
@@ -104,8 +168,9 @@ func TestPower1000RunsEach(t *testing.T) {
 
 // TestSpeedOfFailure2000Runs: a 50/50 misroute judged against a 75/25
 // configuration (alpha 0.001) fails in every one of 2,000 runs, with a median
-// of at most 200 requests.
+// of at most 110 requests.
 func TestSpeedOfFailure2000Runs(t *testing.T) {
+	longSimulation(t)
 	const runs = 2000
 	exp := expectation(t, "v1=75,v2=25", verify.DefaultAlpha)
 	truth := sim.Truth{Versions: []sim.Share{{Version: "v1", P: 0.5}, {Version: "v2", P: 0.5}}}
@@ -114,8 +179,8 @@ func TestSpeedOfFailure2000Runs(t *testing.T) {
 	if s.Fail != runs {
 		t.Errorf("%d of %d runs failed, want all", s.Fail, runs)
 	}
-	if s.Median > 200 {
-		t.Errorf("median requests to FAIL = %d, want <= 200", s.Median)
+	if s.Median > 110 {
+		t.Errorf("median requests to FAIL = %d, want <= 110", s.Median)
 	}
 }
 
@@ -166,12 +231,14 @@ func judgeCounts(t *testing.T, exp verify.Expectation, c []int64) verify.Verdict
 // 100) at every alpha of the grid over (0, 0.5): the slots are the versions
 // and transport errors. (Responses from an unnamed version cannot help: with
 // the default budget of 0 the first one fails.) Judged on the version lines
-// alone (error budget 0) it holds for every split on the grid except 99/1 at
-// alpha >= 0.475, where 20 responses all on the 99% version (19 at alpha
-// 0.4999) legitimately prove a share of at least 94% at that alpha (see the
-// package doc); that corner is checked to be the only exception.
+// alone (error budget 0) it holds for every split on the grid except where
+// all responses reach a forced 100, whose band edge is 95%: n such responses legitimately prove the
+// share above that edge once their likelihood ratio (1/edge)^n reaches
+// 1/alpha, which at alpha 0.36 and above happens within 20 (see the package
+// doc). No valid test can do better, and the check allows exactly that.
 func TestHonestyTwentyRequestsNeverPass(t *testing.T) {
-	specs := append([]string{"v1=100"}, splits...)
+	specs := []string{"v1=100", "v1=100,v2=0", "v1=50,v2=50", "v1=75,v2=25", "v1=90,v2=10", "v1=99,v2=1", "v1=60,v2=30,v3=10"}
+	edge := map[string]float64{"v1=100": 0.95, "v1=100,v2=0": 0.95}
 	vectors := 0
 	for _, spec := range specs {
 		for _, alpha := range honestyAlphas {
@@ -186,7 +253,8 @@ func TestHonestyTwentyRequestsNeverPass(t *testing.T) {
 			forEachCountVector(len(exp.Weights), 20, func(c []int64) {
 				vectors++
 				v := judgeCounts(t, exp, c)
-				allowed := spec == "v1=99,v2=1" && alpha >= 0.475 && c[1] == 0
+				allOnFirst := c[0] == c[0]+sum(c[1:])
+				allowed := edge[spec] > 0 && allOnFirst && math.Pow(1/edge[spec], float64(c[0])) >= 1/alpha
 				if v == verify.Pass && !allowed {
 					t.Errorf("%s alpha %v, no error budget: counts %v PASS", spec, alpha, c)
 				}
@@ -194,4 +262,12 @@ func TestHonestyTwentyRequestsNeverPass(t *testing.T) {
 		}
 	}
 	t.Logf("%d count vectors judged", vectors)
+}
+
+func sum(c []int64) int64 {
+	n := int64(0)
+	for _, x := range c {
+		n += x
+	}
+	return n
 }

@@ -203,8 +203,6 @@ func specDuration(field, s string, missing time.Duration) (time.Duration, error)
 type AgentSummary struct {
 	// Requests is the number of records streamed.
 	Requests int64 `json:"requests"`
-	// Ignored counts responses drained after the attack stopped.
-	Ignored int64 `json:"ignored"`
 	// Stopped says why the attack ended.
 	Stopped StopReason `json:"stopped"`
 	// Error says what went wrong, if anything.
@@ -353,7 +351,7 @@ func (s *AgentServer) probe(w http.ResponseWriter, r *http.Request) {
 	var writeErr error
 	// Records wait in the response buffer for at most flushEvery: the tick
 	// runs on the goroutine that writes them.
-	reason, ignored := attack(r.Context(), run.target, run.options, run.recorder, func(rec Record) StopReason {
+	reason := attack(r.Context(), run.target, run.options, run.recorder, func(rec Record) StopReason {
 		if err := enc.Encode(rec); err != nil {
 			writeErr = err
 			return StopError
@@ -365,11 +363,11 @@ func (s *AgentServer) probe(w http.ResponseWriter, r *http.Request) {
 			writeErr = err
 		}
 	})
-	s.log.Info("probe ended", "url", run.target.URL, "requests", sent, "stopped", reason, "ignored", ignored)
+	s.log.Info("probe ended", "url", run.target.URL, "requests", sent, "stopped", reason)
 	if writeErr != nil {
 		return // the caller is gone
 	}
-	sum := AgentSummary{Requests: sent, Ignored: ignored, Stopped: reason}
+	sum := AgentSummary{Requests: sent, Stopped: reason}
 	if reason == StopCanceled {
 		sum.Error = "probe canceled: the caller went away or the agent is shutting down"
 	}

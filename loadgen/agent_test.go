@@ -254,6 +254,7 @@ func TestAgentClientErrors(t *testing.T) {
 		fmt.Fprintln(w, `{"t":"2025-01-02T03:04:05Z","latency":1,"status":200,"version":"v1"}`)
 	}))
 	defer broken.Close()
+	p.Options.SettleResponses = -1 // judge the one record
 	out, err := (&AgentClient{URL: broken.URL}).Run(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "without a summary") || out.Stats.Requests != 1 {
 		t.Fatalf("broken stream: %v, %d requests", err, out.Stats.Requests)

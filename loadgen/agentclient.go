@@ -123,12 +123,9 @@ loop:
 				summary = l.Summary
 				continue
 			}
-			why, err := f.fold(l.Record)
-			if err != nil {
-				runErr = err
-			}
-			if why != "" {
-				reason = why
+			f.received++
+			if why, err := f.fold(l.Record); why != "" {
+				reason, runErr = why, err
 				cancel() // stop the remote attack
 				break loop
 			}
@@ -149,13 +146,13 @@ loop:
 			reason, runErr = StopError, fmt.Errorf("agent %s: the stream ended after %d records without a summary", c.URL, f.stats.requests)
 		case summary.Error != "":
 			reason, runErr = summary.Stopped, fmt.Errorf("agent %s: %s", c.URL, summary.Error)
-		case summary.Requests != f.stats.requests+f.stats.ignored:
-			reason, runErr = StopError, fmt.Errorf("agent %s: the summary counts %d records, the stream held %d", c.URL, summary.Requests, f.stats.requests+f.stats.ignored)
+		case summary.Requests != f.received:
+			reason, runErr = StopError, fmt.Errorf("agent %s: the summary counts %d records, the stream held %d", c.URL, summary.Requests, f.received)
 		default:
 			reason = summary.Stopped
 		}
 	}
-	return Outcome{Result: f.eng.Result(), Stats: f.finish(reason, 0)}, runErr
+	return Outcome{Result: f.eng.Result(), Stats: f.finish(reason)}, runErr
 }
 
 // readAgentStream decodes the NDJSON stream, calling fn per line until it

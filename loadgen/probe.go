@@ -124,7 +124,8 @@ type Options struct {
 	Rate int
 	// Duration is the time budget of the attack.
 	Duration time.Duration
-	// MaxRequests is the request budget of the attack.
+	// MaxRequests is the request budget of the attack, settle phase
+	// included.
 	MaxRequests int
 	// Timeout bounds one request, from sending to the end of the body.
 	Timeout time.Duration
@@ -137,6 +138,12 @@ type Options struct {
 	MaxBody int64
 	// Via sends requests through this HTTP forward proxy.
 	Via *url.URL
+	// SettleResponses is how many consecutive good responses an unjudged
+	// settle phase waits for before the judged requests start (0:
+	// DefaultSettleResponses; negative: no settle phase).
+	SettleResponses int
+	// SettleTimeout bounds the settle phase (0: DefaultSettleTimeout).
+	SettleTimeout time.Duration
 }
 
 // DefaultOptions returns the options of the command line: 200 requests per
@@ -164,6 +171,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("max workers %d: it must not be negative (0 = %d)", o.MaxWorkers, DefaultMaxWorkers)
 	case o.MaxBody < 0:
 		return fmt.Errorf("max body %d: it must not be negative (0 = %d bytes)", o.MaxBody, DefaultMaxBody)
+	case o.SettleTimeout < 0:
+		return fmt.Errorf("settle timeout %s: it must not be negative (0 = %s)", o.SettleTimeout, DefaultSettleTimeout)
 	}
 	if o.Via != nil {
 		if err := validateVia(o.Via); err != nil {
@@ -205,6 +214,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBody == 0 {
 		o.MaxBody = DefaultMaxBody
+	}
+	if o.SettleResponses == 0 {
+		o.SettleResponses = DefaultSettleResponses
+	}
+	if o.SettleTimeout == 0 {
+		o.SettleTimeout = DefaultSettleTimeout
 	}
 	return o
 }

@@ -31,9 +31,31 @@ const (
 	maxRecordLine = 64 << 10
 )
 
+// Phase says what part of a probe a record belongs to.
+type Phase string
+
+// The phases of a probe, in a results file.
+const (
+	// PhaseSettle: the unjudged warm-up before the judged requests.
+	PhaseSettle Phase = "settle"
+	// PhaseJudged: the verdict saw the record.
+	PhaseJudged Phase = "judged"
+	// PhaseAfter: sent before the attack stopped but not judged, because
+	// the verdict (or the budget) came first: the request was still in
+	// flight, or waited behind an earlier one still in flight. Its outcome
+	// may be an artefact of the stop (connections are closed).
+	PhaseAfter Phase = "after"
+)
+
 // Record is what one request produced: one line of a results file (--save)
 // and of the agent's stream.
 type Record struct {
+	// Seq numbers the requests of an attack in the order they were sent,
+	// from 0 (vegeta's Result.Seq): the order the verdict judges them in.
+	Seq uint64 `json:"seq"`
+	// Phase is set in results files: settle, judged or after. The agent's
+	// stream leaves it empty.
+	Phase Phase `json:"phase,omitempty"`
 	// Time is when the request was sent.
 	Time time.Time `json:"t"`
 	// Latency is the time to the end of the response body, in nanoseconds.
@@ -81,7 +103,11 @@ func (r Record) validate() error {
 	case r.Version != "" && r.Unclassified != "":
 		return errors.New("a record has a version or an unclassified reason, not both")
 	}
-	return nil
+	switch r.Phase {
+	case "", PhaseSettle, PhaseJudged, PhaseAfter:
+		return nil
+	}
+	return fmt.Errorf("phase %q: want settle, judged or after", r.Phase)
 }
 
 // recorder turns vegeta results into Records: the classification shared by
@@ -101,7 +127,7 @@ func newRecorder(c Classifier, m VersionMap) *recorder {
 func (rc *recorder) record(res *vegeta.Result) Record {
 	// Wall-clock time only (Round(0) drops the monotonic reading), so that
 	// a saved and replayed run computes the same rates and durations.
-	r := Record{Time: res.Timestamp.Round(0), Latency: res.Latency, Status: int(res.Code)}
+	r := Record{Seq: res.Seq, Time: res.Timestamp.Round(0), Latency: res.Latency, Status: int(res.Code)}
 	switch {
 	case r.Status == 0:
 		r.Error = truncate(res.Error, MaxTextBytes)
@@ -196,9 +222,13 @@ func (rw *RecordWriter) Flush() error {
 }
 
 // ReplayFile re-judges a results file written with --save: it folds its
-// records into eng in order until eng decides (as the live run would have
-// stopped) and checks the rest of the file. Records after the decision are
-// counted in Stats.Ignored. Errors name path:line.
+// judged records into eng in send order until eng decides (as the live run
+// would have stopped), counts its settle records as the settle phase, and
+// checks the rest of the file. The judged records start where the live run's
+// settle phase ended, and they stop at the first record the live run did not
+// judge (phase after: its outcome may be an artefact of the stop); judged
+// records after eng's decision are counted in Stats.Ignored. Errors name
+// path:line.
 func ReplayFile(path string, eng *verify.Engine) (Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -212,9 +242,32 @@ func ReplayFile(path string, eng *verify.Engine) (Stats, error) {
 func Replay(r io.Reader, name string, eng *verify.Engine) (Stats, error) {
 	f := newFolder(eng, 0, nil)
 	reason := StopEnd
+	var next uint64
+	seen := false
 	err := readRecords(r, name, func(rec Record) error {
-		if why, _ := f.fold(rec); why != "" && reason == StopEnd {
-			reason = why
+		switch {
+		case rec.Phase == "":
+			return errors.New(`no "phase": not a results file of this meshcheck (files written before send-order judging cannot be re-judged: run the probe again with --save)`)
+		case seen && rec.Seq < next:
+			return fmt.Errorf("seq %d after %d: a results file lists requests in send order, each once", rec.Seq, next-1)
+		}
+		seen, next = true, rec.Seq+1
+		switch rec.Phase {
+		case PhaseSettle:
+			if f.stats.requests > 0 {
+				return errors.New("a settle record after judged ones: the settle phase comes first")
+			}
+			f.settle.count(rec) // the file, not the rule, fixes where judging starts
+		case PhaseJudged:
+			if reason == StopEnd && f.after == 0 {
+				if why := f.judge(rec); why != "" {
+					reason = why
+				}
+			} else {
+				f.ignored++
+			}
+		case PhaseAfter:
+			f.after++
 		}
 		return nil
 	})
@@ -222,9 +275,10 @@ func Replay(r io.Reader, name string, eng *verify.Engine) (Stats, error) {
 		return Stats{}, err
 	}
 	if f.stats.requests == 0 {
-		return Stats{}, fmt.Errorf("%s: no records", name)
+		return Stats{}, fmt.Errorf("%s: no judged records", name)
 	}
-	return f.finish(reason, 0), nil
+	f.ignored += f.after
+	return f.finish(reason), nil
 }
 
 // readRecords calls fn for every record line of r, strictly: unknown fields,

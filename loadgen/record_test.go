@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -52,7 +53,8 @@ func TestSaveReplayRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(eng.Result(), live.Result) {
 		t.Fatalf("replayed result differs:\n%+v\n%+v", eng.Result(), live.Result)
 	}
-	if stats.Requests != live.Stats.Requests || stats.Ignored != 0 || stats.Stopped != StopDecided ||
+	if stats.Requests != live.Stats.Requests || stats.Ignored != live.Stats.Ignored || stats.Stopped != StopDecided ||
+		stats.Settle.Requests != live.Stats.Settle.Requests ||
 		!reflect.DeepEqual(stats.StatusCodes, live.Stats.StatusCodes) || stats.Latency != live.Stats.Latency ||
 		stats.RateAchieved != live.Stats.RateAchieved {
 		t.Fatalf("replayed stats %+v\nlive %+v", stats, live.Stats)
@@ -68,15 +70,25 @@ func TestSaveReplayRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eng.Result().Verdict != verify.Fail || stats.Requests+stats.Ignored != live.Stats.Requests || stats.Ignored == 0 {
+	if eng.Result().Verdict != verify.Fail || stats.Requests+stats.Ignored != live.Stats.Requests+live.Stats.Ignored ||
+		stats.Ignored <= live.Stats.Ignored {
 		t.Fatalf("50/50: %v after %d, %d ignored", eng.Result().Verdict, stats.Requests, stats.Ignored)
 	}
 }
 
 func TestReplayErrors(t *testing.T) {
-	good := `{"t":"2025-01-02T03:04:05.000000001Z","latency":1200000,"status":200,"version":"v1"}`
+	good := `{"seq":0,"phase":"judged","t":"2025-01-02T03:04:05.000000001Z","latency":1200000,"status":200,"version":"v1"}`
+	rec := func(seq int, phase string) string {
+		return fmt.Sprintf(`{"seq":%d,"phase":%q,"t":"2025-01-02T03:04:05Z","latency":1,"status":200,"version":"v1"}`, seq, phase)
+	}
 	for _, tc := range []struct{ in, want string }{
-		{"", "r.ndjson: no records"},
+		{"", "r.ndjson: no judged records"},
+		{rec(0, "settle") + "\n" + rec(1, "after"), "r.ndjson: no judged records"},
+		{`{"t":"2025-01-02T03:04:05Z","latency":1,"status":200,"version":"v1"}`, `r.ndjson:1: no "phase"`},
+		{rec(0, "judged") + "\n" + rec(2, "judged") + "\n" + rec(1, "judged"), "r.ndjson:3: seq 1 after 2: a results file lists requests in send order"},
+		{rec(0, "judged") + "\n" + rec(0, "judged"), "r.ndjson:2: seq 0 after 0"},
+		{rec(0, "judged") + "\n" + rec(1, "settle"), "r.ndjson:2: a settle record after judged ones"},
+		{rec(0, "warmup"), `r.ndjson:1: phase "warmup": want settle, judged or after`},
 		{good + "\nnot json\n", "r.ndjson:2: not a result record"},
 		{good + "\n" + `{"t":"2025-01-02T03:04:05Z","latency":1,"status":200,"extra":1}`, `r.ndjson:2: not a result record: json: unknown field "extra"`},
 		{`{"latency":1,"status":200}`, "r.ndjson:1: missing send time"},
@@ -109,7 +121,7 @@ func TestRecordWriterCompact(t *testing.T) {
 	if err := rw.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"t":"2025-01-02T03:04:05.000000006Z","latency":1500,"status":0,"error":"dial tcp: <refused> & co"}` + "\n"
+	want := `{"seq":0,"t":"2025-01-02T03:04:05.000000006Z","latency":1500,"status":0,"error":"dial tcp: <refused> & co"}` + "\n"
 	if buf.String() != want {
 		t.Fatalf("line = %q\nwant   %q", buf.String(), want)
 	}
@@ -138,9 +150,9 @@ func TestTruncate(t *testing.T) {
 
 func FuzzDecodeRecord(f *testing.F) {
 	for _, s := range []string{
-		`{"t":"2025-01-02T03:04:05Z","latency":1200000,"status":200,"version":"v1"}`,
-		`{"t":"2025-01-02T03:04:05Z","latency":1,"status":0,"error":"refused"}`,
-		`{"t":"2025-01-02T03:04:05Z","latency":1,"status":200,"unclassified":"no field","body":"{}"}`,
+		`{"seq":0,"phase":"judged","t":"2025-01-02T03:04:05Z","latency":1200000,"status":200,"version":"v1"}`,
+		`{"seq":3,"phase":"judged","t":"2025-01-02T03:04:05Z","latency":1,"status":0,"error":"refused"}`,
+		`{"seq":7,"phase":"judged","t":"2025-01-02T03:04:05Z","latency":1,"status":200,"unclassified":"no field","body":"{}"}`,
 		`{"t":"x"}`, `[]`, `{}`,
 	} {
 		f.Add([]byte(s))
@@ -160,8 +172,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Replay(bytes.NewReader(line), "f", eng); err != nil {
-			t.Fatalf("a valid line fails replay: %v", err)
+		// One valid judged record replays; other phases hold nothing to judge.
+		_, err = Replay(bytes.NewReader(line), "f", eng)
+		if judged := r.Phase == PhaseJudged; judged != (err == nil) {
+			t.Fatalf("a valid %q line replays with error %v", r.Phase, err)
 		}
 	})
 }

@@ -23,9 +23,10 @@ type runConfig struct {
 // RunOption adds behaviour to Run and AgentClient.Run.
 type RunOption func(*runConfig)
 
-// OnRecord calls fn with every record the verdict sees, in arrival order, from
-// one goroutine: to save results (RecordWriter.Write). An error from fn stops
-// the run and is returned.
+// OnRecord calls fn with every record of the probe, in send order, from one
+// goroutine, its Phase set: the settle phase's, the judged ones, then those
+// sent but not judged because the verdict came first (to save results:
+// RecordWriter.Write). An error from fn stops the run and is returned.
 func OnRecord(fn func(Record) error) RunOption {
 	return func(c *runConfig) { c.onRecord = fn }
 }
@@ -61,15 +62,18 @@ func prepare(p Probe, opts []RunOption) (*folder, runConfig, Options, error) {
 	cfg := newRunConfig(opts)
 	o := p.Options.withDefaults()
 	f := newFolder(eng, int64(o.MaxRequests), cfg.onRecord)
+	f.settle = newSettler(o, p.Expect.Status, p.Target.URL)
 	f.rateAsked = float64(o.Rate)
 	return f, cfg, o, nil
 }
 
-// Run attacks p's target at a constant rate, classifies every response,
-// feeds it to a verify.Engine for p.Expect and stops as soon as the verdict
-// is decided, or when the time or request budget is spent. It returns an
-// error for an invalid probe, when an OnRecord function fails, or when ctx
-// ends (then with the outcome so far).
+// Run attacks p's target at a constant rate and classifies every response.
+// It runs an unjudged settle phase first (Options.SettleResponses), then
+// feeds the responses, in the order the requests were sent, to a
+// verify.Engine for p.Expect, and stops as soon as the verdict is decided,
+// or when the time or request budget is spent. It returns an error for an
+// invalid probe, when the target never settles (ErrNotSettled), when an
+// OnRecord function fails, or when ctx ends (then with the outcome so far).
 func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
 	f, cfg, o, err := prepare(p, opts)
 	if err != nil {
@@ -80,18 +84,14 @@ func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
 	if cfg.onProgress != nil {
 		tick = func() { cfg.onProgress(f.progress(start)) }
 	}
-	var foldErr error
-	reason, ignored := attack(ctx, p.Target, o, newRecorder(p.Classify, p.Map), func(r Record) StopReason {
-		why, err := f.fold(r)
-		if err != nil {
-			foldErr = err
-		}
+	reason := attack(ctx, p.Target, o, newRecorder(p.Classify, p.Map), func(r Record) StopReason {
+		why, _ := f.fold(r)
 		return why
 	}, cfg.every, tick)
-	out := Outcome{Result: f.eng.Result(), Stats: f.finish(reason, ignored)}
+	out := Outcome{Result: f.eng.Result(), Stats: f.finish(reason)}
 	switch {
-	case foldErr != nil:
-		return out, foldErr
+	case f.err != nil:
+		return out, f.err
 	case reason == StopCanceled:
 		return out, fmt.Errorf("probe stopped after %d requests: %w", out.Stats.Requests, context.Cause(ctx))
 	}
@@ -99,12 +99,12 @@ func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
 }
 
 // attack runs one vegeta attack of t under o and hands every result, as a
-// Record, to sink in arrival order; sink returns a reason to stop the attack.
-// Results that arrive after the stop (requests in flight) are drained and
-// counted as ignored. Every interval, tick (if any) is called from the same
-// goroutine as sink.
+// Record, to sink as it completes; sink returns a reason to stop the attack.
+// Results that complete after the stop (requests in flight, aborted by
+// closing their connections) still go to sink. Every interval, tick (if
+// any) is called from the same goroutine as sink until the stop.
 func attack(ctx context.Context, t Target, o Options, rc *recorder, sink func(Record) StopReason,
-	every time.Duration, tick func()) (reason StopReason, ignored int64) {
+	every time.Duration, tick func()) (reason StopReason) {
 	conns := &connTracker{dialer: net.Dialer{Timeout: o.Timeout, KeepAlive: 30 * time.Second}}
 	tr := &http.Transport{
 		MaxIdleConnsPerHost: o.MaxWorkers,
@@ -157,14 +157,10 @@ func attack(ctx context.Context, t Target, o Options, rc *recorder, sink func(Re
 						reason = StopMaxRequests
 					}
 				}
-				return reason, ignored
+				return reason
 			}
 			received++
-			if stopped {
-				ignored++
-				continue
-			}
-			if why := sink(rc.record(res)); why != "" {
+			if why := sink(rc.record(res)); why != "" && !stopped {
 				stop(why)
 			}
 		case <-done:

@@ -120,7 +120,9 @@ func TestClassifiersEndToEnd(t *testing.T) {
 func TestUnclassifiedCountedWithSamples(t *testing.T) {
 	srv := newEchoServer(t, "", 3, share{"v1", 100})
 	// A map without the pod name: every response is unclassified.
-	p := Probe{Target: Target{URL: srv.URL}, Options: fastOptions(5000), Classify: mustClassifier(t, "json:os.hostname"),
+	o := fastOptions(5000)
+	o.SettleResponses = -1 // judge the unclassified responses from the first
+	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "json:os.hostname"),
 		Map: VersionMap{"other-pod": "v1"}, Expect: weights(t, "v1=100")}
 	out, err := Run(context.Background(), p)
 	if err != nil {
@@ -178,6 +180,7 @@ func TestErrorsNeverVersions(t *testing.T) {
 		for _, spec := range []string{"json:os.hostname", "header:x-version", "status"} {
 			o := fastOptions(20)
 			o.Rate, o.Timeout = 500, tc.timeout
+			o.SettleResponses = -1 // judge the errors from the first
 			exp := weights(t, "v1=100")
 			exp.ErrorBudget = 0.5 // let the run reach its budget
 			p := Probe{Target: Target{URL: tc.url}, Options: o, Classify: mustClassifier(t, spec), Expect: exp}
@@ -240,8 +243,11 @@ func TestRequestBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Result.Verdict != verify.Inconclusive || out.Stats.Stopped != StopMaxRequests || out.Stats.Requests != 300 {
-		t.Fatalf("verdict %v, stopped %q after %d", out.Result.Verdict, out.Stats.Stopped, out.Stats.Requests)
+	// The budget counts the settle phase's requests too.
+	if out.Result.Verdict != verify.Inconclusive || out.Stats.Stopped != StopMaxRequests ||
+		out.Stats.Settle.Requests != DefaultSettleResponses || out.Stats.Requests+out.Stats.Settle.Requests != 300 {
+		t.Fatalf("verdict %v, stopped %q after %d judged and %d settle requests", out.Result.Verdict, out.Stats.Stopped,
+			out.Stats.Requests, out.Stats.Settle.Requests)
 	}
 	if got := srv.requests.Load(); got != 300 {
 		t.Fatalf("server saw %d requests, want exactly the budget 300", got)
@@ -275,7 +281,7 @@ func TestCancel(t *testing.T) {
 	o.Rate = 500
 	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: exp}
 	out, err := Run(ctx, p, OnRecord(func(Record) error {
-		if seen.Add(1) == 20 {
+		if seen.Add(1) == DefaultSettleResponses+20 {
 			cancel()
 		}
 		return nil
@@ -301,8 +307,9 @@ func TestKeepAlive(t *testing.T) {
 		conns := srv.conns.Load() - before
 		// With keep-alive, connections are reused (only stalls of the host
 		// open more); without, every request opens its own.
-		if keep && conns > out.Stats.Requests/2 || !keep && conns != out.Stats.Requests {
-			t.Errorf("keep-alive %v: %d connections for %d requests", keep, conns, out.Stats.Requests)
+		sent := out.Stats.Requests + out.Stats.Settle.Requests
+		if keep && conns > sent/2 || !keep && conns != sent {
+			t.Errorf("keep-alive %v: %d connections for %d requests", keep, conns, sent)
 		}
 	}
 }
@@ -326,12 +333,12 @@ func TestMaxBodyBoundsReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Result.Lines[0].Count != 50 {
-		t.Fatalf("classified %d of 50 from the first 64 bytes", out.Result.Lines[0].Count)
+	if out.Result.Lines[0].Count != 50-DefaultSettleResponses {
+		t.Fatalf("classified %d of the %d judged from the first 64 bytes", out.Result.Lines[0].Count, 50-DefaultSettleResponses)
 	}
 	// A JSON classifier cannot read a truncated document: unclassified, with
 	// a sample cut to MaxSampleBytes.
-	p.Classify, p.Options.MaxBody = mustClassifier(t, "json:a"), 4096
+	p.Classify, p.Options.MaxBody, p.Options.SettleResponses = mustClassifier(t, "json:a"), 4096, -1
 	out, err = Run(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
@@ -372,7 +379,7 @@ func TestVia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if proxied.Load() != 100 || badHost.Load() != 0 || out.Result.Lines[0].Count != 100 {
+	if proxied.Load() != 100 || badHost.Load() != 0 || out.Result.Lines[0].Count+out.Stats.Settle.Requests != 100 {
 		t.Fatalf("proxied %d (bad host %d), v1 %d", proxied.Load(), badHost.Load(), out.Result.Lines[0].Count)
 	}
 }

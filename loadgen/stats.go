@@ -22,6 +22,7 @@ const (
 	StopDuration    StopReason = "duration"     // the time budget was spent
 	StopCanceled    StopReason = "canceled"     // the caller's context ended
 	StopError       StopReason = "error"        // writing results or reading the agent failed
+	StopSettle      StopReason = "settle"       // the settle phase failed: the target never settled
 	StopEnd         StopReason = "end"          // a replay read the whole file undecided
 )
 
@@ -55,10 +56,15 @@ type Stats struct {
 	RateAchieved float64
 	// Requests is the number of responses and failures the verdict saw.
 	Requests int64
-	// Ignored counts responses that arrived after the verdict was decided
-	// (requests in flight when the attack stopped, or the rest of a
-	// replayed file); the verdict did not see them.
+	// Ignored counts requests sent but not judged because the verdict
+	// (or the budget) came first: in flight when the attack stopped, or
+	// waiting behind an earlier request still in flight (the verdict
+	// judges in send order); in a replay also the judged records after
+	// its decision.
 	Ignored int64
+	// Settle describes the unjudged settle phase before the judged
+	// requests.
+	Settle SettleStats
 	// Started is when the first request was sent.
 	Started time.Time
 	// Duration runs from the first send to the end of the last response.
@@ -95,6 +101,13 @@ type statsJSON struct {
 	LatencyMs           latencyMillis `json:"latencyMs"`
 	ErrorSamples        []Sample      `json:"errorSamples"`
 	UnclassifiedSamples []Sample      `json:"unclassifiedSamples"`
+	Settle              settleJSON    `json:"settle"`
+}
+
+type settleJSON struct {
+	Requests        int64         `json:"requests"`
+	DurationSeconds float64       `json:"durationSeconds"`
+	StatusCodes     map[int]int64 `json:"statusCodes"`
 }
 
 type latencyMillis struct {
@@ -119,6 +132,10 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		LatencyMs: latencyMillis{Mean: ms(s.Latency.Mean), P50: ms(s.Latency.P50), P90: ms(s.Latency.P90),
 			P99: ms(s.Latency.P99), Max: ms(s.Latency.Max)},
 		ErrorSamples: s.ErrorSamples, UnclassifiedSamples: s.UnclassifiedSamples,
+		Settle: settleJSON{Requests: s.Settle.Requests, DurationSeconds: s.Settle.Duration.Seconds(), StatusCodes: s.Settle.StatusCodes},
+	}
+	if j.Settle.StatusCodes == nil {
+		j.Settle.StatusCodes = map[int]int64{}
 	}
 	if j.StatusCodes == nil {
 		j.StatusCodes = map[int]int64{}
@@ -145,6 +162,8 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 		Latency: Latency{Mean: fromMs(j.LatencyMs.Mean), P50: fromMs(j.LatencyMs.P50), P90: fromMs(j.LatencyMs.P90),
 			P99: fromMs(j.LatencyMs.P99), Max: fromMs(j.LatencyMs.Max)},
 		ErrorSamples: j.ErrorSamples, UnclassifiedSamples: j.UnclassifiedSamples,
+		Settle: SettleStats{Requests: j.Settle.Requests, Duration: time.Duration(math.Round(j.Settle.DurationSeconds * 1e9)),
+			StatusCodes: j.Settle.StatusCodes},
 	}
 	return nil
 }
@@ -234,50 +253,130 @@ func (b *statsBuilder) stats(reason StopReason, rateAsked float64) Stats {
 	return s
 }
 
-// folder feeds records to the verdict engine and the statistics, and says
-// when to stop: the one place where local runs, the agent client and
-// replays judge traffic.
+// folder takes records as they complete, puts them in send order, runs the
+// settle phase on the first ones and feeds the rest to the verdict engine
+// and the statistics, and says when to stop: the one place where local runs
+// and the agent client judge traffic (replays use its judge step).
 type folder struct {
-	eng       *verify.Engine
-	stats     statsBuilder
-	max       int64
-	onRecord  func(Record) error
+	eng      *verify.Engine
+	seq      sequencer
+	settle   settler
+	stats    statsBuilder
+	max      int64 // bound on all requests, settle phase included (0: none)
+	onRecord func(Record) error
+
 	rateAsked float64
+	total     int64      // records released in send order
+	received  int64      // records an agent streamed
+	stop      StopReason // set once the probe is over
+	err       error      // the error that ended it, if any
+	late      []Record   // released after the stop, in send order
+	ignored   int64      // records never judged: judged-phase records after a replay's decision, after-phase ones
+	after     int64      // after-phase records of a replay
 }
 
+// newFolder returns a folder for a live run with settle rule s, or, with the
+// zero settler, for a replay (which takes its phases from the file).
 func newFolder(eng *verify.Engine, max int64, onRecord func(Record) error) *folder {
-	return &folder{eng: eng, max: max, onRecord: onRecord}
+	return &folder{eng: eng, max: max, onRecord: onRecord, settle: settler{done: true}}
 }
 
-// fold judges one record. It returns a reason to stop once the verdict is
-// decided or the request budget is spent; records folded after that are
-// only counted as ignored.
+// fold takes one record as it completed. It returns a reason to stop once
+// the probe is over: the verdict is decided, the request budget is spent,
+// the settle phase failed (with its error), or writing a record failed.
+// Records folded after that are kept and marked PhaseAfter at finish.
 func (f *folder) fold(r Record) (StopReason, error) {
-	if f.eng.Decided() || (f.max > 0 && f.stats.requests >= f.max) {
-		f.stats.ignored++
+	if f.stop != "" {
+		f.seq.hold(r) // finish marks and writes it
 		return "", nil
 	}
-	f.stats.add(r)
-	f.eng.Observe(r.Observation())
-	if f.onRecord != nil {
-		if err := f.onRecord(r); err != nil {
-			return StopError, err
-		}
+	if err := f.seq.push(r, f.release); err != nil {
+		f.stop, f.err = StopError, fmt.Errorf("results: %w", err)
 	}
-	switch {
-	case f.eng.Decided():
-		return StopDecided, nil
-	case f.max > 0 && f.stats.requests >= f.max:
-		return StopMaxRequests, nil
-	}
-	return "", nil
+	return f.stop, f.err
 }
 
-// finish returns the Stats of the run; ignored adds responses drained after
-// the attack stopped.
-func (f *folder) finish(reason StopReason, ignored int64) Stats {
-	f.stats.ignored += ignored
-	return f.stats.stats(reason, f.rateAsked)
+// release takes the next record in send order.
+func (f *folder) release(r Record) {
+	if f.stop != "" {
+		r.Phase = PhaseAfter
+		f.late = append(f.late, r)
+		return
+	}
+	f.total++
+	if !f.settle.done {
+		r.Phase = PhaseSettle
+		f.write(r)
+		if _, err := f.settle.add(r); err != nil {
+			f.stop, f.err = StopSettle, err
+		}
+	} else {
+		r.Phase = PhaseJudged
+		f.write(r)
+		if why := f.judge(r); why != "" && f.stop == "" {
+			f.stop = why
+		}
+	}
+	if f.stop == "" && f.max > 0 && f.total >= f.max {
+		f.stop = StopMaxRequests
+		f.unsettled(StopMaxRequests)
+	}
+}
+
+// unsettled turns a budget that ended during the settle phase into the
+// settle phase's failure: nothing was judged, and the target never gave a
+// run of good responses.
+func (f *folder) unsettled(reason StopReason) {
+	if f.settle.done || f.err != nil || (reason != StopMaxRequests && reason != StopDuration) {
+		return
+	}
+	budget := "time"
+	if reason == StopMaxRequests {
+		budget = "request"
+	}
+	f.stop = StopSettle
+	f.err = fmt.Errorf("%s: the %s budget ended in the settle phase, before %d consecutive good responses: %s: %w",
+		f.settle.url, budget, f.settle.need, f.settle.saw(), ErrNotSettled)
+}
+
+// write hands r to the OnRecord function; its error ends the probe.
+func (f *folder) write(r Record) {
+	if f.onRecord == nil || f.err != nil {
+		return
+	}
+	if err := f.onRecord(r); err != nil {
+		f.stop, f.err = StopError, err
+	}
+}
+
+// judge feeds one judged record, in send order, to the engine and the
+// statistics, and returns StopDecided once the verdict is decided.
+func (f *folder) judge(r Record) StopReason {
+	f.stats.add(r)
+	if f.eng.Observe(r.Observation()) != verify.Inconclusive {
+		return StopDecided
+	}
+	return ""
+}
+
+// finish writes the records left unjudged, marked PhaseAfter in send order,
+// and returns the Stats of the run. reason is why the attack ended when the
+// folder itself did not stop it.
+func (f *folder) finish(reason StopReason) Stats {
+	f.unsettled(reason)
+	rest := append(f.late, f.seq.drain()...)
+	for _, r := range rest {
+		r.Phase = PhaseAfter
+		f.write(r)
+	}
+	f.ignored += int64(len(rest))
+	if f.stop != "" {
+		reason = f.stop
+	}
+	s := f.stats.stats(reason, f.rateAsked)
+	s.Ignored = f.ignored
+	s.Settle = f.settle.stats
+	return s
 }
 
 // Progress is a snapshot of a running probe.

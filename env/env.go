@@ -44,6 +44,16 @@ type Environment interface {
 	Teardown(ctx context.Context) error
 }
 
+// ProgrammedWaiter is implemented by environments that can tell when the
+// proxy serving a probe's vantage (the ingress gateway, or the in-mesh
+// agent's sidecar) has been programmed with the routes of the scenario's
+// step. The runner calls it before each probe, ahead of the probe's settle
+// phase: settling only waits for good responses, which a proxy still on the
+// previous step's routes also gives.
+type ProgrammedWaiter interface {
+	WaitProgrammed(ctx context.Context, s *scenario.Scenario, step int, p scenario.Probe) error
+}
+
 // Endpoint is how a probe reaches its target.
 type Endpoint struct {
 	// URL is where requests go (for the mesh vantage through Via: the

@@ -24,9 +24,6 @@ const (
 	MaxSampleBytes = 512
 	// MaxTextBytes bounds an error or reason text.
 	MaxTextBytes = 512
-	// sampleBodies is how many error and how many unclassified responses
-	// of one attack carry a body excerpt.
-	sampleBodies = 5
 	// maxRecordLine bounds one NDJSON line when reading.
 	maxRecordLine = 64 << 10
 )
@@ -71,8 +68,8 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 	// Unclassified says why a successful response has no version.
 	Unclassified string `json:"unclassified,omitempty"`
-	// Body is an excerpt of the body of one of the first few error or
-	// unclassified responses.
+	// Body is an excerpt of the body of an error or unclassified response:
+	// the 1st, 2nd, 4th, 8th, ... of its status (or of the unclassified).
 	Body string `json:"body,omitempty"`
 }
 
@@ -115,8 +112,12 @@ func (r Record) validate() error {
 type recorder struct {
 	classify     Classifier
 	versions     VersionMap
-	errBodies    int
-	unclassified int
+	// errors counts error responses per status, unclassified the
+	// unclassified ones: a record carries a body excerpt when its count is
+	// a power of two (1, 2, 4, ...), so every phase of a probe, however
+	// short, gets samples, and a million errors only about 20 excerpts.
+	errors       [600]int64
+	unclassified int64
 }
 
 func newRecorder(c Classifier, m VersionMap) *recorder {
@@ -139,21 +140,24 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 		if r.Error == "" {
 			r.Error = fmt.Sprintf("status %d", r.Status)
 		}
-		if rc.errBodies < sampleBodies && len(res.Body) > 0 {
-			rc.errBodies++
+		k := min(r.Status, len(rc.errors)-1) // statuses past 599 share a count
+		if rc.errors[k]++; len(res.Body) > 0 && powerOfTwo(rc.errors[k]) {
 			r.Body = truncate(string(res.Body), MaxSampleBytes)
 		}
 	case rc.classify.IsZero():
 		// Status expectations need no version.
 	default:
 		r.Version, r.Unclassified = rc.version(res)
-		if r.Unclassified != "" && rc.unclassified < sampleBodies {
-			rc.unclassified++
-			r.Body = truncate(string(res.Body), MaxSampleBytes)
+		if r.Unclassified != "" {
+			if rc.unclassified++; powerOfTwo(rc.unclassified) {
+				r.Body = truncate(string(res.Body), MaxSampleBytes)
+			}
 		}
 	}
 	return r
 }
+
+func powerOfTwo(n int64) bool { return n > 0 && n&(n-1) == 0 }
 
 // version classifies a successful response and maps its raw value.
 func (rc *recorder) version(res *vegeta.Result) (version, unclassified string) {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -102,24 +103,15 @@ func writeProbeStats(ew *probeWriter, s loadgen.Stats) {
 		req += ", stopped: " + probeStopText(s.Stopped)
 	}
 	if s.Ignored > 0 {
-		req += fmt.Sprintf(" (%s more after the verdict, not judged)", verify.Thousands(s.Ignored))
+		req += fmt.Sprintf(" (%s more sent, not judged: in flight at the stop, or behind one that was)", verify.Thousands(s.Ignored))
+	}
+	if s.Settle.Requests > 0 {
+		ew.printf("%-13s%s in %s before judging (%s)\n", "settle", plural(s.Settle.Requests, "request"),
+			probeDuration(s.Settle.Duration), statusText(s.Settle.StatusCodes, ", "))
 	}
 	ew.printf("%-13s%s\n", "requests", req)
-	codes := make([]int, 0, len(s.StatusCodes))
-	for c := range s.StatusCodes {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	var parts []string
-	for _, c := range codes {
-		name := strconv.Itoa(c)
-		if c == 0 {
-			name = "no response"
-		}
-		parts = append(parts, fmt.Sprintf("%s: %s", name, verify.Thousands(s.StatusCodes[c])))
-	}
-	if len(parts) > 0 {
-		ew.printf("%-13s%s\n", "status", strings.Join(parts, "   "))
+	if len(s.StatusCodes) > 0 {
+		ew.printf("%-13s%s\n", "status", statusText(s.StatusCodes, "   "))
 	}
 	if s.Requests > 0 {
 		ew.printf("%-13sp50 %s   p90 %s   p99 %s   max %s\n", "latency", probeDuration(s.Latency.P50),
@@ -127,6 +119,20 @@ func writeProbeStats(ew *probeWriter, s loadgen.Stats) {
 	}
 	writeProbeSamples(ew, "errors", s.Errors, s.ErrorSamples)
 	writeProbeSamples(ew, "unclassified", s.Unclassified, s.UnclassifiedSamples)
+}
+
+// statusText writes counts per status, "200: 1,300" joined by sep; 0 is
+// "no response".
+func statusText(codes map[int]int64, sep string) string {
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(codes)) {
+		name := strconv.Itoa(c)
+		if c == 0 {
+			name = "no response"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s", name, verify.Thousands(codes[c])))
+	}
+	return strings.Join(parts, sep)
 }
 
 func writeProbeSamples(ew *probeWriter, label string, n int64, samples []loadgen.Sample) {

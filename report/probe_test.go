@@ -35,7 +35,8 @@ func sampleProbe(t *testing.T) Probe {
 			Stopped: loadgen.StopDecided, StatusCodes: map[int]int64{200: 2000, 404: 3}, Errors: 3,
 			Latency: loadgen.Latency{Mean: 900 * time.Microsecond, P50: 812 * time.Microsecond, P90: 1534 * time.Microsecond,
 				P99: 4210 * time.Microsecond, Max: 12345 * time.Microsecond},
-			ErrorSamples: []loadgen.Sample{{Status: 404, Text: "404 Not Found", Body: "no route\n", Count: 3}}},
+			ErrorSamples: []loadgen.Sample{{Status: 404, Text: "404 Not Found", Body: "no route\n", Count: 3}},
+			Settle:       loadgen.SettleStats{Requests: 23, Duration: 11 * time.Millisecond, StatusCodes: map[int]int64{200: 20, 503: 3}}},
 		Notes: []string{"VirtualService echo/echo-route sends 75% to subset v1"},
 	}
 }
@@ -52,7 +53,8 @@ func TestWriteProbeText(t *testing.T) {
 		"emulated",
 		"probe echo / split-75-25 / ingress",
 		"rate         2,000/s asked, 1,998.7/s achieved",
-		"requests     2,003 in 1s, stopped: verdict decided (12 more after the verdict, not judged)",
+		"requests     2,003 in 1s, stopped: verdict decided (12 more sent, not judged: in flight at the stop, or behind one that was)",
+		"settle       23 requests in 11ms before judging (200: 20, 503: 3)",
 		"status       200: 2,000   404: 3",
 		"latency      p50 812µs   p90 1.53ms   p99 4.21ms   max 12.3ms",
 		"errors       3",

@@ -70,6 +70,14 @@ type Options struct {
 	// ProgressEvery is how often a running probe logs its progress (0: every
 	// 10 s).
 	ProgressEvery time.Duration
+	// SettleTimeout, when > 0, overrides every probe's settle bound.
+	SettleTimeout time.Duration
+	// FamilyAlpha splits FAIL's alpha over the run's probes: with k probes
+	// in all, each FAILs a correct mesh with probability at most alpha/k,
+	// so the run as a whole does with at most alpha. PASS stays at each
+	// probe's alpha. Off, each probe FAILs a correct mesh with probability
+	// at most its alpha, and a run of k probes with up to k times that.
+	FamilyAlpha bool
 }
 
 // ErrorKind says what went wrong in a run, for the exit code.
@@ -145,7 +153,15 @@ func Verdict(probes []report.Probe) verify.Verdict {
 // environment down; probes that ran before stay in the result, and a probe
 // cut short by the context is included with what it saw.
 func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) ([]report.Probe, error) {
-	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log}
+	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1}
+	if opts.FamilyAlpha {
+		r.family = 0
+		for _, s := range scenarios {
+			for _, st := range s.Steps {
+				r.family += len(st.Probes)
+			}
+		}
+	}
 	if r.out == nil {
 		r.out = io.Discard
 	}
@@ -173,6 +189,7 @@ type run struct {
 	out    io.Writer
 	log    *slog.Logger
 	probes []report.Probe
+	family int // the probes FAIL's alpha is split over (1: none)
 }
 
 // check validates the options.
@@ -190,6 +207,9 @@ func (r *run) check() error {
 	}
 	if r.opts.MaxRequests < 0 {
 		return bad("max requests %d: want at least 1 (0 keeps each probe's own)", r.opts.MaxRequests)
+	}
+	if r.opts.SettleTimeout < 0 {
+		return bad("settle timeout %s: want a positive duration (0 keeps each probe's own)", r.opts.SettleTimeout)
 	}
 	if r.opts.Save != "" {
 		if err := os.MkdirAll(r.opts.Save, 0o755); err != nil {
@@ -307,10 +327,16 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 		fromConfig = pred.Weights
 	}
 	exp := p.Expectation(fromConfig)
+	if r.family > 1 {
+		exp.FailAlpha = exp.Alpha / float64(r.family)
+	}
 
-	rate, maxRequests := p.Settings.Rate, p.Settings.MaxRequests
+	rate, maxRequests, settle := p.Settings.Rate, p.Settings.MaxRequests, p.Settings.Settle
 	if r.opts.Rate > 0 {
 		rate = r.opts.Rate
+	}
+	if r.opts.SettleTimeout > 0 {
+		settle = r.opts.SettleTimeout
 	}
 	if r.opts.MaxRequests > 0 {
 		maxRequests = r.opts.MaxRequests
@@ -322,7 +348,7 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	lp := loadgen.Probe{
 		Target: loadgen.Target{URL: ep.URL, Host: ep.Host, Method: p.Request.Method, Header: header},
 		Options: loadgen.Options{Rate: rate, Duration: p.Settings.MaxDuration, MaxRequests: maxRequests,
-			KeepAlive: true, Via: ep.Via},
+			KeepAlive: true, Via: ep.Via, SettleTimeout: settle},
 		Classify: classifier,
 		Map:      versions,
 		Expect:   exp,
@@ -332,6 +358,14 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	}
 	if err := lp.Validate(); err != nil {
 		return inputErr(err)
+	}
+
+	if w, ok := r.env.(env.ProgrammedWaiter); ok {
+		// The data plane first: settling on a proxy that still serves
+		// the previous step's routes would judge the old split.
+		if err := w.WaitProgrammed(ctx, s, step, p); err != nil {
+			return envError(ctx, fmt.Errorf("waiting for the data plane to be programmed: %w", err), name, stepName, p.Name)
+		}
 	}
 
 	every := r.opts.ProgressEvery

@@ -312,3 +312,63 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// programmedEnv is a fakeEnv that can tell when the data plane is
+// programmed: it records each wait and fails the probe named fail.
+type programmedEnv struct {
+	*fakeEnv
+	fail string
+}
+
+func (p *programmedEnv) WaitProgrammed(ctx context.Context, s *scenario.Scenario, step int, pr scenario.Probe) error {
+	p.record(fmt.Sprintf("programmed %s/%s", s.Steps[step].Name, pr.Name))
+	if pr.Name == p.fail {
+		return errors.New("gateway still routes to v1 only")
+	}
+	return nil
+}
+
+// TestProgrammedWaitBeforeEachProbe: an environment that can wait for the
+// data plane is asked before every probe, after its step is applied; its
+// error is an environment error naming the probe.
+func TestProgrammedWaitBeforeEachProbe(t *testing.T) {
+	s := loadScenario(t)
+	s.Steps = s.Steps[:1]
+	e := &programmedEnv{fakeEnv: &fakeEnv{url: split75(t).URL}}
+	if _, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.calls, ", "); got != "setup, apply 0, programmed split-75-25/ingress, teardown" {
+		t.Errorf("calls: %s", got)
+	}
+	e = &programmedEnv{fakeEnv: &fakeEnv{url: split75(t).URL}, fail: "ingress"}
+	_, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: 2000})
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != EnvironmentError || re.Probe != "ingress" ||
+		!strings.Contains(err.Error(), "waiting for the data plane to be programmed: gateway still routes to v1 only") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestFamilyAlpha: with FamilyAlpha, FAIL's alpha is split over every probe
+// of the run; PASS keeps each probe's alpha.
+func TestFamilyAlpha(t *testing.T) {
+	for _, family := range []bool{false, true} {
+		f := &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}
+		probes, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
+			Options{Rate: 2000, MaxRequests: 4000, FamilyAlpha: family})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range probes {
+			exp := p.Result.Expectation
+			want := 0.0
+			if family {
+				want = exp.Alpha / float64(len(probes))
+			}
+			if len(probes) != 4 || exp.FailAlpha != want || exp.Alpha != verify.DefaultAlpha {
+				t.Errorf("family %v: %d probes, %s alpha %v, fail alpha %v, want %v", family, len(probes), p.Name, exp.Alpha, exp.FailAlpha, want)
+			}
+		}
+	}
+}

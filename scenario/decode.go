@@ -20,7 +20,7 @@ var (
 	metadataFields  = []string{"name", "title", "source"}
 	specFields      = []string{"namespaces", "defaults", "steps"}
 	namespaceFields = []string{"name", "injection"}
-	settingFields   = []string{"rate", "tolerance", "relative", "alpha", "errorBudget", "maxRequests", "maxDuration"}
+	settingFields   = []string{"rate", "tolerance", "relative", "alpha", "errorBudget", "maxRequests", "maxDuration", "settle"}
 	stepFields      = []string{"name", "apply", "delete", "probes"}
 	probeFields     = append([]string{"name", "from", "request", "classify", "expect"}, settingFields...)
 	requestFields   = []string{"host", "path", "url", "method", "headers", "body"}
@@ -233,6 +233,11 @@ func (r *nodeReader) settings(m map[string]*yaml.Node, field string, base Settin
 	}
 	if n := m["maxDuration"]; n != nil {
 		if s.MaxDuration, err = r.duration(n, join(field, "maxDuration"), MaxMaxDuration); err != nil {
+			return s, err
+		}
+	}
+	if n := m["settle"]; n != nil {
+		if s.Settle, err = r.duration(n, join(field, "settle"), MaxMaxDuration); err != nil {
 			return s, err
 		}
 	}

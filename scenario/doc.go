@@ -29,6 +29,7 @@
 //	    errorBudget: 0.01                  # share of requests that may fail, in [0, 1)
 //	    maxRequests: 50000                 # request budget, >= 1
 //	    maxDuration: 120s                  # time budget, a Go duration, <= 24h
+//	    settle: 60s                        # bound on the unjudged settle phase
 //	  steps:                               # required, at least one
 //	    - name: split-75-25                # DNS label, unique in the scenario
 //	      apply: [manifests/echo.yaml]     # manifests applied, in order
@@ -68,8 +69,12 @@
 // Built-in defaults, where neither defaults nor the probe say otherwise:
 // rate 100/s, tolerance verify.DefaultTolerance (0.05), alpha
 // verify.DefaultAlpha (0.001), errorBudget verify.DefaultErrorBudget (0.01),
-// maxRequests verify.DefaultMaxRequests (50,000), maxDuration 120 s; see
-// DefaultRate for why they suit a 75/25 probe.
+// maxRequests verify.DefaultMaxRequests (50,000), maxDuration 120 s, settle
+// loadgen.DefaultSettleTimeout (60 s); see DefaultRate for why they suit a
+// 75/25 probe. Before judging, every probe runs an unjudged settle phase
+// until 20 consecutive responses are good (loadgen.Options); a probe that
+// does not settle within settle ends with an environment error naming what
+// it saw. maxRequests and maxDuration count the settle phase too.
 //
 // # Strictness
 //

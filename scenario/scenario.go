@@ -103,6 +103,10 @@ type Settings struct {
 	MaxRequests int
 	// MaxDuration is the time budget of the probe.
 	MaxDuration time.Duration
+	// Settle bounds the probe's unjudged settle phase, which waits for a
+	// run of good responses before judging (0: the load generator's
+	// default, loadgen.DefaultSettleTimeout).
+	Settle time.Duration
 }
 
 // builtinSettings returns the defaults used where the file is silent.

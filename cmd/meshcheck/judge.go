@@ -57,12 +57,18 @@ against it.
 
 The method is anytime-valid (confidence sequences), so the same verdict
 rules apply whether the counts come from a fixed batch or a run that stopped
-early: a correct configuration FAILs with probability at most alpha.
+early: a correct configuration FAILs, and a wrong one PASSes, with
+probability at most alpha.
 
 Results files: a run saved with --save (meshcheck probe or run) is re-judged
-by naming the file instead of giving --counts; its records are replayed in
-order through the same sequential engine, so a different --expect,
---tolerance or --alpha can be tried on the same traffic.
+by naming the file instead of giving --counts; its judged records are
+replayed in send order through the same sequential engine, from where the
+run's settle phase ended, up to the first request the run did not judge.
+That guarantee holds only for an expectation chosen before looking at the
+traffic: trying other --expect, --tolerance or --alpha values on the same
+file until one passes voids alpha (each try is another chance of a wrong
+verdict). Re-judge to check a saved run, or to judge it against a
+configuration fixed in advance.
 
 Output: the verdict table (-o json for the full result).
 Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive (the

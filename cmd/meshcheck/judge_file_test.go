@@ -27,7 +27,8 @@ func writeResults(t *testing.T, n int) string {
 		if rnd.Float64() < 0.25 {
 			v = "v2"
 		}
-		rec := loadgen.Record{Time: start.Add(time.Duration(i) * time.Millisecond), Latency: time.Millisecond, Status: 200, Version: v}
+		rec := loadgen.Record{Seq: uint64(i), Phase: loadgen.PhaseJudged, Time: start.Add(time.Duration(i) * time.Millisecond),
+			Latency: time.Millisecond, Status: 200, Version: v}
 		if err := w.Write(rec); err != nil {
 			t.Fatal(err)
 		}

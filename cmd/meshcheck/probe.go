@@ -38,6 +38,8 @@ type probeFlags struct {
 	errorBudget             float64
 	relative                bool
 	unexpectedBudget        int
+	settle                  int
+	settleTimeout           time.Duration
 	save, output            string
 }
 
@@ -62,6 +64,15 @@ as {"echo-v1-7d9f": "v1"}; a value it does not hold is unclassified.
 Errors (no response, statuses outside 100-399) never count as a version; they
 have their own budget (--error-budget). --expect-status 403 instead expects
 that status on at least 1 - tolerance of the responses.
+
+Before judging, an unjudged settle phase sends at the same rate until --settle
+consecutive responses are good (successful and classified; for
+--expect-status, any response below 500), so that a route still warming up
+(503, 404) cannot fail a correct split. A target that never answers, or does
+not settle within --settle-timeout, ends the probe with exit 4 and what it saw.
+Responses are judged in the order the requests were sent, never as they
+complete: a slower version's responses would otherwise come last.
+--max-requests and --duration count the settle phase too.
 
 Output: the verdict table, the rates asked and achieved, requests, status
 codes, latency and samples of errors and unclassified responses (-o json for
@@ -103,6 +114,8 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 	f.errorBudget = verify.DefaultErrorBudget
 	fl.Var(floatRange{&f.errorBudget, 0, 1, true, "a number in [0, 1): 0.01 = 1% of requests"}, "error-budget", "share of requests that may be errors, in [0, 1)")
 	fl.IntVar(&f.unexpectedBudget, "unexpected-budget", 0, "responses from versions not in --expect that are tolerated")
+	fl.IntVar(&f.settle, "settle", loadgen.DefaultSettleResponses, "consecutive good responses the unjudged settle phase waits for (0: judge from the first response)")
+	fl.DurationVar(&f.settleTimeout, "settle-timeout", loadgen.DefaultSettleTimeout, "bound on the settle phase; past it the probe ends with exit 4")
 	fl.StringVar(&f.save, "save", "", "write one NDJSON record per request to this file (meshcheck judge re-reads it)")
 	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	return cmd
@@ -132,9 +145,18 @@ func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
 		p.Target.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	p.Options = loadgen.Options{Rate: f.rate, Duration: f.duration, MaxRequests: f.maxRequests, Timeout: f.timeout,
-		KeepAlive: !f.noKeepAlive, MaxWorkers: f.maxWorkers, MaxBody: f.maxBody}
-	if f.maxRequests < 1 {
+		KeepAlive: !f.noKeepAlive, MaxWorkers: f.maxWorkers, MaxBody: f.maxBody,
+		SettleResponses: f.settle, SettleTimeout: f.settleTimeout}
+	switch {
+	case f.maxRequests < 1:
 		return p, fmt.Errorf("--max-requests %d: at least 1", f.maxRequests)
+	case f.settle < 0 || f.settle > 10000:
+		return p, fmt.Errorf("--settle %d: from 0 (no settle phase) to 10000 consecutive responses", f.settle)
+	case f.settleTimeout <= 0:
+		return p, fmt.Errorf("--settle-timeout %s: a positive duration such as 60s", f.settleTimeout)
+	}
+	if f.settle == 0 {
+		p.Options.SettleResponses = -1
 	}
 	if f.via != "" {
 		via, err := loadgen.ParseVia(f.via)
@@ -225,6 +247,9 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 	}
 	interrupted := err != nil && ctx.Err() != nil
 	if err != nil && !interrupted && out.Stats.Requests == 0 {
+		if errors.Is(err, loadgen.ErrNotSettled) && f.host == "" {
+			err = fmt.Errorf("%w (no --host: requests carry the URL's host, and a gateway routes by the Host header)", err)
+		}
 		return envError(err)
 	}
 

@@ -80,7 +80,8 @@ func probeArgs(url, pods string, extra ...string) []string {
 
 // TestProbeAcceptance is issue 3's acceptance test: against a server that
 // answers v1/v2 at random 75/25 and 404s any other Host, probe with --host
-// exits 0; against 55/45 it exits 1; without --host it does not pass.
+// exits 0; against 55/45 it exits 1; without --host it does not pass: every
+// response is a 404, so the probe never settles and exits 4 with what it saw.
 func TestProbeAcceptance(t *testing.T) {
 	pods := probePodsFile(t)
 	good := probeSplitServer(t, 75, 1)
@@ -99,12 +100,12 @@ func TestProbeAcceptance(t *testing.T) {
 		t.Fatalf("55/45: exit %d\n%s\n%s", code, out, errOut)
 	}
 
-	code, out, _ = probeExec(t, probeArgs(good.URL, pods)...)
-	if code == ExitPass {
-		t.Fatalf("without --host the probe passed:\n%s", out)
+	code, out, errOut = probeExec(t, probeArgs(good.URL, pods, "--settle-timeout", "1s")...)
+	if code != ExitEnvironment {
+		t.Fatalf("without --host: exit %d, want 4:\n%s", code, out)
 	}
-	if !strings.Contains(out, "404") || !strings.Contains(out, "no --host") {
-		t.Errorf("without --host the report does not show the 404s and the note:\n%s", out)
+	if !strings.Contains(errOut, "404 ×") || !strings.Contains(errOut, "no --host") || !strings.Contains(errOut, "settle timeout 1s") {
+		t.Errorf("without --host the error does not show the 404s and the hint:\n%s", errOut)
 	}
 }
 
@@ -155,6 +156,26 @@ func TestProbeExpectStatus(t *testing.T) {
 	code, out, errOut := probeExec(t, "probe", "--url", srv.URL, "--rate", "2000", "--expect-status", "403")
 	if code != ExitPass || !strings.Contains(out, "RBAC: access denied") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestProbeUnreachable is issue 8's acceptance: an endpoint that never
+// answers is an environment error in one line, not a FAIL table.
+func TestProbeUnreachable(t *testing.T) {
+	code, out, errOut := probeExec(t, "probe", "--url", "http://127.0.0.1:1/", "--expect", "v1=75,v2=25", "--classify", "json:version")
+	if code != ExitEnvironment || out != "" || !strings.HasPrefix(errOut, "cannot reach http://127.0.0.1:1/: ") ||
+		!strings.Contains(errOut, "connection refused") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestProbeUndetectableTolerance: a tolerance of at least the smallest
+// weight cannot tell a missing version from a present one: a usage error
+// naming both numbers.
+func TestProbeUndetectableTolerance(t *testing.T) {
+	code, _, errOut := probeExec(t, "probe", "--url", "http://127.0.0.1:1/", "--expect", "v1=90,v2=10", "--classify", "json:version", "--tolerance", "0.1")
+	if code != ExitUsage || !strings.Contains(errOut, "tolerance 0.1 (±10 points) is not below the smallest non-zero weight v2=10") {
+		t.Fatalf("exit %d, %q", code, errOut)
 	}
 }
 

@@ -54,11 +54,13 @@ var runEnvFlags = map[string][]string{
 }
 
 type runFlags struct {
-	env         string
-	output      string
-	save        string
-	rate        int
-	maxRequests int
+	env           string
+	output        string
+	save          string
+	rate          int
+	maxRequests   int
+	settleTimeout time.Duration
+	familyAlpha   bool
 
 	kubeconfig       string
 	context          string
@@ -110,6 +112,16 @@ scenario's namespace, and at the end deletes what it applied and nothing else.
 --dry-run prints what it would apply (for kind first the cluster plan) and
 changes nothing.
 
+Every probe first runs an unjudged settle phase (20 consecutive good responses,
+bounded by the scenario's settle, default 60s, or --settle-timeout) and then
+judges its responses in the order the requests were sent.
+
+Error rates: each probe PASSes a wrong split, and FAILs a correct one, with
+probability at most its alpha. A run of k probes can then FAIL a correct mesh
+with probability up to k times alpha; --family-alpha splits FAIL's alpha over
+the run's probes so that the whole run does so with at most alpha (PASS stays
+at alpha per probe). The report's method line says which is in force.
+
 Output: the reports as each probe finishes (-o json: one document at the end).
 Exit codes: 0 every probe passed, 1 some probe failed, 2 usage or input
 error, 3 some probe inconclusive (none failed) or the run was interrupted,
@@ -134,6 +146,8 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.StringVar(&f.save, "save", "", "folder for one NDJSON results file per probe (replay with meshcheck judge)")
 	fl.IntVar(&f.rate, "rate", 0, "requests per second of every probe, overriding the scenarios' (0: theirs)")
 	fl.IntVar(&f.maxRequests, "max-requests", 0, "request budget of every probe, overriding the scenarios' (0: theirs)")
+	fl.DurationVar(&f.settleTimeout, "settle-timeout", 0, "bound on every probe's unjudged settle phase, overriding the scenarios' settle (0: theirs, default 60s)")
+	fl.BoolVar(&f.familyAlpha, "family-alpha", false, "split FAIL's alpha over all probes of the run, so that a correct mesh fails the whole run with probability at most alpha (default: at most alpha per probe)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "existing: kubeconfig file, only read (default: $KUBECONFIG, else ~/.kube/config)")
 	fl.StringVar(&f.context, "context", "", "existing: kubeconfig context (default: its current context)")
 	fl.StringVar(&f.ingressURL, "ingress-url", "", "existing: http(s)://host[:port] of the ingress gateway's HTTP port (default: its load balancer address, else a port-forward)")
@@ -161,6 +175,8 @@ func (f runFlags) check(cmd *cobra.Command) error {
 		return fmt.Errorf("--rate %d: want 1 to %d requests per second (0 keeps each probe's rate)", f.rate, loadgen.MaxRate)
 	case f.maxRequests < 0:
 		return fmt.Errorf("--max-requests %d: want at least 1 (0 keeps each probe's budget)", f.maxRequests)
+	case f.settleTimeout < 0:
+		return fmt.Errorf("--settle-timeout %s: want a positive duration such as 60s (0 keeps each probe's)", f.settleTimeout)
 	case f.readinessTimeout <= 0:
 		return fmt.Errorf("--readiness-timeout %s: want a positive duration such as 5m", f.readinessTimeout)
 	case f.propagationDelay <= 0 || f.propagationDelay > 10*time.Minute:
@@ -257,12 +273,14 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		return envError(err)
 	}
 	probes, err := runner.Run(ctx, e, scenarios, runner.Options{
-		Output:      f.output,
-		Out:         cmd.OutOrStdout(),
-		Save:        f.save,
-		Rate:        f.rate,
-		MaxRequests: f.maxRequests,
-		Log:         log,
+		Output:        f.output,
+		Out:           cmd.OutOrStdout(),
+		Save:          f.save,
+		Rate:          f.rate,
+		MaxRequests:   f.maxRequests,
+		SettleTimeout: f.settleTimeout,
+		FamilyAlpha:   f.familyAlpha,
+		Log:           log,
 	})
 	if c, ok := e.(env.Closer); ok {
 		failed := err != nil || runner.Verdict(probes) != verify.Pass

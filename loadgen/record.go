@@ -110,8 +110,8 @@ func (r Record) validate() error {
 // recorder turns vegeta results into Records: the classification shared by
 // local runs and the agent.
 type recorder struct {
-	classify     Classifier
-	versions     VersionMap
+	classify Classifier
+	versions VersionMap
 	// errors counts error responses per status, unclassified the
 	// unclassified ones: a record carries a body excerpt when its count is
 	// a power of two (1, 2, 4, ...), so every phase of a probe, however

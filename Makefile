@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/meshcheck
 
-.PHONY: all build test vet fmt-check clean
+.PHONY: all build test test-race vet fmt-check clean
 
 all: build
 
@@ -24,6 +24,12 @@ vet:
 # tier (test-apiserver, in mk/apiserver.mk, builds kube-apiserver and etcd
 # into .cache/ first when they are missing).
 test: fmt-check vet test-apiserver
+
+# The race detector over every package, with -short: the seeded simulations
+# and the seconds-long loopback tests skip (under -race they would take many
+# minutes); make test runs them without it.
+test-race:
+	$(GO) test -race -short -count=1 ./...
 
 clean:
 	rm -rf bin

@@ -250,3 +250,50 @@ func TestResultsFileMarksPhases(t *testing.T) {
 			out.Stats.Settle.Requests, out.Stats.Requests, out.Stats.Ignored)
 	}
 }
+
+// TestAgentStreamJudgedInSendOrder: an agent streams records as they
+// complete, each with its send number; the client judges them in send
+// order. Here every v2 answer (every fourth request) arrives only after the
+// v1 answers sent up to 40 requests later.
+func TestAgentStreamJudgedInSendOrder(t *testing.T) {
+	const n = 4000
+	stream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		line := func(seq int, v string) {
+			fmt.Fprintf(w, `{"seq":%d,"t":%q,"latency":1000,"status":200,"version":%q}`+"\n",
+				seq, t0.Add(time.Duration(seq)*time.Millisecond).Format(time.RFC3339Nano), v)
+		}
+		for block := 0; block < n; block += 40 {
+			for i := block; i < block+40; i++ {
+				if i%4 != 3 {
+					line(i, "v1")
+				}
+			}
+			for i := block + 3; i < block+40; i += 4 {
+				line(i, "v2")
+			}
+		}
+		fmt.Fprintf(w, `{"summary":{"requests":%d,"stopped":"max-requests"}}`+"\n", n)
+	}))
+	defer stream.Close()
+	var seqs []uint64
+	p := Probe{Target: Target{URL: "http://echo.echo.svc.cluster.local/"}, Options: fastOptions(n),
+		Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
+	p.Expect.Tolerance = 0.01 // stay undecided: judge the whole stream
+	out, err := (&AgentClient{URL: stream.URL}).Run(context.Background(), p, OnRecord(func(r Record) error {
+		seqs = append(seqs, r.Seq)
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range seqs {
+		if s != uint64(i) {
+			t.Fatalf("record %d written with seq %d: not in send order", i, s)
+		}
+	}
+	if out.Result.Verdict == verify.Fail || out.Stats.Requests+out.Stats.Settle.Requests != n {
+		t.Fatalf("verdict %v after %d judged (%v)", out.Result.Verdict, out.Stats.Requests, out.Result.Failures())
+	}
+}

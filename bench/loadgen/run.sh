@@ -48,10 +48,17 @@ trap cleanup EXIT
 echo "# building into $W" >&2
 go build -o "$W/meshcheck" ./cmd/meshcheck
 go build -o "$W/benchserver" ./bench/loadgen/server
-# The vegeta CLI at the version go.mod pins (v12.12.0). This is what
-# `go run github.com/tsenart/vegeta/v12@v12.12.0` builds; built from the
-# module graph because some proxies refuse that form's version-list lookup.
-go build -o "$W/vegeta" github.com/tsenart/vegeta/v12
+# The vegeta CLI, pinned by the tools/vegeta module (its `tool` line) at the
+# version of vegeta's lib in go.mod; built from that module because the
+# CLI's dependencies are not in ours (and some proxies refuse the version-list
+# lookup of `go run ...@v12.12.0`).
+lib=$(awk '$1 == "github.com/tsenart/vegeta/v12" {print $2; exit}' go.mod)
+cli=$(awk '$1 == "github.com/tsenart/vegeta/v12" {print $2; exit}' tools/vegeta/go.mod)
+if [[ "$lib" != "$cli" ]]; then
+	echo "bench-loadgen: go.mod has vegeta $lib but tools/vegeta pins $cli: align them" >&2
+	exit 1
+fi
+(cd tools/vegeta && GOWORK=off go build -o "$W/vegeta" github.com/tsenart/vegeta/v12)
 echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; $(go version | cut -d' ' -f3);" \
 	"vegeta $(go version -m "$W/vegeta" | awk '$1 == "mod" {print $3}'); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 

@@ -428,25 +428,30 @@ func (e *Engine) judge(l *line) Verdict {
 	}
 	s := l.count
 	phat := float64(s) / float64(n)
+	// Both trackers follow every observation (one step each), so that a
+	// share crossing the band edge never costs an exact recomputation.
+	pass := l.tracker(l.pass, s, n, func(t *line) *seq { return t.pass })
+	var fail *tracker
+	if l.fail != nil {
+		fail = l.tracker(l.fail, s, n, func(t *line) *seq { return t.fail })
+	}
 	if phat < l.lo || phat > l.hi {
 		// Only FAIL is possible; a forced line has no FAIL sequence (its
 		// share leaves the band only together with an exact failure).
-		if l.fail == nil {
+		if fail == nil {
 			return Inconclusive
 		}
-		tr := l.tracker(l.fail, s, n, func(t *line) *seq { return t.fail })
 		edge := l.lo
 		if phat > l.hi {
 			edge = l.hi
 		}
-		if l.crosses(tr, l.fail.cs.threshold, s, n, edge) {
+		if l.crosses(fail, l.fail.cs.threshold, s, n, edge) {
 			l.decidedBy = l.fail
 			return Fail
 		}
 		return Inconclusive
 	}
-	tr := l.tracker(l.pass, s, n, func(t *line) *seq { return t.pass })
-	if (l.lo <= 0 || l.crosses(tr, l.pass.cs.threshold, s, n, l.lo)) && (l.hi >= 1 || l.crosses(tr, l.pass.cs.threshold, s, n, l.hi)) {
+	if (l.lo <= 0 || l.crosses(pass, l.pass.cs.threshold, s, n, l.lo)) && (l.hi >= 1 || l.crosses(pass, l.pass.cs.threshold, s, n, l.hi)) {
 		return Pass
 	}
 	return Inconclusive

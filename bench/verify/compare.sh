@@ -41,3 +41,27 @@ paste "$tmp/old.tsv" "$tmp/new.tsv" | tail -n +2 | awk -F'\t' '{
 	wrongNew = ($2 == "PASS") ? $13 + $14 : $12 + $14
 	printf "| %s | %s | %d | %d | %.3f | %d | %d | %d | %d |\n", $1, $2, $3, $10, $10 / $3, $4, $11, wrongOld, wrongNew
 }'
+
+# The engine's cost per observation, both engines measured in alternation
+# (ROUNDS rounds) so that a busy machine slows both alike; medians and ratio.
+ROUNDS=${ROUNDS:-5}
+for _ in $(seq "$ROUNDS"); do
+	(cd "$tmp/base" && go test -run '^$' -bench BenchmarkObserve -benchtime 1000000x ./verify/) | awk '/^BenchmarkObserve/ {print "old", $1, $3}' >>"$tmp/observe.txt"
+	go test -run '^$' -bench BenchmarkObserve -benchtime 1000000x ./verify/ | awk '/^BenchmarkObserve/ {print "new", $1, $3}' >>"$tmp/observe.txt"
+done
+echo
+echo "Cost per observation (BenchmarkObserve, shares on the band edge so every observation is judged;"
+echo "median of $ROUNDS alternating rounds of 1,000,000 observations):"
+echo
+echo "| case | $BASE ns | now ns | ratio |"
+echo "|---|---:|---:|---:|"
+sort -k2,2 -k1,1 -k3,3n "$tmp/observe.txt" | awk -v rounds="$ROUNDS" '
+	{ v[$2, $1, ++n[$2, $1]] = $3; cases[$2] = 1 }
+	END {
+		mid = int((rounds + 1) / 2)
+		for (c in cases) {
+			o = v[c, "old", mid]; w = v[c, "new", mid]
+			name = c; sub(/^BenchmarkObserve\//, "", name); sub(/-[0-9]+$/, "", name)
+			printf "| %s | %.0f | %.0f | %.2f |\n", name, o, w, w / o
+		}
+	}' | sort

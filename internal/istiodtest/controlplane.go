@@ -75,6 +75,12 @@ func (c *ControlPlane) Read(ctx context.Context, p Proxy) (*Snapshot, error) {
 	return read(ctx, c.istiod.grpcAddr, p)
 }
 
+// ConfigDump returns what istiod serves proxy p now as an Envoy admin
+// config_dump JSON document (istiod's /debug/config_dump).
+func (c *ControlPlane) ConfigDump(ctx context.Context, p Proxy) ([]byte, error) {
+	return configDump(ctx, c.istiod.grpcAddr, c.istiod.httpAddr, p)
+}
+
 // Logs returns istiod's last lines of output.
 func (c *ControlPlane) Logs() string { return c.istiod.logs.String() }
 

@@ -3,7 +3,10 @@ package istiodtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -234,4 +237,50 @@ func rdsNames(l *listenerv3.Listener) ([]string, error) {
 
 func shortType(typeURL string) string {
 	return typeURL[strings.LastIndexByte(typeURL, '.')+1:]
+}
+
+// configDump returns istiod's Envoy-admin-format config_dump of proxy p
+// (/debug/config_dump), which istiod serves only for a connected proxy:
+// the dump is taken while an ADS stream of p is open.
+func configDump(ctx context.Context, grpcAddr, httpAddr string, p Proxy) ([]byte, error) {
+	node, err := p.node()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("xDS connection to istiod at %s: %w", grpcAddr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ADS stream to istiod at %s for %s: %w", grpcAddr, p, err)
+	}
+	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ListenerType}); err != nil {
+		return nil, fmt.Errorf("ADS request for %s: %w", p, err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		return nil, fmt.Errorf("ADS response for %s: %w", p, err)
+	}
+	u := "http://" + httpAddr + "/debug/config_dump?proxyID=" + url.QueryEscape(p.Pod+"."+p.Namespace)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("config_dump of %s: %w", p, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("config_dump of %s: %w", p, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("config_dump of %s: HTTP %d: %s", p, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return body, nil
 }

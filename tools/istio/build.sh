@@ -62,7 +62,7 @@ ldflags+=" -X $pkg.buildStatus=Clean"
 	"$go" build -trimpath -ldflags "$ldflags" -o "$tmp/istioctl" istio.io/istio/istioctl/cmd/istioctl
 )
 "$tmp/pilot-discovery" version --short >/dev/null
-if [[ "$("$tmp/istioctl" version --remote=false --short)" != "$release" ]]; then
+if [[ "$("$tmp/istioctl" version --remote=false --short 2>/dev/null)" != "client version: $release" ]]; then
 	echo "istio-bins: istioctl does not report version $release" >&2
 	exit 1
 fi

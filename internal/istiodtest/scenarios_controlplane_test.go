@@ -1,0 +1,290 @@
+//go:build controlplane
+
+package istiodtest_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/meshcheck/meshcheck/env/programmed"
+	"github.com/meshcheck/meshcheck/internal/istiodtest"
+	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/runner"
+	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// TestScenariosProgrammedAsModelled applies every step of every scenario
+// under scenarios/ to the real istiod and checks, for each probe, that the
+// weighted clusters istiod programs at the probe's vantage for its request
+// are the destinations the routing model predicts (runner.Predict, the
+// prediction run and validate use), and that their versions (through the
+// DestinationRule subsets' labels) give the scenario's expected weights.
+func TestScenariosProgrammedAsModelled(t *testing.T) {
+	cp := istiodtest.Start(t)
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "*", scenario.FileName))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no scenarios found (%v)", err)
+	}
+	for _, f := range dirs {
+		s, _, err := scenario.Load(filepath.Dir(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range s.Steps {
+			objs := stateObjects(s, i)
+			if err := cp.Apply(context.Background(), objs); err != nil {
+				t.Fatalf("%s step %s: %v", s.Metadata.Name, st.Name, err)
+			}
+			model := newModel(t, objs)
+			for _, p := range st.Probes {
+				t.Run(s.Metadata.Name+"/"+st.Name+"/"+p.Name, func(t *testing.T) {
+					pred := runner.Predict(model, p, s.SourceNamespace())
+					route := programmedRoute(t, cp, p, s.SourceNamespace())
+					assertSameDestinations(t, pred.Resolution, route)
+					if len(p.Expect.Weights) == 0 {
+						t.Fatalf("probe %s has no explicit weights to hold istiod's route against", p.Name)
+					}
+					assertWeights(t, "the model", pred.Weights, p.Expect.Weights)
+					ok, sentence := programmed.Check(route.configs, programmed.Expectation{
+						RouteConfig: route.name, Request: route.req,
+						Weights: weightMap(p.Expect.Weights), Versions: subsetVersions(objs, p.VersionLabel()),
+					})
+					if !ok {
+						t.Errorf("istiod does not program the expected split: %s", sentence)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestEchoWithoutMeshIsPodCountBalanced: without `mesh` in the
+// VirtualService's gateways, the sidecar's route is the plain Service
+// cluster at istiod and in the model (the split follows pod counts), while
+// the ingress keeps 75/25.
+func TestEchoWithoutMeshIsPodCountBalanced(t *testing.T) {
+	cp := istiodtest.Start(t)
+	dir := t.TempDir()
+	copyDir(t, filepath.Join("..", "..", "scenarios", "echo"), dir)
+	routing := filepath.Join(dir, "manifests", "routing.yaml")
+	data, err := os.ReadFile(routing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noMesh := strings.Replace(string(data), "    - mesh\n", "", 1)
+	if noMesh == string(data) {
+		t.Fatal("scenarios/echo/manifests/routing.yaml no longer lists mesh in its gateways")
+	}
+	if err := os.WriteFile(routing, []byte(noMesh), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := scenario.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := stateObjects(s, 0)
+	if err := cp.Apply(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	model := newModel(t, objs)
+	for _, p := range s.Steps[0].Probes {
+		pred := runner.Predict(model, p, s.SourceNamespace())
+		route := programmedRoute(t, cp, p, s.SourceNamespace())
+		assertSameDestinations(t, pred.Resolution, route)
+		switch p.From {
+		case mesh.Mesh:
+			if len(route.Clusters) != 1 || route.Clusters[0].Name != programmed.ClusterName(80, "", "echo-service.echo.svc.cluster.local") {
+				t.Errorf("in-mesh: istiod programs %v, want the plain Service cluster", route.Clusters)
+			}
+			if n := route.snapshot.EndpointCount(route.Clusters[0].Name); n != 2 {
+				t.Errorf("in-mesh: the plain Service cluster has %d endpoints, want the 2 echo pods", n)
+			}
+			assertWeights(t, "the model (pod counts)", pred.Weights, []verify.Weight{{Version: "v1", Percent: 50}, {Version: "v2", Percent: 50}})
+		case mesh.Ingress:
+			assertWeights(t, "the model", pred.Weights, p.Expect.Weights)
+		}
+	}
+}
+
+// programmedRouteResult is istiod's route for a probe.
+type programmedRouteResult struct {
+	programmed.Route
+	configs  []*routev3.RouteConfiguration
+	name     string
+	req      programmed.Request
+	snapshot *istiodtest.Snapshot
+}
+
+// programmedRoute reads the probe's vantage from istiod and matches the
+// probe's request (as the model sees it) against its route configuration.
+func programmedRoute(t *testing.T, cp *istiodtest.ControlPlane, p scenario.Probe, sourceNS string) programmedRouteResult {
+	t.Helper()
+	mr := p.ModelRequest(sourceNS)
+	proxy, name := cp.Gateway(), programmed.GatewayRouteConfig(8080)
+	if p.From == mesh.Mesh {
+		proxy, name = istiodtest.Sidecar(mr.SourceNamespace), programmed.SidecarRouteConfig(mr.Port)
+	}
+	snap, err := cp.Read(context.Background(), proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := programmed.Request{Host: mr.Host, Path: mr.Path, Method: mr.Method, Headers: mr.Headers}
+	rc := snap.Routes[name]
+	if rc == nil {
+		t.Fatalf("%s has no route configuration %q", proxy, name)
+	}
+	return programmedRouteResult{Route: programmed.Match(rc, req), configs: snap.RouteConfigs(), name: name, req: req, snapshot: snap}
+}
+
+// assertSameDestinations compares the model's weighted destinations (hosts
+// and subsets, weight-0 ones left out, weights as shares) with istiod's
+// weighted clusters.
+func assertSameDestinations(t *testing.T, res mesh.Resolution, route programmedRouteResult) {
+	t.Helper()
+	if res.Status != 0 || route.Status != 0 {
+		if res.Status != route.Status {
+			t.Errorf("the model answers %d (%s); istiod's route answers %d (%s)", res.Status, res.Reason, route.Status, route.Reason)
+		}
+		return
+	}
+	model := map[string]float64{}
+	total := 0
+	for _, d := range res.Destinations {
+		if len(res.Destinations) == 1 || d.Weight > 0 {
+			total += max(d.Weight, 1)
+		}
+	}
+	for _, d := range res.Destinations {
+		if len(res.Destinations) == 1 || d.Weight > 0 {
+			model[d.Subset+"|"+d.Host] += float64(max(d.Weight, 1)) / float64(total)
+		}
+	}
+	got := map[string]float64{}
+	sum := 0.0
+	for _, c := range route.Clusters {
+		sum += float64(c.Weight)
+	}
+	for _, c := range route.Clusters {
+		parts := strings.Split(c.Name, "|")
+		if len(parts) != 4 {
+			t.Fatalf("istiod's cluster %q is not outbound|port|subset|host", c.Name)
+		}
+		got[parts[2]+"|"+parts[3]] += float64(c.Weight) / sum
+	}
+	if len(model) != len(got) {
+		t.Errorf("the model sends to %v (%s); istiod's route (%s) to %v", model, res.Reason, route.Reason, got)
+		return
+	}
+	for k, v := range model {
+		if d := got[k] - v; d > 1e-9 || d < -1e-9 {
+			t.Errorf("the model sends to %v (%s); istiod's route (%s) to %v", model, res.Reason, route.Reason, got)
+			return
+		}
+	}
+}
+
+func assertWeights(t *testing.T, who string, got, want []verify.Weight) {
+	t.Helper()
+	g, w := weightMap(got), weightMap(want)
+	for v, pct := range w {
+		if g[v] != pct {
+			t.Errorf("%s predicts %v, want %v", who, got, want)
+			return
+		}
+	}
+	for v, pct := range g {
+		if pct != 0 && w[v] != pct {
+			t.Errorf("%s predicts %v, want %v", who, got, want)
+			return
+		}
+	}
+}
+
+func weightMap(ws []verify.Weight) map[string]int {
+	out := map[string]int{}
+	for _, w := range ws {
+		out[w.Version] = w.Percent
+	}
+	return out
+}
+
+// subsetVersions maps every DestinationRule subset cluster of the state to
+// its version, for every port of the Service the rule names.
+func subsetVersions(objs []runtime.Object, label string) map[string]string {
+	ports := map[string][]int{}
+	for _, o := range objs {
+		if s, ok := o.(*corev1.Service); ok {
+			for _, p := range s.Spec.Ports {
+				fqdn := s.Name + "." + s.Namespace + ".svc.cluster.local"
+				ports[fqdn] = append(ports[fqdn], int(p.Port))
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, o := range objs {
+		dr, ok := o.(*networkingv1.DestinationRule)
+		if !ok {
+			continue
+		}
+		host := dr.Spec.GetHost()
+		if !strings.Contains(host, ".") {
+			host += "." + dr.Namespace + ".svc.cluster.local"
+		}
+		for _, port := range ports[host] {
+			for k, v := range programmed.SubsetVersions(host, port, dr.Spec.GetSubsets(), label) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func stateObjects(s *scenario.Scenario, step int) []runtime.Object {
+	var objs []runtime.Object
+	for _, o := range s.StateAt(step) {
+		objs = append(objs, o.Object)
+	}
+	return objs
+}
+
+func newModel(t *testing.T, objs []runtime.Object) *mesh.Model {
+	t.Helper()
+	cfg, err := mesh.NewConfig(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mesh.New(cfg)
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

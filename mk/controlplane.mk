@@ -6,7 +6,7 @@
 ISTIO_BIN_DIR ?= $(CURDIR)/.cache/istio/bin
 
 # Packages holding `controlplane` tests.
-CONTROLPLANE_PKGS := ./internal/istiodtest/... ./internal/routegen/... ./env/programmed/... ./cmd/meshcheck/
+CONTROLPLANE_PKGS := ./internal/istiodtest/... ./internal/routegen/... ./env/programmed/... ./env/istio/ ./cmd/meshcheck/
 
 # Size and seed of the differential corpus: `make test` runs a sample,
 # `make fidelity` the corpus docs/fidelity.md reports.

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,10 +41,12 @@ func (k objKey) String() string {
 	return k.gvk.Kind + " " + k.namespace + "/" + k.name
 }
 
-// applied is one object Apply created, with the pod IP it gave a pod.
+// applied is one object Apply created, with the pod IP it gave a pod and
+// the creation time the API server gave it.
 type applied struct {
-	gvr schema.GroupVersionResource
-	ip  string
+	gvr     schema.GroupVersionResource
+	ip      string
+	created metav1.Time
 }
 
 // workloadKinds are the kinds that Apply turns into pods (through the
@@ -169,6 +172,37 @@ func (c *ControlPlane) desired(objs []runtime.Object) ([][]object, error) {
 		nsPhase = append(nsPhase, object{u: u})
 	}
 	return [][]object{nsPhase, configPhase, podPhase, slicePhase}, nil
+}
+
+// Stamp sets the creationTimestamp of each object an Apply created to the
+// one the API server gave it, so that the routing model orders Istio
+// config as istiod does (by creation time, then name and namespace). It
+// fails for an object Apply did not create.
+func (c *ControlPlane) Stamp(objs []runtime.Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, obj := range objs {
+		u, err := toUnstructured(obj)
+		if err != nil {
+			return fmt.Errorf("object %d: %w", i, err)
+		}
+		if u.GetNamespace() == "" {
+			u.SetNamespace("default")
+		}
+		if workloadKinds[u.GetKind()] {
+			continue
+		}
+		a, ok := c.applied[keyOf(u)]
+		if !ok {
+			return fmt.Errorf("%s was not applied", keyOf(u))
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return fmt.Errorf("%s: %w", keyOf(u), err)
+		}
+		m.SetCreationTimestamp(a.created)
+	}
+	return nil
 }
 
 // podIP returns the IP of a pod Apply created before, or a new one.
@@ -304,7 +338,7 @@ func (c *ControlPlane) applyPhase(ctx context.Context, phase []object) error {
 				return fmt.Errorf("pod %s: %w", k, err)
 			}
 		}
-		c.record(k, applied{gvr: gvr, ip: o.ip})
+		c.record(k, applied{gvr: gvr, ip: o.ip, created: live.GetCreationTimestamp()})
 		return nil
 	})
 }

@@ -105,6 +105,14 @@ func generate(seed uint64, i int) Config {
 	if nvs > 1 {
 		g.feature("several VirtualServices")
 	}
+	if g.chance(0.04) {
+		// A Sidecar limiting nsA's sidecars to their own namespace and
+		// istio-system (Sidecar-egress hosts): the model refuses it.
+		sc := &networkingv1.Sidecar{TypeMeta: metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "Sidecar"}, ObjectMeta: meta("default", g.nsA)}
+		sc.Spec.Egress = []*apinetworking.IstioEgressListener{{Hosts: []string{"./*", "istio-system/*"}}}
+		g.objs = append(g.objs, sc)
+		g.feature("Sidecar egress hosts")
+	}
 	return Config{Index: i, Features: g.features, Objects: g.objs, Requests: g.requests()}
 }
 
@@ -257,6 +265,16 @@ func (g *gen) virtualService(k int) {
 	nroutes := 1 + g.r.IntN(3)
 	for j := range nroutes {
 		vs.Http = append(vs.Http, g.route(ns, j == nroutes-1))
+	}
+	if g.chance(0.05) {
+		// Delegation: the last route hands the request to a VirtualService
+		// without hosts (VirtualService-http delegate).
+		name := "dlg" + strconv.Itoa(k)
+		vs.Http[len(vs.Http)-1] = &apinetworking.HTTPRoute{Delegate: &apinetworking.Delegate{Name: name, Namespace: ns}}
+		d := &networkingv1.VirtualService{TypeMeta: metav1.TypeMeta{APIVersion: "networking.istio.io/v1", Kind: "VirtualService"}, ObjectMeta: meta(name, ns)}
+		d.Spec.Http = []*apinetworking.HTTPRoute{g.route(ns, true)}
+		g.objs = append(g.objs, d)
+		g.feature("delegation")
 	}
 	obj.ObjectMeta = meta("vs"+strconv.Itoa(k)+"-"+pick(g, "a", "b", "c"), ns)
 	g.objs = append(g.objs, obj)

@@ -117,6 +117,12 @@ func (s *Snapshot) EndpointCount(cluster string) int {
 // LDS, then RDS for the route names the listeners' HTTP connection managers
 // use, CDS, and EDS for the EDS clusters.
 func read(ctx context.Context, addr string, p Proxy) (*Snapshot, error) {
+	return readThen(ctx, addr, p, nil)
+}
+
+// readThen is read, calling then (when not nil) before it closes the
+// stream, while istiod still counts the proxy as connected.
+func readThen(ctx context.Context, addr string, p Proxy, then func(context.Context) error) (*Snapshot, error) {
 	node, err := p.node()
 	if err != nil {
 		return nil, err
@@ -210,6 +216,11 @@ func read(ctx context.Context, addr string, p Proxy) (*Snapshot, error) {
 			s.Endpoints[cla.GetClusterName()] = cla
 		}
 	}
+	if then != nil {
+		if err := then(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -240,47 +251,29 @@ func shortType(typeURL string) string {
 }
 
 // configDump returns istiod's Envoy-admin-format config_dump of proxy p
-// (/debug/config_dump), which istiod serves only for a connected proxy:
-// the dump is taken while an ADS stream of p is open.
+// (/debug/config_dump): what istiod sent p's connection, so it is taken
+// while an ADS stream of p that asked for everything is open.
 func configDump(ctx context.Context, grpcAddr, httpAddr string, p Proxy) ([]byte, error) {
-	node, err := p.node()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
-	if err != nil {
-		return nil, fmt.Errorf("xDS connection to istiod at %s: %w", grpcAddr, err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("ADS stream to istiod at %s for %s: %w", grpcAddr, p, err)
-	}
-	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ListenerType}); err != nil {
-		return nil, fmt.Errorf("ADS request for %s: %w", p, err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		return nil, fmt.Errorf("ADS response for %s: %w", p, err)
-	}
-	u := "http://" + httpAddr + "/debug/config_dump?proxyID=" + url.QueryEscape(p.Pod+"."+p.Namespace)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("config_dump of %s: %w", p, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("config_dump of %s: %w", p, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("config_dump of %s: HTTP %d: %s", p, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	return body, nil
+	var body []byte
+	_, err := readThen(ctx, grpcAddr, p, func(ctx context.Context) error {
+		u := "http://" + httpAddr + "/debug/config_dump?proxyID=" + url.QueryEscape(p.Pod+"."+p.Namespace)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("config_dump of %s: %w", p, err)
+		}
+		defer resp.Body.Close()
+		body, err = io.ReadAll(resp.Body)
+		if err != nil {
+			return fmt.Errorf("config_dump of %s: %w", p, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("config_dump of %s: HTTP %d: %s", p, resp.StatusCode, strings.TrimSpace(string(body)))
+		}
+		return nil
+	})
+	return body, err
 }

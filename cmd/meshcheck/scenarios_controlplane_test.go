@@ -12,12 +12,12 @@ import (
 	"github.com/meshcheck/meshcheck/internal/istiodtest"
 )
 
-// TestScenariosValidateShowsIstioctlAnalysis runs `scenarios validate
+// TestControlPlaneScenariosValidate runs `scenarios validate
 // --istioctl` with the built istioctl: the echo scenario has no findings;
 // a copy whose VirtualService names a subset no DestinationRule defines
 // shows IST0101 at that destination, beside meshcheck's own warning, and
 // still validates (exit 0).
-func TestScenariosValidateShowsIstioctlAnalysis(t *testing.T) {
+func TestControlPlaneScenariosValidate(t *testing.T) {
 	istioctl, err := istiodtest.Binary("istioctl")
 	if err != nil {
 		t.Fatal(err)

@@ -17,11 +17,11 @@ import (
 	"github.com/meshcheck/meshcheck/internal/istiodtest"
 )
 
-// TestManifestGenerateRendersTheKindGatewayService renders meshcheck's
+// TestControlPlaneManifestGenerate renders meshcheck's
 // IstioOperator with the real istioctl (no cluster, no network): the
 // ingress gateway Service is a NodePort with the nodePorts the kind config
 // maps, and keeps status-port 15021.
-func TestManifestGenerateRendersTheKindGatewayService(t *testing.T) {
+func TestControlPlaneManifestGenerate(t *testing.T) {
 	istioctl, err := istiodtest.Binary("istioctl")
 	if err != nil {
 		t.Fatal(err)

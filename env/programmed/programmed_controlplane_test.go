@@ -22,12 +22,12 @@ var helloVersions = map[string]string{
 	programmed.ClusterName(80, "v2", "hello-app-service.hello.svc.cluster.local"): "v2",
 }
 
-// TestCheckOnRealIstiod follows the hello scenario's 100/0 -> 50/50 -> 0/100
+// TestControlPlaneCheck follows the hello scenario's 100/0 -> 50/50 -> 0/100
 // shift on the real istiod: before the first apply the route is missing;
 // after each step the step's split is programmed, from the ingress gateway
 // (RDS and istiod's config_dump) and from a sidecar, and the previous
 // step's split is not, with a sentence naming what is.
-func TestCheckOnRealIstiod(t *testing.T) {
+func TestControlPlaneCheck(t *testing.T) {
 	cp := istiodtest.Start(t)
 	ctx := context.Background()
 	s, _, err := scenario.Load(filepath.Join("..", "..", "scenarios", "hello"))

@@ -22,13 +22,13 @@ import (
 	"github.com/meshcheck/meshcheck/verify"
 )
 
-// TestScenariosProgrammedAsModelled applies every step of every scenario
+// TestControlPlaneScenarios applies every step of every scenario
 // under scenarios/ to the real istiod and checks, for each probe, that the
 // weighted clusters istiod programs at the probe's vantage for its request
 // are the destinations the routing model predicts (runner.Predict, the
 // prediction run and validate use), and that their versions (through the
 // DestinationRule subsets' labels) give the scenario's expected weights.
-func TestScenariosProgrammedAsModelled(t *testing.T) {
+func TestControlPlaneScenarios(t *testing.T) {
 	cp := istiodtest.Start(t)
 	dirs, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "*", scenario.FileName))
 	if err != nil || len(dirs) == 0 {
@@ -67,11 +67,11 @@ func TestScenariosProgrammedAsModelled(t *testing.T) {
 	}
 }
 
-// TestEchoWithoutMeshIsPodCountBalanced: without `mesh` in the
+// TestControlPlaneEchoWithoutMesh: without `mesh` in the
 // VirtualService's gateways, the sidecar's route is the plain Service
 // cluster at istiod and in the model (the split follows pod counts), while
 // the ingress keeps 75/25.
-func TestEchoWithoutMeshIsPodCountBalanced(t *testing.T) {
+func TestControlPlaneEchoWithoutMesh(t *testing.T) {
 	cp := istiodtest.Start(t)
 	dir := t.TempDir()
 	copyDir(t, filepath.Join("..", "..", "scenarios", "echo"), dir)

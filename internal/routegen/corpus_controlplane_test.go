@@ -50,13 +50,13 @@ type disagreement struct {
 	limitation   string
 }
 
-// TestCorpus judges ROUTEGEN_CONFIGS generated configs (seed
+// TestControlPlaneCorpus judges ROUTEGEN_CONFIGS generated configs (seed
 // ROUTEGEN_SEED) by the routing model and by the real istiod, batched, for
 // every request of each config, and reports the agreement. It fails on
 // any disagreement that docs/fidelity.md does not list as a known
 // limitation.
-func TestCorpus(t *testing.T) {
-	n := envInt(t, "ROUTEGEN_CONFIGS", 200)
+func TestControlPlaneCorpus(t *testing.T) {
+	n := envInt(t, "ROUTEGEN_CONFIGS", 100)
 	seed := envInt(t, "ROUTEGEN_SEED", 1)
 	start := time.Now()
 	cp := istiodtest.Start(t)

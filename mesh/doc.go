@@ -16,6 +16,9 @@
 // tutorials were written: since Istio 1.15 both gateways and sidecars ignore
 // the port in the Host header when matching hosts (istio/istio#40474).
 //
+// The control-plane tier holds the model against the real istiod, for every
+// scenario and for a generated corpus of configs (docs/fidelity.md).
+//
 // Out of scope, each stated where it matters: ServiceEntry, Sidecar and
 // EnvoyFilter resources (NewConfig rejects them), VirtualService delegation
 // (answered 501 and reported by Lint), fault injection, mirroring, retries,

@@ -4,8 +4,8 @@ package istiodtest_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshcheck/meshcheck/env/programmed"
 	"github.com/meshcheck/meshcheck/internal/istiodtest"
+	"github.com/meshcheck/meshcheck/internal/routegen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
@@ -73,23 +74,20 @@ func TestControlPlaneScenarios(t *testing.T) {
 // the ingress keeps 75/25.
 func TestControlPlaneEchoWithoutMesh(t *testing.T) {
 	cp := istiodtest.Start(t)
-	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "scenarios", "echo"), dir)
-	routing := filepath.Join(dir, "manifests", "routing.yaml")
-	data, err := os.ReadFile(routing)
+	s, _, err := scenario.Load(filepath.Join("..", "..", "scenarios", "echo"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	noMesh := strings.Replace(string(data), "    - mesh\n", "", 1)
-	if noMesh == string(data) {
-		t.Fatal("scenarios/echo/manifests/routing.yaml no longer lists mesh in its gateways")
+	dropped := false
+	for _, o := range s.StateAt(0) {
+		if vs, ok := o.Object.(*networkingv1.VirtualService); ok {
+			n := len(vs.Spec.Gateways)
+			vs.Spec.Gateways = slices.DeleteFunc(vs.Spec.Gateways, func(g string) bool { return g == "mesh" })
+			dropped = dropped || len(vs.Spec.Gateways) < n
+		}
 	}
-	if err := os.WriteFile(routing, []byte(noMesh), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, _, err := scenario.Load(dir)
-	if err != nil {
-		t.Fatal(err)
+	if !dropped {
+		t.Fatal("scenarios/echo no longer lists mesh in its VirtualService's gateways")
 	}
 	objs := stateObjects(s, 0)
 	if err := cp.Apply(context.Background(), objs); err != nil {
@@ -145,50 +143,18 @@ func programmedRoute(t *testing.T, cp *istiodtest.ControlPlane, p scenario.Probe
 	return programmedRouteResult{Route: programmed.Match(rc, req), configs: snap.RouteConfigs(), name: name, req: req, snapshot: snap}
 }
 
-// assertSameDestinations compares the model's weighted destinations (hosts
-// and subsets, weight-0 ones left out, weights as shares) with istiod's
-// weighted clusters.
+// assertSameDestinations compares the model's outcome with istiod's route
+// (routegen's outcomes: status, or share per subset and host, and whether
+// each is served).
 func assertSameDestinations(t *testing.T, res mesh.Resolution, route programmedRouteResult) {
 	t.Helper()
-	if res.Status != 0 || route.Status != 0 {
-		if res.Status != route.Status {
-			t.Errorf("the model answers %d (%s); istiod's route answers %d (%s)", res.Status, res.Reason, route.Status, route.Reason)
-		}
-		return
-	}
-	model := map[string]float64{}
-	total := 0
-	for _, d := range res.Destinations {
-		if len(res.Destinations) == 1 || d.Weight > 0 {
-			total += max(d.Weight, 1)
-		}
-	}
-	for _, d := range res.Destinations {
-		if len(res.Destinations) == 1 || d.Weight > 0 {
-			model[d.Subset+"|"+d.Host] += float64(max(d.Weight, 1)) / float64(total)
-		}
-	}
-	got := map[string]float64{}
-	sum := 0.0
-	for _, c := range route.Clusters {
-		sum += float64(c.Weight)
-	}
-	for _, c := range route.Clusters {
-		parts := strings.Split(c.Name, "|")
-		if len(parts) != 4 {
-			t.Fatalf("istiod's cluster %q is not outbound|port|subset|host", c.Name)
-		}
-		got[parts[2]+"|"+parts[3]] += float64(c.Weight) / sum
-	}
-	if len(model) != len(got) {
-		t.Errorf("the model sends to %v (%s); istiod's route (%s) to %v", model, res.Reason, route.Reason, got)
-		return
-	}
-	for k, v := range model {
-		if d := got[k] - v; d > 1e-9 || d < -1e-9 {
-			t.Errorf("the model sends to %v (%s); istiod's route (%s) to %v", model, res.Reason, route.Reason, got)
-			return
-		}
+	model := routegen.FromModel(res)
+	got := routegen.FromEnvoy(route.Route, func(c string) (bool, int) {
+		_, ok := route.snapshot.Clusters[c]
+		return ok, route.snapshot.EndpointCount(c)
+	})
+	if !model.Equal(got) {
+		t.Errorf("the model predicts %s (%s); istiod's route (%s) gives %s", model, res.Reason, route.Reason, got)
 	}
 }
 
@@ -263,28 +229,4 @@ func newModel(t *testing.T, objs []runtime.Object) *mesh.Model {
 		t.Fatal(err)
 	}
 	return mesh.New(cfg)
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -23,6 +23,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/meshcheck/meshcheck/env/programmed"
 )
 
 // Proxy is the Envoy whose configuration Read asks istiod for.
@@ -179,11 +181,11 @@ func readThen(ctx context.Context, addr string, p Proxy, then func(context.Conte
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range rds {
-			rc := &routev3.RouteConfiguration{}
-			if err := a.UnmarshalTo(rc); err != nil {
-				return nil, fmt.Errorf("decode route configuration for %s: %w", p, err)
-			}
+		rcs, err := programmed.FromResources(rds)
+		if err != nil {
+			return nil, fmt.Errorf("routes for %s: %w", p, err)
+		}
+		for _, rc := range rcs {
 			s.Routes[rc.GetName()] = rc
 		}
 	}

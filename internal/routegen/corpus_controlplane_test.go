@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	apinetworking "istio.io/api/networking/v1alpha3"
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshcheck/meshcheck/env/programmed"
@@ -54,7 +52,7 @@ type disagreement struct {
 // ROUTEGEN_SEED) by the routing model and by the real istiod, batched, for
 // every request of each config, and reports the agreement. It fails on
 // any disagreement that docs/fidelity.md does not list as a known
-// limitation.
+// limitation (the only one: the model refuses configs with a Sidecar).
 func TestControlPlaneCorpus(t *testing.T) {
 	n := envInt(t, "ROUTEGEN_CONFIGS", 100)
 	seed := envInt(t, "ROUTEGEN_SEED", 1)
@@ -109,10 +107,6 @@ func TestControlPlaneCorpus(t *testing.T) {
 				}
 				ok = false
 				d := disagreement{cfg: c, req: req, model: mo, envoy: eo, reason: res.Reason + " | " + route}
-				d.limitation = knownLimitation(c, req, res)
-				if d.limitation != "" {
-					limited++
-				}
 				bad = append(bad, d)
 			}
 			if ok {
@@ -147,52 +141,6 @@ func TestControlPlaneCorpus(t *testing.T) {
 	if unknown > 0 {
 		t.Errorf("%d requests disagree for reasons docs/fidelity.md does not list", unknown)
 	}
-}
-
-// knownLimitation names the docs/fidelity.md limitation a disagreement
-// falls under, "" if none: delegation (the model answers 501 for a
-// delegating route and, at a gateway, orders it as a catch-all, where
-// istiod splices in the delegate's routes) for requests to a host that a
-// delegating VirtualService names.
-func knownLimitation(c routegen.Config, req mesh.Request, res mesh.Resolution) string {
-	if res.Status == 501 && strings.Contains(res.Reason, "delegates") {
-		return "delegation"
-	}
-	host := requestFQDN(req)
-	for _, o := range c.Objects {
-		vs, ok := o.(*networkingv1.VirtualService)
-		if !ok || !slices.ContainsFunc(vs.Spec.GetHttp(), func(r *apinetworking.HTTPRoute) bool { return r.GetDelegate() != nil }) {
-			continue
-		}
-		for _, h := range vs.Spec.GetHosts() {
-			if !strings.Contains(h, ".") {
-				h += "." + vs.Namespace + ".svc.cluster.local"
-			}
-			if h == host || (strings.HasPrefix(h, "*") && strings.HasSuffix(host, h[1:])) {
-				return "delegation"
-			}
-		}
-	}
-	return ""
-}
-
-// requestFQDN is the host a request names, port stripped, short names
-// expanded as Kubernetes DNS does for a client in its source namespace.
-func requestFQDN(req mesh.Request) string {
-	h := req.Host
-	if i := strings.LastIndexByte(h, ':'); i >= 0 {
-		h = h[:i]
-	}
-	if req.Vantage != mesh.Mesh {
-		return h
-	}
-	switch strings.Count(h, ".") {
-	case 0:
-		return h + "." + req.SourceNamespace + ".svc.cluster.local"
-	case 1:
-		return h + ".svc.cluster.local"
-	}
-	return h
 }
 
 // snapshots are one batch's xDS reads: the gateway's and one sidecar's per

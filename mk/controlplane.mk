@@ -36,7 +36,7 @@ test-controlplane: istio-bins apiserver-bins
 fidelity: istio-bins apiserver-bins
 	KUBEBUILDER_ASSETS=$(APISERVER_BIN_DIR) ISTIO_BIN_DIR=$(ISTIO_BIN_DIR) \
 	ROUTEGEN_CONFIGS=$(FIDELITY_CONFIGS) ROUTEGEN_SEED=$(FIDELITY_SEED) \
-	$(GO) test -count=1 -timeout 30m -tags controlplane -run '^TestControlPlaneCorpus$$' -v ./internal/routegen/
+	$(GO) test -count=1 -timeout 60m -tags controlplane -run '^TestControlPlaneCorpus$$' -v ./internal/routegen/
 
 # go vet of the files behind the `controlplane` build tag too.
 vet-controlplane:

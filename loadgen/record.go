@@ -69,7 +69,8 @@ type Record struct {
 	// Unclassified says why a successful response has no version.
 	Unclassified string `json:"unclassified,omitempty"`
 	// Body is an excerpt of the body of an error or unclassified response:
-	// the 1st, 2nd, 4th, 8th, ... of its status (or of the unclassified).
+	// the first 8 of its status (or of the unclassified), then the 16th,
+	// 32nd, 64th, ...
 	Body string `json:"body,omitempty"`
 }
 
@@ -114,8 +115,8 @@ type recorder struct {
 	versions VersionMap
 	// errors counts error responses per status, unclassified the
 	// unclassified ones: a record carries a body excerpt when its count is
-	// a power of two (1, 2, 4, ...), so every phase of a probe, however
-	// short, gets samples, and a million errors only about 20 excerpts.
+	// at most 8 or a power of two, so every phase of a probe, however
+	// short, gets samples, and a million errors only about 25 excerpts.
 	errors       [600]int64
 	unclassified int64
 }
@@ -141,7 +142,7 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 			r.Error = fmt.Sprintf("status %d", r.Status)
 		}
 		k := min(r.Status, len(rc.errors)-1) // statuses past 599 share a count
-		if rc.errors[k]++; len(res.Body) > 0 && powerOfTwo(rc.errors[k]) {
+		if rc.errors[k]++; len(res.Body) > 0 && sampled(rc.errors[k]) {
 			r.Body = truncate(string(res.Body), MaxSampleBytes)
 		}
 	case rc.classify.IsZero():
@@ -149,7 +150,7 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 	default:
 		r.Version, r.Unclassified = rc.version(res)
 		if r.Unclassified != "" {
-			if rc.unclassified++; powerOfTwo(rc.unclassified) {
+			if rc.unclassified++; sampled(rc.unclassified) {
 				r.Body = truncate(string(res.Body), MaxSampleBytes)
 			}
 		}
@@ -157,7 +158,11 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 	return r
 }
 
-func powerOfTwo(n int64) bool { return n > 0 && n&(n-1) == 0 }
+// sampled says whether the n-th error of a status (or unclassified
+// response) carries a body excerpt: the first 8, then every power of two.
+// Records are counted as they complete but judged in send order, so the
+// first few all carry one: whichever of them the verdict sees has a sample.
+func sampled(n int64) bool { return n <= 8 || n&(n-1) == 0 }
 
 // version classifies a successful response and maps its raw value.
 func (rc *recorder) version(res *vegeta.Result) (version, unclassified string) {

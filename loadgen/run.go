@@ -85,6 +85,10 @@ func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
 		tick = func() { cfg.onProgress(f.progress(start)) }
 	}
 	reason := attack(ctx, p.Target, o, newRecorder(p.Classify, p.Map), func(r Record) StopReason {
+		if ctx.Err() != nil && f.stop == "" {
+			// Canceled: what completes now was aborted, not answered.
+			f.stop = StopCanceled
+		}
 		why, _ := f.fold(r)
 		return why
 	}, cfg.every, tick)

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"encoding/xml"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/meshcheck/meshcheck/internal/junittest"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -136,77 +136,23 @@ func TestDecodeErrors(t *testing.T) {
 // testsuite of testcase, each suite counting its tests, failures and
 // errors) and checks that the counts agree with the cases and the run.
 func TestJUnitStructure(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteJUnit(&b, sampleRun(t)); err != nil {
-		t.Fatal(err)
-	}
-	checkJUnit(t, b.Bytes(), 4, 2, 1)
-}
-
-// checkJUnit validates JUnit XML as CI systems read it and compares its
-// totals with the tests, failures and errors wanted.
-func checkJUnit(t *testing.T, data []byte, tests, failures, errs int) {
-	t.Helper()
-	type problem struct {
-		Message string `xml:"message,attr"`
-		Type    string `xml:"type,attr"`
-	}
-	type testcase struct {
-		Name      string    `xml:"name,attr"`
-		Classname string    `xml:"classname,attr"`
-		Time      *float64  `xml:"time,attr"`
-		Failures  []problem `xml:"failure"`
-		Errors    []problem `xml:"error"`
-	}
-	type testsuite struct {
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Errors   int        `xml:"errors,attr"`
-		Time     float64    `xml:"time,attr"`
-		Cases    []testcase `xml:"testcase"`
-	}
-	var doc struct {
-		XMLName  xml.Name    `xml:"testsuites"`
-		Tests    int         `xml:"tests,attr"`
-		Failures int         `xml:"failures,attr"`
-		Errors   int         `xml:"errors,attr"`
-		Suites   []testsuite `xml:"testsuite"`
-	}
-	if !bytes.HasPrefix(data, []byte(`<?xml version="1.0" encoding="UTF-8"?>`)) {
-		t.Errorf("no XML declaration:\n%s", data)
-	}
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("not JUnit XML: %v\n%s", err, data)
-	}
-	var sumTests, sumFailures, sumErrors int
-	for _, s := range doc.Suites {
-		var f, e int
-		for _, c := range s.Cases {
-			if c.Name == "" || c.Classname == "" || c.Time == nil {
-				t.Errorf("suite %s: testcase %+v lacks name, classname or time", s.Name, c)
-			}
-			if len(c.Failures)+len(c.Errors) > 1 {
-				t.Errorf("testcase %s: %d failures and %d errors, want at most one", c.Name, len(c.Failures), len(c.Errors))
-			}
-			for _, p := range append(c.Failures, c.Errors...) {
-				if p.Message == "" || p.Type == "" {
-					t.Errorf("testcase %s: failure or error without message or type", c.Name)
-				}
-			}
-			f += len(c.Failures)
-			e += len(c.Errors)
+	for name, c := range map[string]struct {
+		run  Run
+		want junittest.Totals
+	}{
+		"run":   {sampleRun(t), junittest.Totals{Suites: 1, Tests: 4, Failures: 2, Errors: 1}},
+		"judge": {judgeRun(t), junittest.Totals{Suites: 1, Tests: 1}},
+		"setup error": {Run{Schema: Schema, Command: CommandRun, Environment: "kind", Scenarios: []Scenario{{Name: "echo"}, {Name: "hello"}},
+			Error: &Error{Kind: ErrorEnvironment, Scenario: "echo", Message: "no container engine"}}, junittest.Totals{Suites: 2, Tests: 1, Errors: 1}},
+	} {
+		var b bytes.Buffer
+		if err := WriteJUnit(&b, c.run); err != nil {
+			t.Fatal(err)
 		}
-		if s.Name == "" || s.Tests != len(s.Cases) || s.Failures != f || s.Errors != e {
-			t.Errorf("suite %q counts %d tests, %d failures, %d errors; its cases: %d, %d, %d", s.Name, s.Tests, s.Failures, s.Errors, len(s.Cases), f, e)
+		got, err := junittest.Check(b.Bytes())
+		if err != nil || got != c.want {
+			t.Errorf("%s: %+v, %v; want %+v\n%s", name, got, err, c.want, b.String())
 		}
-		sumTests, sumFailures, sumErrors = sumTests+s.Tests, sumFailures+s.Failures, sumErrors+s.Errors
-	}
-	if doc.Tests != sumTests || doc.Failures != sumFailures || doc.Errors != sumErrors {
-		t.Errorf("testsuites counts %d/%d/%d, its suites %d/%d/%d", doc.Tests, doc.Failures, doc.Errors, sumTests, sumFailures, sumErrors)
-	}
-	if doc.Tests != tests || doc.Failures != failures || doc.Errors != errs {
-		t.Errorf("%d tests, %d failures, %d errors; want %d, %d, %d", doc.Tests, doc.Failures, doc.Errors, tests, failures, errs)
 	}
 }
 

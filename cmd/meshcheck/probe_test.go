@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
@@ -117,14 +118,18 @@ func TestProbeJSONAndSave(t *testing.T) {
 	if code != ExitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	var rep struct {
-		Target struct{ URL, Host string }
-		Result verify.Result
-		Stats  map[string]any
+	var doc struct {
+		Schema, Command string
+		Probes          []struct {
+			Target struct{ URL, Host string }
+			Result verify.Result
+			Stats  map[string]any
+		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Probes) != 1 || doc.Schema != report.Schema || doc.Command != "probe" {
 		t.Fatalf("-o json: %v\n%s", err, out)
 	}
+	rep := doc.Probes[0]
 	rate, ok := rep.Stats["rateAchieved"].(float64)
 	if !ok || rate <= 0 || rep.Stats["rateAsked"] != 2000.0 || rep.Target.Host != "echo.local" || rep.Result.Verdict != verify.Pass {
 		t.Fatalf("JSON report: %s", out)
@@ -232,7 +237,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		{probeArgs(url, pods, "--error-budget", "1"), `"--error-budget" flag: a number in [0, 1)`},
 		{probeArgs(url, pods, "--via", "socks5://x:1"), "--via"},
 		{probeArgs(url, pods, "-H", "nocolon"), "--header"},
-		{probeArgs(url, pods, "-o", "yaml"), "want text or json"},
+		{probeArgs(url, pods, "-o", "yaml"), "want text, json, junit or markdown"},
 		{probeArgs(url, pods, "--max-requests", "0"), "--max-requests"},
 		{probeArgs(url, pods, "--rate", "x"), "invalid argument"},
 	} {

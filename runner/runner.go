@@ -128,17 +128,8 @@ func (e *Error) report() *report.Error {
 // report, a probe cut short by the context is included with what it saw,
 // and the report's Error says what stopped the run.
 func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
-	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: report.Run{
-		Schema: report.Schema, Command: report.CommandRun, Environment: e.Name(), Emulated: e.Emulated(),
-		Started: time.Now(), Scenarios: []report.Scenario{}, Probes: []report.Probe{},
-	}}
-	for _, s := range scenarios {
-		rs := report.Scenario{Name: s.Metadata.Name, Title: s.Metadata.Title, Steps: []string{}}
-		for _, st := range s.Steps {
-			rs.Steps = append(rs.Steps, st.Name)
-		}
-		r.doc.Scenarios = append(r.doc.Scenarios, rs)
-	}
+	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios)}
+	r.doc.Started = time.Now()
 	if opts.FamilyAlpha {
 		r.family = 0
 		for _, s := range scenarios {
@@ -174,6 +165,23 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 		err = &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the results: %w", werr)}
 	}
 	return r.doc, err
+}
+
+// Plan returns the report of a run of the scenarios in the environment
+// named name before any probe ran: its scenarios and their steps, no probe,
+// INCONCLUSIVE. Run fills it in; a run whose environment cannot even be
+// created reports it with its Error.
+func Plan(name string, emulated bool, scenarios []*scenario.Scenario) report.Run {
+	doc := report.Run{Schema: report.Schema, Command: report.CommandRun, Environment: name, Emulated: emulated,
+		Scenarios: []report.Scenario{}, Probes: []report.Probe{}}
+	for _, s := range scenarios {
+		rs := report.Scenario{Name: s.Metadata.Name, Title: s.Metadata.Title, Steps: []string{}}
+		for _, st := range s.Steps {
+			rs.Steps = append(rs.Steps, st.Name)
+		}
+		doc.Scenarios = append(doc.Scenarios, rs)
+	}
+	return doc
 }
 
 // run is one Run's state.

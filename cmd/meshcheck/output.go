@@ -88,6 +88,18 @@ func (f reportFlags) write(w io.Writer, r report.Run) error {
 	return f.files(r)
 }
 
+// failed reports a run that ended in an error before it had a report of
+// its own: stdout gets it in a machine format (in text, the error line on
+// stderr says it all), the files as always.
+func (f reportFlags) failed(w io.Writer, r report.Run) error {
+	if f.stdout() != report.FormatText {
+		if err := report.Write(w, f.stdout(), r); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+	}
+	return f.files(r)
+}
+
 // files writes r to --report-file and appends it, as Markdown, to
 // $GITHUB_STEP_SUMMARY when that is set.
 func (f reportFlags) files(r report.Run) error {

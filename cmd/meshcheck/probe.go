@@ -250,6 +250,11 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		if errors.Is(err, loadgen.ErrNotSettled) && f.host == "" {
 			err = fmt.Errorf("%w (no --host: requests carry the URL's host, and a gateway routes by the Host header)", err)
 		}
+		doc := report.Run{Schema: report.Schema, Command: report.CommandProbe,
+			Error: &report.Error{Kind: report.ErrorEnvironment, Message: err.Error()}}
+		if werr := f.report.failed(stdout, doc); werr != nil {
+			fmt.Fprintf(stderr, "meshcheck: writing the report: %v\n", werr)
+		}
 		return envError(err)
 	}
 

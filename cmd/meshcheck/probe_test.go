@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/meshcheck/meshcheck/internal/junittest"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
@@ -171,6 +172,19 @@ func TestProbeUnreachable(t *testing.T) {
 	if code != ExitEnvironment || out != "" || !strings.HasPrefix(errOut, "cannot reach http://127.0.0.1:1/: ") ||
 		!strings.Contains(errOut, "connection refused") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// CI still gets a report: the environment error is a JUnit <error>.
+	file := filepath.Join(t.TempDir(), "probe.xml")
+	code, out, errOut = probeExec(t, "probe", "--url", "http://127.0.0.1:1/", "--expect", "v1=75,v2=25", "--classify", "json:version",
+		"-o", "json", "--report-file", file)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals, err := junittest.Check(data)
+	if code != ExitEnvironment || err != nil || totals != (junittest.Totals{Suites: 1, Tests: 1, Errors: 1}) ||
+		!strings.Contains(string(data), `type="environment"`) || !strings.Contains(out, `"kind": "environment"`) {
+		t.Errorf("exit %d, %+v, %v\n%s\nstdout %s\nstderr %s", code, totals, err, data, out, errOut)
 	}
 }
 

@@ -19,8 +19,11 @@ func TestMain(m *testing.M) {
 
 // TestRunJUnitReportFile is the CI path: run a scenario in the local
 // environment with -o junit and --report-file; stdout and the file hold
-// JUnit that a CI system reads (a suite for the scenario, a passing case
-// per probe), and the step summary gets the Markdown report appended.
+// JUnit that a CI system reads (a suite for the scenario, a case per probe,
+// a failure per probe that did not pass), and the step summary gets the
+// Markdown report appended. It checks the report, not the verdict: on a
+// machine too loaded to serve 2,000 requests a second, timeouts can exceed
+// the error budget, and the JUnit must then say so.
 func TestRunJUnitReportFile(t *testing.T) {
 	dir := t.TempDir()
 	file, summary := filepath.Join(dir, "f.xml"), filepath.Join(dir, "summary.md")
@@ -29,7 +32,7 @@ func TestRunJUnitReportFile(t *testing.T) {
 	}
 	t.Setenv(stepSummaryEnv, summary)
 	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "local", "--rate", runRate, "-o", "junit", "--report-file", file)
-	if code != ExitPass {
+	if code != ExitPass && code != ExitFail && code != ExitInconclusive {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	data, err := os.ReadFile(file)
@@ -39,18 +42,19 @@ func TestRunJUnitReportFile(t *testing.T) {
 	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("report file mode: %v %v", st.Mode(), err)
 	}
-	for name, doc := range map[string][]byte{"stdout": []byte(out), "report file": data} {
-		got, err := junittest.Check(doc)
-		if err != nil || got != (junittest.Totals{Suites: 1, Tests: 2}) {
-			t.Errorf("%s: %+v, %v; want 1 suite of 2 passing tests\n%s", name, got, err, doc)
-		}
+	if out != string(data) {
+		t.Errorf("stdout and the report file differ:\n%s\n%s", out, data)
 	}
-	if !strings.Contains(string(data), `<testsuite name="echo" tests="2" failures="0" errors="0"`) ||
+	got, err := junittest.Check(data)
+	if err != nil || got.Suites != 1 || got.Tests != 2 || got.Errors != 0 || (got.Failures == 0) != (code == ExitPass) {
+		t.Errorf("exit %d, JUnit %+v, %v; want 1 suite of 2 tests, failing ones iff the exit is not 0\n%s", code, got, err, data)
+	}
+	if !strings.Contains(string(data), `<testsuite name="echo" tests="2"`) ||
 		!strings.Contains(string(data), `<testcase name="split-75-25 / in-mesh" classname="echo.split-75-25"`) {
 		t.Errorf("JUnit lacks the echo suite or its in-mesh case:\n%s", data)
 	}
 	sum, err := os.ReadFile(summary)
-	if err != nil || !strings.HasPrefix(string(sum), "an earlier step\n### meshcheck run: PASS\n") {
+	if err != nil || !strings.HasPrefix(string(sum), "an earlier step\n### meshcheck run: ") || !strings.Contains(string(sum), "| echo / split-75-25 / in-mesh |") {
 		t.Errorf("step summary (%v):\n%s", err, sum)
 	}
 }

@@ -275,10 +275,18 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		if errors.Is(err, env.ErrInvalidOptions) {
 			return usageError(err)
 		}
+		doc := runner.Plan(f.env, f.env == env.Local, scenarios)
+		doc.Error = &report.Error{Kind: report.ErrorEnvironment, Message: err.Error()}
 		if ctx.Err() != nil {
-			return &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
+			doc.Error.Kind = report.ErrorInterrupted
+			err = &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
+		} else {
+			err = envError(err)
 		}
-		return envError(err)
+		if werr := f.report.failed(cmd.OutOrStdout(), doc); werr != nil {
+			log.Error("writing the report failed", "error", werr)
+		}
+		return err
 	}
 	run, err := runner.Run(ctx, e, scenarios, runner.Options{
 		Output:        f.report.stdout(),

@@ -30,24 +30,25 @@ import (
 //     testcase of its probe, or on a testcase named after its step (or
 //     "setup") when no probe ran.
 
+// junitTotals are the attributes of <testsuites> and <testsuite>: a name
+// and the counts of what they hold.
+type junitTotals struct {
+	Name     string `xml:"name,attr"`
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
+}
+
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	junitTotals
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string           `xml:"name,attr"`
-	Tests      int              `xml:"tests,attr"`
-	Failures   int              `xml:"failures,attr"`
-	Errors     int              `xml:"errors,attr"`
-	Skipped    int              `xml:"skipped,attr"`
-	Time       string           `xml:"time,attr"`
+	junitTotals
 	Timestamp  string           `xml:"timestamp,attr,omitempty"`
 	Properties *junitProperties `xml:"properties,omitempty"`
 	Cases      []junitCase      `xml:"testcase"`
@@ -90,7 +91,7 @@ type junitProblem struct {
 
 // WriteJUnit writes r as JUnit XML (see the mapping above).
 func WriteJUnit(w io.Writer, r Run) error {
-	doc := junitSuites{Name: "meshcheck"}
+	doc := junitSuites{junitTotals: junitTotals{Name: "meshcheck"}}
 	suite := func(scenario string) *junitSuite {
 		for i := range doc.Suites {
 			if doc.Suites[i].scenario == scenario {
@@ -101,7 +102,7 @@ func WriteJUnit(w io.Writer, r Run) error {
 		if name == "" {
 			name = r.Command
 		}
-		doc.Suites = append(doc.Suites, junitSuite{Name: name, scenario: scenario, Properties: runProperties(r)})
+		doc.Suites = append(doc.Suites, junitSuite{junitTotals: junitTotals{Name: name}, scenario: scenario, Properties: runProperties(r)})
 		return &doc.Suites[len(doc.Suites)-1]
 	}
 	for _, s := range r.Scenarios {

@@ -14,16 +14,20 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Vets every file, including those behind the `apiserver` build tag.
+# Vets every file, including those behind the `apiserver` and `controlplane`
+# build tags.
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags apiserver ./...
+	$(GO) vet -tags controlplane ./...
 
 # Every test that runs without Docker: unit, simulation, loopback load,
 # fuzz seed corpora, the local end-to-end scenarios and the real API-server
 # tier (test-apiserver, in mk/apiserver.mk, builds kube-apiserver and etcd
-# into .cache/ first when they are missing), after the race run.
-test: fmt-check vet race test-apiserver
+# into .cache/ first when they are missing) and the control-plane tier
+# (test-controlplane, in mk/controlplane.mk: real istiod and istioctl, built
+# into .cache/ when missing), after the race run.
+test: fmt-check vet race test-apiserver test-controlplane
 
 # The race detector over every package, with -short: the seeded simulations
 # and the seconds-long loopback tests skip (under -race they would take many
@@ -36,5 +40,6 @@ test-race: race
 clean:
 	rm -rf bin
 
-# Topic fragments: verify, loadgen, local (demo), apiserver, kind (verify).
+# Topic fragments: verify, loadgen, local (demo), apiserver, controlplane,
+# kind (verify).
 include $(wildcard mk/*.mk)

@@ -16,9 +16,11 @@
 // tutorials were written: since Istio 1.15 both gateways and sidecars ignore
 // the port in the Host header when matching hosts (istio/istio#40474).
 //
+// The control-plane tier holds the model against the real istiod, for every
+// scenario and for a generated corpus of configs (docs/fidelity.md).
+//
 // Out of scope, each stated where it matters: ServiceEntry, Sidecar and
-// EnvoyFilter resources (NewConfig rejects them), VirtualService delegation
-// (answered 501 and reported by Lint), fault injection, mirroring, retries,
+// EnvoyFilter resources (NewConfig rejects them), fault injection, mirroring, retries,
 // TLS and TCP routes, passthrough of unknown hosts (answered 404), and
 // Service exportTo annotations.
 package mesh

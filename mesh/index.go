@@ -162,6 +162,7 @@ type httpRoute struct {
 	dests     []destSpec
 	status    int
 	statusWhy string
+	delegate  string // "ns/name" of the VirtualService this route delegates to
 }
 
 // destSpec is one route destination with its host resolved.
@@ -210,9 +211,14 @@ func (m *Model) indexIstio(cfg Config) {
 		m.gwByKey[gi.key] = gi
 		m.gws = append(m.gws, gi)
 	}
+	m.vsByKey = map[string]*vsInfo{}
 	for _, v := range cfg.VirtualServices {
 		if v != nil {
-			m.vss = append(m.vss, compileVirtualService(v))
+			vi := compileVirtualService(v)
+			m.vss = append(m.vss, vi)
+			if _, dup := m.vsByKey[vi.key]; !dup {
+				m.vsByKey[vi.key] = vi
+			}
 		}
 	}
 	for _, d := range cfg.DestinationRules {
@@ -345,9 +351,7 @@ func compileRoute(i int, hr *apinetworking.HTTPRoute, ns string) (*httpRoute, []
 		if dns == "" {
 			dns = ns
 		}
-		r.status = 501
-		r.statusWhy = "delegates to VirtualService " + dns + "/" + hr.GetDelegate().GetName() +
-			", which meshcheck does not model, so the model answers 501"
+		r.delegate = dns + "/" + hr.GetDelegate().GetName()
 	case hr.GetRedirect() != nil:
 		r.status = 301
 		if c := hr.GetRedirect().GetRedirectCode(); c != 0 {

@@ -30,7 +30,7 @@ const (
 // defines (503), destination hosts or ports no Service has (503), gateway
 // references to no Gateway, weights not summing to 100, conflicting
 // VirtualServices for one host in the mesh, DestinationRule subsets that
-// select no pod, and constructs the model does not cover (delegation).
+// select no pod, and delegating routes whose delegate istiod cannot use.
 func (m *Model) Lint() []Finding {
 	var out []Finding
 	add := func(obj, field, sev, format string, args ...any) {
@@ -42,9 +42,9 @@ func (m *Model) Lint() []Finding {
 		for _, p := range v.problems {
 			add(obj, p.field, SeverityError, "%s %s, so istiod's validation rejects the VirtualService", p.field, p.msg)
 		}
-		if len(v.hosts) == 0 {
+		if len(v.hosts) == 0 && !m.delegatedTo(v) {
 			add(obj, "spec.hosts", SeverityWarning,
-				"the VirtualService has no hosts, so it can only be a delegate of another VirtualService, which meshcheck does not model")
+				"the VirtualService has no hosts and no VirtualService delegates to it, so it routes nothing")
 		}
 		// Gateway references (VirtualService-gateways).
 		for i, g := range v.gateways {
@@ -121,8 +121,9 @@ func (m *Model) Lint() []Finding {
 func (m *Model) lintRoute(v *vsInfo, r *httpRoute, add func(obj, field, sev, format string, args ...any)) {
 	obj := "VirtualService " + v.key
 	at := fmt.Sprintf("spec.http[%d]", r.index)
-	if r.status == 501 {
-		add(obj, at+".delegate", SeverityError, "route %s %s", r.label, r.statusWhy)
+	if r.delegate != "" && m.delegate(v, r) == nil {
+		add(obj, at+".delegate", SeverityError,
+			"route %s delegates to VirtualService %s, which does not exist, is invalid or is not exported to namespace %s, so istiod drops the route", r.label, r.delegate, v.ns)
 	}
 	total := 0
 	for _, d := range r.dests {

@@ -179,18 +179,23 @@ func compileMatch(index int, in *apinetworking.HTTPMatchRequest, ns string) (*ma
 	for _, g := range in.GetGateways() {
 		m.gateways = append(m.gateways, resolveGatewayRef(g, ns))
 	}
-	// A catch-all match has no condition but a "/" prefix or ".*" regex on
-	// the uri (pilot/pkg/networking/core/route/route.go IsCatchAllRoute).
-	uriAll := m.uri == nil || m.uri.kind == strPresent ||
-		(m.uri.kind == strPrefix && m.uri.val == "/") || (m.uri.kind == strRegex && m.uri.val == ".*")
-	m.catchAll = uriAll && m.method == nil && m.authority == nil && m.scheme == nil &&
-		len(m.headers) == 0 && len(m.without) == 0 && len(m.query) == 0
+	m.setCatchAll()
 	if len(desc) == 0 {
 		m.desc = "an empty match"
 	} else {
 		m.desc = strings.Join(desc, ", ")
 	}
 	return m, "", nil
+}
+
+// setCatchAll records whether the match has no condition but a "/"
+// prefix or ".*" regex on the uri (pilot/pkg/networking/core/route/route.go
+// IsCatchAllRoute).
+func (m *matchSpec) setCatchAll() {
+	uriAll := m.uri == nil || m.uri.kind == strPresent ||
+		(m.uri.kind == strPrefix && m.uri.val == "/") || (m.uri.kind == strRegex && m.uri.val == ".*")
+	m.catchAll = uriAll && m.method == nil && m.authority == nil && m.scheme == nil &&
+		len(m.headers) == 0 && len(m.without) == 0 && len(m.query) == 0
 }
 
 // applies reports whether the match is part of the route table that a

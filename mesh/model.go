@@ -51,8 +51,7 @@ type Resolution struct {
 	// Status is 0 when the request is routed to Destinations; otherwise the
 	// status Envoy answers itself: 404 (no matching host or route, Envoy
 	// NR), 503 (every destination is unavailable), 301 (redirect),
-	// a directResponse status, or 501 for a route meshcheck does not model
-	// (delegation).
+	// or a directResponse status.
 	Status int
 	// Reason is one sentence: which route matched and why, or why none did.
 	Reason string
@@ -104,6 +103,7 @@ type Model struct {
 	services map[string]*service
 	svcList  []*service
 	vss      []*vsInfo
+	vsByKey  map[string]*vsInfo // by "ns/name", for delegation
 	drs      []*drInfo
 	gws      []*gwInfo
 	gwByKey  map[string]*gwInfo

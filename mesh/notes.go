@@ -176,7 +176,7 @@ func (m *Model) ingressSkip(v *vsInfo, port int, h string) string {
 			why = fmt.Sprintf("its Gateway %s has no plain HTTP server on port %d", g.key, port)
 		case !exposes:
 			why = fmt.Sprintf("no server of its Gateway %s on port %d exposes host %s to namespace %s", g.key, port, h, v.ns)
-		case len(routeEntries(v, &m.ingressProxy, g.key, port)) == 0:
+		case len(m.routeEntries(v, &m.ingressProxy, g.key, port)) == 0:
 			why = fmt.Sprintf("none of its http routes applies at Gateway %s on port %d", g.key, port)
 		default:
 			return ""
@@ -203,7 +203,7 @@ func (m *Model) meshNotes(t *table, port int, h string, routing *vsInfo) []strin
 			why = "its gateways do not include mesh"
 		case !exportedTo(v.exportTo, v.ns, ns):
 			why = "its exportTo does not include namespace " + ns
-		case len(routeEntries(v, t.proxy, meshGateway, port)) == 0:
+		case len(m.routeEntries(v, t.proxy, meshGateway, port)) == 0:
 			why = fmt.Sprintf("none of its http routes applies on port %d to a client in namespace %s", port, ns)
 		case routing != nil:
 			why = "VirtualService " + routing.key + " already routes that host, and sidecars use only the oldest VirtualService for a host (IST0109)"

@@ -130,10 +130,28 @@ func (t *table) listener(port int) *listener {
 // ("Match conditions to be satisfied for the rule to be activated. All
 // conditions inside a single match block have AND semantics, while the list
 // of match blocks have OR semantics"), and route.go
-// BuildHTTPRoutesForVirtualService.
-func routeEntries(v *vsInfo, p *proxy, gw string, port int) []rawEntry {
+// BuildHTTPRoutesForVirtualService. A delegating route stands for the
+// delegate's routes, merged with it (delegatedRoutes).
+func (m *Model) routeEntries(v *vsInfo, p *proxy, gw string, port int) []rawEntry {
 	var out []rawEntry
 	for _, r := range v.routes {
+		if r.delegate != "" {
+			for _, d := range m.delegatedRoutes(v, r) {
+				if len(d.matches) == 0 {
+					return append(out, rawEntry{vs: v, r: d.route})
+				}
+				for _, mm := range d.matches {
+					if !mm.applies(p, gw, port) {
+						continue
+					}
+					out = append(out, rawEntry{vs: v, r: d.route, m: mm})
+					if mm.catchAll {
+						return out
+					}
+				}
+			}
+			continue
+		}
 		if len(r.matches) == 0 {
 			return append(out, rawEntry{vs: v, r: r})
 		}
@@ -232,7 +250,7 @@ func (m *Model) buildIngressTable() *table {
 				if len(hosts) == 0 {
 					continue
 				}
-				raw := routeEntries(v, p, g.key, port)
+				raw := m.routeEntries(v, p, g.key, port)
 				if len(raw) == 0 {
 					continue
 				}
@@ -397,7 +415,7 @@ func (m *Model) buildMeshTable(ns string) *table {
 		}
 		var wrappers []wrapper
 		for _, v := range vsl {
-			raw := routeEntries(v, p, meshGateway, port)
+			raw := m.routeEntries(v, p, meshGateway, port)
 			if len(raw) == 0 {
 				continue
 			}

@@ -164,7 +164,7 @@ func TestRunExistingOnAPIServer(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "istiod", Namespace: "istio-system", Labels: l},
 		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: l},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "docker.io/istio/pilot:1.30.3"}}}}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "docker.io/istio/pilot:1.31.0"}}}}},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -43,25 +45,39 @@ stderr with its error and the command exits 2.`,
 }
 
 func newScenariosValidateCommand() *cobra.Command {
-	return &cobra.Command{
+	var istioctlFlag string
+	cmd := &cobra.Command{
 		Use:   "validate <scenario-dir>...",
 		Short: "Validate scenarios without running them",
 		Long: `Load each scenario folder strictly (scenario.yaml and its manifests) and run
-the cross-checks of the routing model, without touching any cluster.
+the cross-checks of the routing model, without touching any cluster. When an
+istioctl is found (--istioctl, else PATH), each step's state is also checked
+with "istioctl analyze --use-kube=false -A" and its findings (IST codes) are
+shown beside meshcheck's own.
 
-Warnings go to stderr as "warning: file:line: field: message"; the scenario is
-still valid (exit 0). Errors go to stderr as "file:line: field: message" and the
-command exits 2.`,
+Warnings go to stderr as "warning: file:line: field: message" and istioctl's
+findings as "istioctl: file:line: IST0101 (Error) ..."; the scenario is still
+valid (exit 0). Errors go to stderr as "file:line: field: message" and the
+command exits 2; an istioctl that fails to run exits 4.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return validateScenarios(cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
+			// Without --istioctl and none on PATH, src.Path stays "":
+			// meshcheck's own checks only.
+			src, err := (&istio.Locator{Flag: istioctlFlag}).Resolve()
+			if err != nil && istioctlFlag != "" {
+				return usageError(err)
+			}
+			return validateScenarios(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, src.Path)
 		},
 	}
+	cmd.Flags().StringVar(&istioctlFlag, "istioctl", "", "istioctl to analyze each step's manifests with (default: istioctl on PATH, if any)")
+	return cmd
 }
 
-// validateScenarios loads every dir, reporting each result; it fails with a
-// usage error (exit 2) when any does not load.
-func validateScenarios(stdout, stderr io.Writer, dirs []string) error {
+// validateScenarios loads every dir, reporting each result and, with an
+// istioctl, its analysis; it fails with a usage error (exit 2) when any
+// does not load, with an environment error (exit 4) when istioctl fails.
+func validateScenarios(ctx context.Context, stdout, stderr io.Writer, dirs []string, istioctl string) error {
 	failed := 0
 	for _, dir := range dirs {
 		s, warnings, err := scenario.Load(dir)
@@ -73,8 +89,19 @@ func validateScenarios(stdout, stderr io.Writer, dirs []string) error {
 			failed++
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok: scenario %s, %s, %s, %s\n", dir, s.Metadata.Name,
-			scenarioPlural(len(s.Steps), "step"), scenarioPlural(scenarioProbeCount(s), "probe"), scenarioPlural(len(warnings), "warning"))
+		analysis := ""
+		if istioctl != "" {
+			findings, err := istio.AnalyzeScenario(ctx, istio.ExecRunner{}, istioctl, s)
+			if err != nil {
+				return envError(fmt.Errorf("%s: %w", dir, err))
+			}
+			for _, f := range findings {
+				fmt.Fprintf(stderr, "istioctl: %s\n", f)
+			}
+			analysis = ", " + scenarioPlural(len(findings), "istioctl finding")
+		}
+		fmt.Fprintf(stdout, "%s: ok: scenario %s, %s, %s, %s%s\n", dir, s.Metadata.Name,
+			scenarioPlural(len(s.Steps), "step"), scenarioPlural(scenarioProbeCount(s), "probe"), scenarioPlural(len(warnings), "warning"), analysis)
 	}
 	if failed > 0 {
 		return usageError(fmt.Errorf("%s of %d did not validate", scenarioPlural(failed, "scenario"), len(dirs)))

@@ -20,11 +20,14 @@ import (
 	"time"
 )
 
-// DefaultVersion is the Istio release meshcheck installs. Istio 1.30 supports
-// Kubernetes 1.32 to 1.36 (its istioctl's MinK8SVersion is 32, istio/istio
-// istioctl/pkg/install/k8sversion/version.go at tag 1.30.3), so it covers the
-// kind v0.30.0 node image, Kubernetes 1.34. Istio 1.27 stops at 1.33.
-const DefaultVersion = "1.30.3"
+// DefaultVersion is the Istio release meshcheck installs, the same release
+// the control-plane test tier builds istiod and istioctl from (tools/istio).
+// Istio 1.31 supports Kubernetes 1.32 and later: its istioctl's
+// MinK8SVersion is 32 (istio/istio istioctl/pkg/install/k8sversion/version.go
+// at eed52ebb66ad, the commit tag 1.31.0 names), it is built on k8s.io/*
+// v0.36.1, and its own kind tests run a v1.35.0 node (prow/integ-suite-kind.sh),
+// so it covers the kind v0.30.0 node image, Kubernetes 1.34.
+const DefaultVersion = "1.31.0"
 
 // DefaultReleaseURL is where Istio publishes release artifacts:
 // <base>/<version>/istioctl-<version>-<os>-<arch>.tar.gz and a .sha256 file
@@ -35,7 +38,7 @@ const DefaultReleaseURL = "https://github.com/istio/istio/releases/download"
 
 var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-(alpha|beta|rc)\.[0-9]+)?$`)
 
-// ValidateVersion accepts Istio release versions like 1.30.3 or 1.31.0-rc.0.
+// ValidateVersion accepts Istio release versions like 1.31.0 or 1.32.0-rc.0.
 func ValidateVersion(v string) error {
 	if !versionRE.MatchString(v) {
 		return fmt.Errorf("istio version %q: want a release like %s", v, DefaultVersion)

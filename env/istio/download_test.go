@@ -70,13 +70,13 @@ var linuxAMD64 = Platform{OS: "linux", Arch: "amd64"}
 
 func TestFetchVerifiesChecksumAndCaches(t *testing.T) {
 	archive := fakeRelease(t, map[string]string{"istioctl": "#!/bin/sh\necho fake istioctl\n"})
-	srv := newReleaseServer(t, "1.30.3", "istioctl-1.30.3-linux-amd64.tar.gz", archive, "")
+	srv := newReleaseServer(t, "1.31.0", "istioctl-1.31.0-linux-amd64.tar.gz", archive, "")
 	d := &Downloader{BaseURL: srv.URL, CacheDir: t.TempDir(), Client: srv.Client()}
-	got, err := d.Fetch(context.Background(), "1.30.3", linuxAMD64)
+	got, err := d.Fetch(context.Background(), "1.31.0", linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(d.CacheDir, "1.30.3", "linux-amd64", "istioctl"); got != want {
+	if want := filepath.Join(d.CacheDir, "1.31.0", "linux-amd64", "istioctl"); got != want {
 		t.Errorf("path %s, want %s", got, want)
 	}
 	b, err := os.ReadFile(got)
@@ -90,7 +90,7 @@ func TestFetchVerifiesChecksumAndCaches(t *testing.T) {
 	if n := srv.requests.Load(); n != 2 {
 		t.Errorf("%d requests, want 2 (checksum, archive)", n)
 	}
-	if _, err := d.Fetch(context.Background(), "1.30.3", linuxAMD64); err != nil {
+	if _, err := d.Fetch(context.Background(), "1.31.0", linuxAMD64); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.requests.Load(); n != 2 {
@@ -104,17 +104,17 @@ func TestFetchVerifiesChecksumAndCaches(t *testing.T) {
 
 func TestFetchRejectsWrongChecksum(t *testing.T) {
 	archive := fakeRelease(t, map[string]string{"istioctl": "tampered"})
-	wrong := strings.Repeat("ab", 32) + " istioctl-1.30.3-linux-amd64.tar.gz\n"
-	srv := newReleaseServer(t, "1.30.3", "istioctl-1.30.3-linux-amd64.tar.gz", archive, wrong)
+	wrong := strings.Repeat("ab", 32) + " istioctl-1.31.0-linux-amd64.tar.gz\n"
+	srv := newReleaseServer(t, "1.31.0", "istioctl-1.31.0-linux-amd64.tar.gz", archive, wrong)
 	d := &Downloader{BaseURL: srv.URL, CacheDir: t.TempDir(), Client: srv.Client()}
-	_, err := d.Fetch(context.Background(), "1.30.3", linuxAMD64)
+	_, err := d.Fetch(context.Background(), "1.31.0", linuxAMD64)
 	if err == nil || !strings.Contains(err.Error(), "does not match the published") {
 		t.Fatalf("error %v, want a checksum mismatch", err)
 	}
-	if d.Cached("1.30.3", linuxAMD64) {
+	if d.Cached("1.31.0", linuxAMD64) {
 		t.Error("a binary with a wrong checksum was cached")
 	}
-	entries, _ := os.ReadDir(filepath.Join(d.CacheDir, "1.30.3", "linux-amd64"))
+	entries, _ := os.ReadDir(filepath.Join(d.CacheDir, "1.31.0", "linux-amd64"))
 	if len(entries) != 0 {
 		t.Errorf("cache dir holds %d entries after a rejected download", len(entries))
 	}
@@ -130,19 +130,19 @@ func TestFetchFailures(t *testing.T) {
 		checksum string
 		want     string
 	}{
-		{"unknown version", "1.30.2", good, "", "HTTP 404"},
-		{"archive without istioctl", "1.30.3", noBinary, "", "no istioctl file"},
-		{"checksum for another file", "1.30.3", good, strings.Repeat("00", 32) + " istioctl-1.30.3-osx-arm64.tar.gz", "names \"istioctl-1.30.3-osx-arm64.tar.gz\""},
-		{"garbage checksum", "1.30.3", good, "<html>not found</html>", "not a hex SHA-256"},
+		{"unknown version", "1.31.1", good, "", "HTTP 404"},
+		{"archive without istioctl", "1.31.0", noBinary, "", "no istioctl file"},
+		{"checksum for another file", "1.31.0", good, strings.Repeat("00", 32) + " istioctl-1.31.0-osx-arm64.tar.gz", "names \"istioctl-1.31.0-osx-arm64.tar.gz\""},
+		{"garbage checksum", "1.31.0", good, "<html>not found</html>", "not a hex SHA-256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newReleaseServer(t, tc.served, "istioctl-"+tc.served+"-linux-amd64.tar.gz", tc.archive, tc.checksum)
 			d := &Downloader{BaseURL: srv.URL, CacheDir: t.TempDir(), Client: srv.Client()}
-			_, err := d.Fetch(context.Background(), "1.30.3", linuxAMD64)
+			_, err := d.Fetch(context.Background(), "1.31.0", linuxAMD64)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
-			if d.Cached("1.30.3", linuxAMD64) {
+			if d.Cached("1.31.0", linuxAMD64) {
 				t.Error("binary cached after a failed download")
 			}
 		})
@@ -151,9 +151,9 @@ func TestFetchFailures(t *testing.T) {
 
 func TestFetchEnforcesSizeLimit(t *testing.T) {
 	archive := fakeRelease(t, map[string]string{"istioctl": strings.Repeat("x", 4096)})
-	srv := newReleaseServer(t, "1.30.3", "istioctl-1.30.3-linux-amd64.tar.gz", archive, "")
+	srv := newReleaseServer(t, "1.31.0", "istioctl-1.31.0-linux-amd64.tar.gz", archive, "")
 	d := &Downloader{BaseURL: srv.URL, CacheDir: t.TempDir(), Client: srv.Client(), MaxBytes: 10}
-	if _, err := d.Fetch(context.Background(), "1.30.3", linuxAMD64); err == nil || !strings.Contains(err.Error(), "larger than 10 bytes") {
+	if _, err := d.Fetch(context.Background(), "1.31.0", linuxAMD64); err == nil || !strings.Contains(err.Error(), "larger than 10 bytes") {
 		t.Fatalf("error %v, want a size error", err)
 	}
 }
@@ -163,18 +163,18 @@ func TestArchiveName(t *testing.T) {
 		p    Platform
 		want string
 	}{
-		{Platform{"linux", "amd64"}, "istioctl-1.30.3-linux-amd64.tar.gz"},
-		{Platform{"linux", "arm64"}, "istioctl-1.30.3-linux-arm64.tar.gz"},
-		{Platform{"darwin", "amd64"}, "istioctl-1.30.3-osx-amd64.tar.gz"},
-		{Platform{"darwin", "arm64"}, "istioctl-1.30.3-osx-arm64.tar.gz"},
+		{Platform{"linux", "amd64"}, "istioctl-1.31.0-linux-amd64.tar.gz"},
+		{Platform{"linux", "arm64"}, "istioctl-1.31.0-linux-arm64.tar.gz"},
+		{Platform{"darwin", "amd64"}, "istioctl-1.31.0-osx-amd64.tar.gz"},
+		{Platform{"darwin", "arm64"}, "istioctl-1.31.0-osx-arm64.tar.gz"},
 	} {
-		got, err := ArchiveName("1.30.3", tc.p)
+		got, err := ArchiveName("1.31.0", tc.p)
 		if err != nil || got != tc.want {
 			t.Errorf("%v: %q, %v; want %q", tc.p, got, err, tc.want)
 		}
 	}
 	for _, p := range []Platform{{"windows", "amd64"}, {"linux", "386"}} {
-		if _, err := ArchiveName("1.30.3", p); err == nil || !strings.Contains(err.Error(), "--istioctl") {
+		if _, err := ArchiveName("1.31.0", p); err == nil || !strings.Contains(err.Error(), "--istioctl") {
 			t.Errorf("%v: error %v, want one suggesting --istioctl", p, err)
 		}
 	}
@@ -182,8 +182,8 @@ func TestArchiveName(t *testing.T) {
 		t.Error("version \"latest\" accepted")
 	}
 	d := &Downloader{}
-	url, err := d.URL("1.30.3", linuxAMD64)
-	if err != nil || url != "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-amd64.tar.gz" {
+	url, err := d.URL("1.31.0", linuxAMD64)
+	if err != nil || url != "https://github.com/istio/istio/releases/download/1.31.0/istioctl-1.31.0-linux-amd64.tar.gz" {
 		t.Errorf("default URL %q, %v", url, err)
 	}
 }
@@ -203,7 +203,7 @@ func TestParseChecksum(t *testing.T) {
 }
 
 func FuzzParseChecksum(f *testing.F) {
-	f.Add(strings.Repeat("0f", 32)+" istioctl-1.30.3-linux-amd64.tar.gz\n", "istioctl-1.30.3-linux-amd64.tar.gz")
+	f.Add(strings.Repeat("0f", 32)+" istioctl-1.31.0-linux-amd64.tar.gz\n", "istioctl-1.31.0-linux-amd64.tar.gz")
 	f.Add("", "x")
 	f.Add("deadbeef", "x")
 	f.Fuzz(func(t *testing.T, content, want string) {
@@ -215,7 +215,7 @@ func FuzzParseChecksum(f *testing.F) {
 }
 
 func FuzzValidateVersion(f *testing.F) {
-	for _, s := range []string{"1.30.3", "1.31.0-rc.0", "latest", "1.30.3/../../x", ""} {
+	for _, s := range []string{"1.31.0", "1.31.0-rc.0", "latest", "1.31.0/../../x", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {

@@ -106,7 +106,7 @@ const DefaultReadinessTimeout = 5 * time.Minute
 
 // InstallArgs is the argv (without istioctl itself) of the install:
 // `istioctl install -y -f <IstioOperator file>` against meshcheck's own
-// kubeconfig, waiting for readiness up to timeout (istioctl 1.30
+// kubeconfig, waiting for readiness up to timeout (istioctl 1.31
 // operator/cmd/mesh/install.go flags -y, -f, --readiness-timeout; istioctl
 // --kubeconfig).
 func InstallArgs(operatorFile, kubeconfig string, timeout time.Duration) []string {

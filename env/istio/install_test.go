@@ -167,7 +167,7 @@ func TestLocatorOrder(t *testing.T) {
 	notOnPath := func(string) (string, error) { return "", errors.New("not found") }
 	d := &Downloader{CacheDir: filepath.Join(dir, "cache")}
 
-	src, err := (&Locator{Flag: exe, LookPath: onPath, Downloader: d, Version: "1.30.3", Platform: linuxAMD64}).Resolve()
+	src, err := (&Locator{Flag: exe, LookPath: onPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
 	if err != nil || src.Origin != FromFlag || src.Path != exe {
 		t.Errorf("flag: %+v, %v", src, err)
 	}
@@ -177,22 +177,22 @@ func TestLocatorOrder(t *testing.T) {
 	if _, err := (&Locator{Flag: filepath.Join(dir, "missing")}).Resolve(); err == nil {
 		t.Error("missing --istioctl accepted")
 	}
-	src, err = (&Locator{LookPath: onPath, Downloader: d, Version: "1.30.3", Platform: linuxAMD64}).Resolve()
+	src, err = (&Locator{LookPath: onPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
 	if err != nil || src.Origin != FromPath || src.Path != "/usr/bin/istioctl" {
 		t.Errorf("PATH: %+v, %v", src, err)
 	}
-	src, err = (&Locator{LookPath: notOnPath, Downloader: d, Version: "1.30.3", Platform: linuxAMD64}).Resolve()
-	if err != nil || src.Origin != FromDownload || src.URL != "https://github.com/istio/istio/releases/download/1.30.3/istioctl-1.30.3-linux-amd64.tar.gz" {
+	src, err = (&Locator{LookPath: notOnPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
+	if err != nil || src.Origin != FromDownload || src.URL != "https://github.com/istio/istio/releases/download/1.31.0/istioctl-1.31.0-linux-amd64.tar.gz" {
 		t.Errorf("download: %+v, %v", src, err)
 	}
-	cached := d.Path("1.30.3", linuxAMD64)
+	cached := d.Path("1.31.0", linuxAMD64)
 	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(cached, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err = (&Locator{LookPath: notOnPath, Downloader: d, Version: "1.30.3", Platform: linuxAMD64}).Resolve()
+	src, err = (&Locator{LookPath: notOnPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
 	if err != nil || src.Origin != FromCache || src.Path != cached {
 		t.Errorf("cache: %+v, %v", src, err)
 	}
@@ -200,11 +200,11 @@ func TestLocatorOrder(t *testing.T) {
 
 func TestLocatorEnsureDownloads(t *testing.T) {
 	archive := fakeRelease(t, map[string]string{"istioctl": "bin"})
-	srv := newReleaseServer(t, "1.30.3", "istioctl-1.30.3-linux-amd64.tar.gz", archive, "")
+	srv := newReleaseServer(t, "1.31.0", "istioctl-1.31.0-linux-amd64.tar.gz", archive, "")
 	d := &Downloader{BaseURL: srv.URL, CacheDir: t.TempDir(), Client: srv.Client()}
-	l := &Locator{LookPath: func(string) (string, error) { return "", errors.New("no") }, Downloader: d, Version: "1.30.3", Platform: linuxAMD64}
+	l := &Locator{LookPath: func(string) (string, error) { return "", errors.New("no") }, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}
 	p, err := l.Ensure(context.Background())
-	if err != nil || p != d.Path("1.30.3", linuxAMD64) {
+	if err != nil || p != d.Path("1.31.0", linuxAMD64) {
 		t.Fatalf("Ensure: %s, %v", p, err)
 	}
 }

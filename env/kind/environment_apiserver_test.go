@@ -52,7 +52,7 @@ func apiserverWorld(t *testing.T) (*world, *apiservertest.Server) {
 			Spec: appsv1.DeploymentSpec{
 				Selector: &metav1.LabelSelector{MatchLabels: l},
 				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "docker.io/istio/pilot:1.30.3"}}}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "docker.io/istio/pilot:1.31.0"}}}},
 			},
 		}
 		if _, err := srv.Kube.AppsV1().Deployments(istio.Namespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {

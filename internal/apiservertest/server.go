@@ -25,6 +25,9 @@ const AssetsEnv = "KUBEBUILDER_ASSETS"
 // repository root.
 const CacheDir = ".cache/apiserver/bin"
 
+// ServiceCIDR is the range the server allocates Service cluster IPs from.
+const ServiceCIDR = "10.96.0.0/16"
+
 // istioCRDFile is the path of Istio's CRDs inside the istio.io/api module.
 const istioCRDFile = "kubernetes/customresourcedefinitions.gen.yaml"
 
@@ -117,6 +120,9 @@ func start() (*Server, error) {
 		// USE_EXISTING_CLUSTER says.
 		UseExistingCluster: &noExisting,
 	}
+	// envtest's default Service range, 10.0.0.0/24, holds 254 Services; the
+	// control-plane tier's batched corpus needs thousands.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", ServiceCIDR)
 	cfg, err := env.Start()
 	if err != nil {
 		// Start may have launched etcd before failing.
@@ -164,7 +170,7 @@ func AssetsDir() (string, error) {
 	dir := os.Getenv(AssetsEnv)
 	source := "$" + AssetsEnv
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			return "", err
 		}
@@ -194,7 +200,7 @@ func IstioCRDs() (string, error) {
 }
 
 func findIstioCRDs() (string, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -232,9 +238,9 @@ func findIstioCRDs() (string, error) {
 	return path, nil
 }
 
-// repoRoot walks up from the working directory (a test's package folder) to
+// RepoRoot walks up from the working directory (a test's package folder) to
 // the folder whose go.mod declares the meshcheck module.
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find the repository root: %w", err)

@@ -1,0 +1,232 @@
+//go:build controlplane
+
+package istiodtest_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/meshcheck/meshcheck/env/programmed"
+	"github.com/meshcheck/meshcheck/internal/istiodtest"
+	"github.com/meshcheck/meshcheck/internal/routegen"
+	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/runner"
+	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// TestControlPlaneScenarios applies every step of every scenario
+// under scenarios/ to the real istiod and checks, for each probe, that the
+// weighted clusters istiod programs at the probe's vantage for its request
+// are the destinations the routing model predicts (runner.Predict, the
+// prediction run and validate use), and that their versions (through the
+// DestinationRule subsets' labels) give the scenario's expected weights.
+func TestControlPlaneScenarios(t *testing.T) {
+	cp := istiodtest.Start(t)
+	dirs, err := filepath.Glob(filepath.Join("..", "..", "scenarios", "*", scenario.FileName))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no scenarios found (%v)", err)
+	}
+	for _, f := range dirs {
+		s, _, err := scenario.Load(filepath.Dir(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range s.Steps {
+			objs := stateObjects(s, i)
+			if err := cp.Apply(context.Background(), objs); err != nil {
+				t.Fatalf("%s step %s: %v", s.Metadata.Name, st.Name, err)
+			}
+			model := newModel(t, objs)
+			for _, p := range st.Probes {
+				t.Run(s.Metadata.Name+"/"+st.Name+"/"+p.Name, func(t *testing.T) {
+					pred := runner.Predict(model, p, s.SourceNamespace())
+					route := programmedRoute(t, cp, p, s.SourceNamespace())
+					assertSameDestinations(t, pred.Resolution, route)
+					if len(p.Expect.Weights) == 0 {
+						t.Fatalf("probe %s has no explicit weights to hold istiod's route against", p.Name)
+					}
+					assertWeights(t, "the model", pred.Weights, p.Expect.Weights)
+					ok, sentence := programmed.Check(route.configs, programmed.Expectation{
+						RouteConfig: route.name, Request: route.req,
+						Weights: weightMap(p.Expect.Weights), Versions: subsetVersions(objs, p.VersionLabel()),
+					})
+					if !ok {
+						t.Errorf("istiod does not program the expected split: %s", sentence)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestControlPlaneEchoWithoutMesh: without `mesh` in the
+// VirtualService's gateways, the sidecar's route is the plain Service
+// cluster at istiod and in the model (the split follows pod counts), while
+// the ingress keeps 75/25.
+func TestControlPlaneEchoWithoutMesh(t *testing.T) {
+	cp := istiodtest.Start(t)
+	s, _, err := scenario.Load(filepath.Join("..", "..", "scenarios", "echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := false
+	for _, o := range s.StateAt(0) {
+		if vs, ok := o.Object.(*networkingv1.VirtualService); ok {
+			n := len(vs.Spec.Gateways)
+			vs.Spec.Gateways = slices.DeleteFunc(vs.Spec.Gateways, func(g string) bool { return g == "mesh" })
+			dropped = dropped || len(vs.Spec.Gateways) < n
+		}
+	}
+	if !dropped {
+		t.Fatal("scenarios/echo no longer lists mesh in its VirtualService's gateways")
+	}
+	objs := stateObjects(s, 0)
+	if err := cp.Apply(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	model := newModel(t, objs)
+	for _, p := range s.Steps[0].Probes {
+		pred := runner.Predict(model, p, s.SourceNamespace())
+		route := programmedRoute(t, cp, p, s.SourceNamespace())
+		assertSameDestinations(t, pred.Resolution, route)
+		switch p.From {
+		case mesh.Mesh:
+			if len(route.Clusters) != 1 || route.Clusters[0].Name != programmed.ClusterName(80, "", "echo-service.echo.svc.cluster.local") {
+				t.Errorf("in-mesh: istiod programs %v, want the plain Service cluster", route.Clusters)
+			}
+			if n := route.snapshot.EndpointCount(route.Clusters[0].Name); n != 2 {
+				t.Errorf("in-mesh: the plain Service cluster has %d endpoints, want the 2 echo pods", n)
+			}
+			assertWeights(t, "the model (pod counts)", pred.Weights, []verify.Weight{{Version: "v1", Percent: 50}, {Version: "v2", Percent: 50}})
+		case mesh.Ingress:
+			assertWeights(t, "the model", pred.Weights, p.Expect.Weights)
+		}
+	}
+}
+
+// programmedRouteResult is istiod's route for a probe.
+type programmedRouteResult struct {
+	programmed.Route
+	configs  []*routev3.RouteConfiguration
+	name     string
+	req      programmed.Request
+	snapshot *istiodtest.Snapshot
+}
+
+// programmedRoute reads the probe's vantage from istiod and matches the
+// probe's request (as the model sees it) against its route configuration.
+func programmedRoute(t *testing.T, cp *istiodtest.ControlPlane, p scenario.Probe, sourceNS string) programmedRouteResult {
+	t.Helper()
+	mr := p.ModelRequest(sourceNS)
+	proxy, name := cp.Gateway(), programmed.GatewayRouteConfig(8080)
+	if p.From == mesh.Mesh {
+		proxy, name = istiodtest.Sidecar(mr.SourceNamespace), programmed.SidecarRouteConfig(mr.Port)
+	}
+	snap, err := cp.Read(context.Background(), proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := programmed.Request{Host: mr.Host, Path: mr.Path, Method: mr.Method, Headers: mr.Headers}
+	rc := snap.Routes[name]
+	if rc == nil {
+		t.Fatalf("%s has no route configuration %q", proxy, name)
+	}
+	return programmedRouteResult{Route: programmed.Match(rc, req), configs: snap.RouteConfigs(), name: name, req: req, snapshot: snap}
+}
+
+// assertSameDestinations compares the model's outcome with istiod's route
+// (routegen's outcomes: status, or share per subset and host, and whether
+// each is served).
+func assertSameDestinations(t *testing.T, res mesh.Resolution, route programmedRouteResult) {
+	t.Helper()
+	model := routegen.FromModel(res)
+	got := routegen.FromEnvoy(route.Route, func(c string) (bool, int) {
+		_, ok := route.snapshot.Clusters[c]
+		return ok, route.snapshot.EndpointCount(c)
+	})
+	if !model.Equal(got) {
+		t.Errorf("the model predicts %s (%s); istiod's route (%s) gives %s", model, res.Reason, route.Reason, got)
+	}
+}
+
+func assertWeights(t *testing.T, who string, got, want []verify.Weight) {
+	t.Helper()
+	g, w := weightMap(got), weightMap(want)
+	for v, pct := range w {
+		if g[v] != pct {
+			t.Errorf("%s predicts %v, want %v", who, got, want)
+			return
+		}
+	}
+	for v, pct := range g {
+		if pct != 0 && w[v] != pct {
+			t.Errorf("%s predicts %v, want %v", who, got, want)
+			return
+		}
+	}
+}
+
+func weightMap(ws []verify.Weight) map[string]int {
+	out := map[string]int{}
+	for _, w := range ws {
+		out[w.Version] = w.Percent
+	}
+	return out
+}
+
+// subsetVersions maps every DestinationRule subset cluster of the state to
+// its version, for every port of the Service the rule names.
+func subsetVersions(objs []runtime.Object, label string) map[string]string {
+	ports := map[string][]int{}
+	for _, o := range objs {
+		if s, ok := o.(*corev1.Service); ok {
+			for _, p := range s.Spec.Ports {
+				fqdn := s.Name + "." + s.Namespace + ".svc.cluster.local"
+				ports[fqdn] = append(ports[fqdn], int(p.Port))
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, o := range objs {
+		dr, ok := o.(*networkingv1.DestinationRule)
+		if !ok {
+			continue
+		}
+		host := dr.Spec.GetHost()
+		if !strings.Contains(host, ".") {
+			host += "." + dr.Namespace + ".svc.cluster.local"
+		}
+		for _, port := range ports[host] {
+			for k, v := range programmed.SubsetVersions(host, port, dr.Spec.GetSubsets(), label) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func stateObjects(s *scenario.Scenario, step int) []runtime.Object {
+	var objs []runtime.Object
+	for _, o := range s.StateAt(step) {
+		objs = append(objs, o.Object)
+	}
+	return objs
+}
+
+func newModel(t *testing.T, objs []runtime.Object) *mesh.Model {
+	t.Helper()
+	cfg, err := mesh.NewConfig(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mesh.New(cfg)
+}

@@ -3,7 +3,7 @@
 GO ?= go
 BIN := bin/meshcheck
 
-.PHONY: all build test test-race vet fmt-check clean
+.PHONY: all build test race test-race vet fmt-check clean
 
 all: build
 
@@ -26,14 +26,16 @@ vet:
 # tier (test-apiserver, in mk/apiserver.mk, builds kube-apiserver and etcd
 # into .cache/ first when they are missing) and the control-plane tier
 # (test-controlplane, in mk/controlplane.mk: real istiod and istioctl, built
-# into .cache/ when missing).
-test: fmt-check vet test-apiserver test-controlplane
+# into .cache/ when missing), after the race run.
+test: fmt-check vet race test-apiserver test-controlplane
 
 # The race detector over every package, with -short: the seeded simulations
 # and the seconds-long loopback tests skip (under -race they would take many
-# minutes); make test runs them without it.
-test-race:
+# minutes); make test runs them without it. test-race is its old name.
+race:
 	$(GO) test -race -short -count=1 ./...
+
+test-race: race
 
 clean:
 	rm -rf bin

@@ -2,21 +2,15 @@ package report
 
 import (
 	"fmt"
-	"io"
-	"maps"
-	"math"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
 // Probe is everything about one probe run: where it sent traffic, what the
-// verdict was and the traffic behind it. Its JSON form is the -o json output
-// of a probe.
+// verdict was and the traffic behind it. A judgement of counts has a Result
+// and no traffic: its Stats are zero.
 type Probe struct {
 	// Name, Scenario and Step place the probe in a scenario ("" outside).
 	Name     string `json:"name,omitempty"`
@@ -30,13 +24,14 @@ type Probe struct {
 	// real proxy.
 	Emulated bool          `json:"emulated"`
 	Result   verify.Result `json:"result"`
-	Stats    loadgen.Stats `json:"stats"`
+	Stats    loadgen.Stats `json:"stats,omitzero"`
 	// Notes explain the expectation, e.g. which route the config selects.
 	Notes []string `json:"notes,omitempty"`
 }
 
 // Title names the probe in one line: its scenario, step and name, or else its
-// URL; "" when it knows neither (a replayed results file).
+// URL, or else (a judgement of counts) the expectation; "" for a replayed
+// results file.
 func (p Probe) Title() string {
 	var parts []string
 	if p.Scenario != "" {
@@ -48,168 +43,30 @@ func (p Probe) Title() string {
 	if p.Name != "" {
 		parts = append(parts, p.Name)
 	}
-	if len(parts) == 0 {
-		if p.Target.URL == "" {
-			return ""
-		}
-		return "probe " + p.Target.URL
-	}
-	return "probe " + strings.Join(parts, " / ")
-}
-
-// WriteProbeText writes the human report of a probe: the target (when
-// known), the verdict table, then the traffic (rates, requests, status codes, latency, error and
-// unclassified samples) and the notes.
-func WriteProbeText(w io.Writer, p Probe) error {
-	ew := &probeWriter{w: w}
-	method := p.Target.Method
-	if method == "" {
-		method = "GET"
-	}
-	target := method + " " + p.Target.URL
-	if p.Target.Host != "" {
-		target += "  (Host: " + p.Target.Host + ")"
-	}
-	if p.Target.URL != "" {
-		ew.printf("%-13s%s\n", "target", target)
-	}
-	if p.Vantage != "" {
-		ew.printf("%-13s%s\n", "from", p.Vantage)
-	}
-	if p.Emulated {
-		ew.printf("%-13s%s\n", "environment", "emulated: the local model answered, not a real Envoy")
-	}
-	if ew.err != nil {
-		return ew.err
-	}
-	if err := WriteVerdict(w, p.Title(), p.Result); err != nil {
-		return err
-	}
-	writeProbeStats(ew, p.Stats)
-	for _, n := range p.Notes {
-		ew.printf("%-13s%s\n", "note", n)
-	}
-	return ew.err
-}
-
-func writeProbeStats(ew *probeWriter, s loadgen.Stats) {
-	rate := fmt.Sprintf("%s/s achieved", probeRate(s.RateAchieved))
-	if s.RateAsked > 0 {
-		rate = fmt.Sprintf("%s/s asked, %s", probeRate(s.RateAsked), rate)
-	}
-	ew.printf("%-13s%s\n", "rate", rate)
-	req := fmt.Sprintf("%s in %s", verify.Thousands(s.Requests), probeDuration(s.Duration))
-	if s.Stopped != "" {
-		req += ", stopped: " + probeStopText(s.Stopped)
-	}
-	if s.Ignored > 0 {
-		req += fmt.Sprintf(" (%s more sent, not judged: in flight at the stop, or behind one that was)", verify.Thousands(s.Ignored))
-	}
-	if s.Settle.Requests > 0 {
-		ew.printf("%-13s%s in %s before judging (%s)\n", "settle", plural(s.Settle.Requests, "request"),
-			probeDuration(s.Settle.Duration), statusText(s.Settle.StatusCodes, ", "))
-	}
-	ew.printf("%-13s%s\n", "requests", req)
-	if len(s.StatusCodes) > 0 {
-		ew.printf("%-13s%s\n", "status", statusText(s.StatusCodes, "   "))
-	}
-	if s.Requests > 0 {
-		ew.printf("%-13sp50 %s   p90 %s   p99 %s   max %s\n", "latency", probeDuration(s.Latency.P50),
-			probeDuration(s.Latency.P90), probeDuration(s.Latency.P99), probeDuration(s.Latency.Max))
-	}
-	writeProbeSamples(ew, "errors", s.Errors, s.ErrorSamples)
-	writeProbeSamples(ew, "unclassified", s.Unclassified, s.UnclassifiedSamples)
-}
-
-// statusText writes counts per status, "200: 1,300" joined by sep; 0 is
-// "no response".
-func statusText(codes map[int]int64, sep string) string {
-	var parts []string
-	for _, c := range slices.Sorted(maps.Keys(codes)) {
-		name := strconv.Itoa(c)
-		if c == 0 {
-			name = "no response"
-		}
-		parts = append(parts, fmt.Sprintf("%s: %s", name, verify.Thousands(codes[c])))
-	}
-	return strings.Join(parts, sep)
-}
-
-func writeProbeSamples(ew *probeWriter, label string, n int64, samples []loadgen.Sample) {
-	if n == 0 {
-		return
-	}
-	ew.printf("%-13s%s\n", label, verify.Thousands(n))
-	for _, s := range samples {
-		status := strconv.Itoa(s.Status)
-		if s.Status == 0 {
-			status = "no response"
-		}
-		ew.printf("%-13s%s x%s: %s\n", "", status, verify.Thousands(s.Count), probeOneLine(s.Text))
-		if s.Body != "" {
-			ew.printf("%-13s  body: %s\n", "", strconv.Quote(s.Body))
-		}
-	}
-}
-
-func probeStopText(r loadgen.StopReason) string {
-	switch r {
-	case loadgen.StopDecided:
-		return "verdict decided"
-	case loadgen.StopMaxRequests:
-		return "request budget spent"
-	case loadgen.StopDuration:
-		return "duration spent"
-	case loadgen.StopCanceled:
-		return "interrupted"
-	case loadgen.StopError:
-		return "error"
-	case loadgen.StopEnd:
-		return "end of file"
-	}
-	return string(r)
-}
-
-func probeOneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func probeRate(r float64) string {
-	if r == math.Trunc(r) && r < math.MaxInt64 {
-		return verify.Thousands(int64(r))
-	}
-	s := strconv.FormatFloat(r, 'f', 1, 64)
-	whole, frac, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return s
-	}
-	return verify.Thousands(n) + "." + frac
-}
-
-// probeDuration rounds to three significant digits or so: 1.23ms, 45.6µs, 9.2s.
-func probeDuration(d time.Duration) string {
 	switch {
-	case d >= 10*time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	case d >= 10*time.Millisecond:
-		return d.Round(100 * time.Microsecond).String()
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond).String()
-	case d >= time.Microsecond:
-		return d.Round(time.Microsecond).String()
+	case len(parts) > 0:
+		return "probe " + strings.Join(parts, " / ")
+	case p.Target.URL != "":
+		return "probe " + p.Target.URL
+	case p.countsOnly():
+		exp := p.Result.Expectation
+		if exp.Status != 0 {
+			return fmt.Sprintf("judge: status %d expected", exp.Status)
+		}
+		return "judge: " + verify.FormatWeights(exp.Weights) + " expected"
 	}
-	return d.String()
+	return ""
 }
 
-// probeWriter keeps the first write error.
-type probeWriter struct {
-	w   io.Writer
-	err error
-}
+// counts reports whether the probe is a judgement of counts: a verdict
+// without traffic.
+func (p Probe) countsOnly() bool { return p.Stats.Stopped == "" && p.Stats.Requests == 0 }
 
-func (e *probeWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
+// label names the probe in a table or a test report: its title without
+// "probe ", or "results file" for a replay.
+func (p Probe) label() string {
+	if t := p.Title(); t != "" {
+		return strings.TrimPrefix(t, "probe ")
 	}
+	return "results file"
 }

@@ -75,7 +75,7 @@ func TestProbeTitle(t *testing.T) {
 	if got := (Probe{Target: loadgen.Target{URL: "http://x/"}}).Title(); got != "probe http://x/" {
 		t.Fatalf("title %q", got)
 	}
-	if got := (Probe{}).Title(); got != "" {
+	if got := (Probe{Stats: loadgen.Stats{Stopped: loadgen.StopEnd}}).Title(); got != "" {
 		t.Fatalf("title of a replay %q", got)
 	}
 }

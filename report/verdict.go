@@ -1,9 +1,12 @@
-// Package report writes meshcheck's results for people: verdict tables and
-// probe reports. Machines read the same values as JSON.
+// Package report holds meshcheck's one result model, Run, and its
+// renderers: text (verdict tables and probe reports, for people), JSON (one
+// versioned schema, docs/report.schema.json, for machines and for
+// re-rendering), JUnit XML (for CI test reports) and Markdown (for CI
+// summaries such as GitHub's $GITHUB_STEP_SUMMARY). It computes no
+// statistics: verify decides, report renders.
 package report
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -26,14 +29,11 @@ import (
 //	  - v2: 41.2% [37.4%, 45.1%] of 1,830, expected 25% ± 5%
 //	method       beta-binomial mixture confidence sequences (...), alpha 0.001
 func WriteVerdict(w io.Writer, title string, r verify.Result) error {
-	vw := &verdictWriter{w: w}
+	vw := &errWriter{w: w}
 	if title != "" {
 		vw.printf("%s\n", title)
 	}
-	rows := [][]string{{"LINE", "COUNT", "SHARE", "INTERVAL", "EXPECTED", "STATE"}}
-	for _, l := range r.Lines {
-		rows = append(rows, []string{l.Name, verify.Thousands(l.Count), share(l), interval(l), expected(l, r.Expectation), l.State.String()})
-	}
+	rows := append([][]string{{"LINE", "COUNT", "SHARE", "INTERVAL", "EXPECTED", "STATE"}}, lineRows(r)...)
 	// Count is right-aligned, the other columns left-aligned.
 	writeTable(vw, rows, map[int]bool{1: true})
 
@@ -44,13 +44,7 @@ func WriteVerdict(w io.Writer, title string, r verify.Result) error {
 			vw.printf("  - %s\n", reason)
 		}
 	case verify.Inconclusive:
-		var open []string
-		for _, l := range r.Lines {
-			if l.State == verify.Inconclusive {
-				open = append(open, l.Name)
-			}
-		}
-		if len(open) > 0 {
+		if open := undecided(r); len(open) > 0 {
 			vw.printf("  - undecided: %s; more requests would narrow their intervals\n", strings.Join(open, ", "))
 		}
 	}
@@ -66,9 +60,19 @@ func WriteVerdict(w io.Writer, title string, r verify.Result) error {
 	return vw.err
 }
 
+// lineRows returns one row per line of r: name, count, share, interval,
+// expected share and state, as the text and Markdown tables show them.
+func lineRows(r verify.Result) [][]string {
+	var rows [][]string
+	for _, l := range r.Lines {
+		rows = append(rows, []string{l.Name, verify.Thousands(l.Count), share(l), interval(l), expected(l, r.Expectation), l.State.String()})
+	}
+	return rows
+}
+
 // writeTable writes rows indented by two spaces, columns separated by two
 // spaces and padded to their widest cell (in runes).
-func writeTable(vw *verdictWriter, rows [][]string, right map[int]bool) {
+func writeTable(vw *errWriter, rows [][]string, right map[int]bool) {
 	var widths []int
 	for _, row := range rows {
 		for i, cell := range row {
@@ -164,16 +168,4 @@ func plural(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return verify.Thousands(n) + " " + noun + "s"
-}
-
-// verdictWriter keeps the first write error.
-type verdictWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (v *verdictWriter) printf(format string, args ...any) {
-	if v.err == nil {
-		_, v.err = fmt.Fprintf(v.w, format, args...)
-	}
 }

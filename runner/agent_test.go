@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -105,15 +106,15 @@ func TestMeshProbeRunsThroughAgent(t *testing.T) {
 
 	f := &fakeEnv{url: backend.URL, agent: agent.URL}
 	var out bytes.Buffer
-	probes, err := Run(context.Background(), f, []*scenario.Scenario{agentProbeScenario(t)},
-		Options{Output: OutputJSON, Out: &out, Rate: 2000, MaxRequests: budget})
+	run, err := Run(context.Background(), f, []*scenario.Scenario{agentProbeScenario(t)},
+		Options{Output: report.FormatJSON, Out: &out, Rate: 2000, MaxRequests: budget})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	if len(probes) != 1 {
-		t.Fatalf("%d probes, want the in-mesh one", len(probes))
+	if len(run.Probes) != 1 {
+		t.Fatalf("%d probes, want the in-mesh one", len(run.Probes))
 	}
-	p := probes[0]
+	p := run.Probes[0]
 	// The budget covers the settle phase too, run here on the agent's
 	// records as on local ones.
 	if p.Stats.Settle.Requests != loadgen.DefaultSettleResponses || p.Stats.Requests+p.Stats.Settle.Requests != budget {

@@ -1,9 +1,9 @@
 // Package runner runs scenarios in an environment: for each scenario it sets
 // the environment up, applies each step, runs each probe with the load
 // generator and the verification engine, and tears the environment down
-// (also when the run fails or is interrupted). It turns every probe into a
-// report.Probe, printed as it finishes (text) or as one JSON document at
-// the end.
+// (also when the run fails or is interrupted). It returns a report.Run:
+// every probe, printed as it finishes (text, then the summary) or rendered
+// once at the end (JSON, JUnit, Markdown).
 //
 // A probe from the mesh needs a way into it: when the environment's
 // endpoint names an in-mesh agent (real clusters), the agent sends the
@@ -21,7 +21,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,20 +39,15 @@ import (
 	"github.com/meshcheck/meshcheck/verify"
 )
 
-// Output formats.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
-)
-
 // DefaultTeardownTimeout bounds Teardown when Options.TeardownTimeout is 0.
 const DefaultTeardownTimeout = 2 * time.Minute
 
 // Options shape a run.
 type Options struct {
-	// Output is OutputText (each probe's report as it finishes; "" means
-	// text) or OutputJSON (one Document at the end).
-	Output string
+	// Output is the format of Out: report.FormatText ("" too) prints each
+	// probe's report as it finishes and the summary at the end; the other
+	// formats render the whole run once, at the end.
+	Output report.Format
 	// Out receives the reports; nil discards them.
 	Out io.Writer
 	// Save, when set, is a folder that receives one NDJSON results file per
@@ -116,44 +110,26 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Document is the JSON output of a run.
-type Document struct {
-	// Environment is the environment's name; Emulated is true when the mesh
-	// was emulated (--env local).
-	Environment string `json:"environment"`
-	Emulated    bool   `json:"emulated"`
-	// Verdict is the worst verdict of the probes (FAIL over INCONCLUSIVE
-	// over PASS); INCONCLUSIVE when no probe ran.
-	Verdict verify.Verdict `json:"verdict"`
-	Probes  []report.Probe `json:"probes"`
-	// Error is the error that stopped the run, if any.
-	Error string `json:"error,omitempty"`
+// report returns the error as the run's report shows it.
+func (e *Error) report() *report.Error {
+	kind := report.ErrorEnvironment
+	switch e.Kind {
+	case InputError:
+		kind = report.ErrorInput
+	case Interrupted:
+		kind = report.ErrorInterrupted
+	}
+	return &report.Error{Kind: kind, Scenario: e.Scenario, Step: e.Step, Probe: e.Probe, Message: e.Err.Error()}
 }
 
-// Verdict is the worst verdict of the probes: FAIL over INCONCLUSIVE over
-// PASS. With no probes nothing was shown, so it is INCONCLUSIVE.
-func Verdict(probes []report.Probe) verify.Verdict {
-	if len(probes) == 0 {
-		return verify.Inconclusive
-	}
-	v := verify.Pass
-	for _, p := range probes {
-		switch p.Result.Verdict {
-		case verify.Fail:
-			return verify.Fail
-		case verify.Inconclusive:
-			v = verify.Inconclusive
-		}
-	}
-	return v
-}
-
-// Run runs the scenarios one after the other in e and returns every probe
-// it ran. It stops at the first error (an *Error), after tearing the
-// environment down; probes that ran before stay in the result, and a probe
-// cut short by the context is included with what it saw.
-func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) ([]report.Probe, error) {
-	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1}
+// Run runs the scenarios one after the other in e and returns the run's
+// report, with every probe it ran. It stops at the first error (an *Error),
+// after tearing the environment down; probes that ran before stay in the
+// report, a probe cut short by the context is included with what it saw,
+// and the report's Error says what stopped the run.
+func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
+	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios)}
+	r.doc.Started = time.Now()
 	if opts.FamilyAlpha {
 		r.family = 0
 		for _, s := range scenarios {
@@ -176,10 +152,36 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 			}
 		}
 	}
-	if werr := r.finish(err); werr != nil && err == nil {
+	r.doc.Duration = time.Since(r.doc.Started)
+	r.doc.Verdict = report.Verdict(r.doc.Probes)
+	var re *Error
+	if err != nil && !errors.As(err, &re) {
+		re = &Error{Kind: EnvironmentError, Err: err}
+	}
+	if re != nil {
+		r.doc.Error = re.report()
+	}
+	if werr := r.finish(); werr != nil && err == nil {
 		err = &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the results: %w", werr)}
 	}
-	return r.probes, err
+	return r.doc, err
+}
+
+// Plan returns the report of a run of the scenarios in the environment
+// named name before any probe ran: its scenarios and their steps, no probe,
+// INCONCLUSIVE. Run fills it in; a run whose environment cannot even be
+// created reports it with its Error.
+func Plan(name string, emulated bool, scenarios []*scenario.Scenario) report.Run {
+	doc := report.Run{Schema: report.Schema, Command: report.CommandRun, Environment: name, Emulated: emulated,
+		Scenarios: []report.Scenario{}, Probes: []report.Probe{}}
+	for _, s := range scenarios {
+		rs := report.Scenario{Name: s.Metadata.Name, Title: s.Metadata.Title, Steps: []string{}}
+		for _, st := range s.Steps {
+			rs.Steps = append(rs.Steps, st.Name)
+		}
+		doc.Scenarios = append(doc.Scenarios, rs)
+	}
+	return doc
 }
 
 // run is one Run's state.
@@ -188,7 +190,7 @@ type run struct {
 	opts   Options
 	out    io.Writer
 	log    *slog.Logger
-	probes []report.Probe
+	doc    report.Run
 	family int // the probes FAIL's alpha is split over (1: none)
 }
 
@@ -197,10 +199,10 @@ func (r *run) check() error {
 	bad := func(format string, args ...any) error {
 		return &Error{Kind: InputError, Err: fmt.Errorf(format, args...)}
 	}
-	switch r.opts.Output {
-	case "", OutputText, OutputJSON:
-	default:
-		return bad("output %q: want text or json", r.opts.Output)
+	if r.opts.Output != "" {
+		if _, err := report.ParseFormat(string(r.opts.Output)); err != nil {
+			return bad("output: %v", err)
+		}
 	}
 	if r.opts.Rate < 0 || r.opts.Rate > loadgen.MaxRate {
 		return bad("rate %d: want 1 to %d requests per second (0 keeps each probe's own)", r.opts.Rate, loadgen.MaxRate)
@@ -425,10 +427,13 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	return r.add(rp)
 }
 
+// text reports whether the probes are printed as they finish.
+func (r *run) text() bool { return r.opts.Output == "" || r.opts.Output == report.FormatText }
+
 // add records a probe and, in text mode, prints its report.
 func (r *run) add(rp report.Probe) error {
-	r.probes = append(r.probes, rp)
-	if r.opts.Output == OutputJSON {
+	r.doc.Probes = append(r.doc.Probes, rp)
+	if !r.text() {
 		return nil
 	}
 	if err := report.WriteProbeText(r.out, rp); err != nil {
@@ -440,35 +445,12 @@ func (r *run) add(rp report.Probe) error {
 	return nil
 }
 
-// finish writes the JSON document, or the text summary.
-func (r *run) finish(runErr error) error {
-	verdict := Verdict(r.probes)
-	if r.opts.Output == OutputJSON {
-		doc := Document{Environment: r.env.Name(), Emulated: r.env.Emulated(), Verdict: verdict, Probes: r.probes}
-		if doc.Probes == nil {
-			doc.Probes = []report.Probe{}
-		}
-		if runErr != nil {
-			doc.Error = runErr.Error()
-		}
-		enc := json.NewEncoder(r.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(doc)
+// finish writes the text summary, or the whole report in the other formats.
+func (r *run) finish() error {
+	if r.text() {
+		return report.WriteSummary(r.out, r.doc)
 	}
-	if len(r.probes) == 0 {
-		return nil
-	}
-	counts := map[verify.Verdict]int{}
-	for _, p := range r.probes {
-		counts[p.Result.Verdict]++
-	}
-	where := r.env.Name()
-	if r.env.Emulated() {
-		where += ", emulated"
-	}
-	_, err := fmt.Fprintf(r.out, "%-13s%s: %d probes (%d PASS, %d FAIL, %d INCONCLUSIVE) in environment %s\n",
-		"summary", verdict, len(r.probes), counts[verify.Pass], counts[verify.Fail], counts[verify.Inconclusive], where)
-	return err
+	return report.Write(r.out, r.opts.Output, r.doc)
 }
 
 func (r *run) teardownTimeout() time.Duration {

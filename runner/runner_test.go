@@ -3,7 +3,6 @@ package runner
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -113,23 +113,27 @@ func loadScenario(t *testing.T) *scenario.Scenario {
 func TestRunProbesAndNotes(t *testing.T) {
 	f := &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}
 	var out bytes.Buffer
-	probes, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
-		Options{Output: OutputJSON, Out: &out, Rate: 2000, MaxRequests: 4000})
+	run, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
+		Options{Output: report.FormatJSON, Out: &out, Rate: 2000, MaxRequests: 4000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(f.calls, ", "); got != "setup, apply 0, apply 1, apply 2, teardown" {
 		t.Errorf("calls: %s", got)
 	}
-	var doc Document
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-		t.Fatalf("output is not a Document: %v\n%s", err, out.String())
+	doc, err := report.Decode(&out, "stdout")
+	if err != nil {
+		t.Fatalf("output is not a report: %v\n%s", err, out.String())
 	}
-	if doc.Environment != "fake" || doc.Emulated || doc.Verdict != verify.Fail || len(doc.Probes) != 4 {
+	if doc.Command != report.CommandRun || doc.Environment != "fake" || doc.Emulated || doc.Verdict != verify.Fail ||
+		len(doc.Probes) != 4 || len(doc.Scenarios) != 1 || len(doc.Scenarios[0].Steps) != 3 || doc.Error != nil {
 		t.Fatalf("document: %+v", doc)
 	}
+	if !reflect.DeepEqual(doc.Probes[0].Result, run.Probes[0].Result) {
+		t.Errorf("the JSON's first probe differs from the returned one:\n%+v\n%+v", doc.Probes[0].Result, run.Probes[0].Result)
+	}
 	byName := map[string]report.Probe{}
-	for _, p := range probes {
+	for _, p := range run.Probes {
 		byName[p.Step+"/"+p.Name] = p
 	}
 	// The server splits 75/25 whatever the config says.
@@ -184,7 +188,7 @@ func TestRunTextOutput(t *testing.T) {
 	if _, err := Run(context.Background(), f, []*scenario.Scenario{s}, Options{Out: &out, Rate: 2000}); err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"probe echo / split-75-25 / ingress", "verdict      PASS", "summary      PASS: 1 probes (1 PASS, 0 FAIL, 0 INCONCLUSIVE) in environment fake"} {
+	for _, w := range []string{"probe echo / split-75-25 / ingress", "verdict      PASS", "summary      PASS: 1 probe (1 PASS, 0 FAIL, 0 INCONCLUSIVE) in environment fake"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("text output lacks %q:\n%s", w, out.String())
 		}
@@ -232,7 +236,7 @@ func TestRunInterruptedTearsDown(t *testing.T) {
 	defer srv.Close()
 	f := &fakeEnv{url: srv.URL}
 	var out bytes.Buffer
-	_, err := Run(ctx, f, []*scenario.Scenario{loadScenario(t)}, Options{Output: OutputJSON, Out: &out, Rate: 100})
+	run, err := Run(ctx, f, []*scenario.Scenario{loadScenario(t)}, Options{Output: report.FormatJSON, Out: &out, Rate: 100})
 	var re *Error
 	if !errors.As(err, &re) || re.Kind != Interrupted {
 		t.Fatalf("error %v, want Interrupted", err)
@@ -243,8 +247,9 @@ func TestRunInterruptedTearsDown(t *testing.T) {
 	if f.teardownC != nil {
 		t.Errorf("Teardown got a context that had ended (%v): it could not clean up", f.teardownC)
 	}
-	var doc Document
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Error == "" {
+	doc, err := report.Decode(&out, "stdout")
+	if err != nil || doc.Error == nil || doc.Error.Kind != report.ErrorInterrupted || doc.Error.Scenario != "echo" ||
+		run.Error == nil || *run.Error != *doc.Error {
 		t.Errorf("interrupted run's document %q (err %v): want one with the error", out.String(), err)
 	}
 }
@@ -296,23 +301,6 @@ func TestPercents(t *testing.T) {
 	}
 }
 
-func TestVerdict(t *testing.T) {
-	p := func(v verify.Verdict) report.Probe { return report.Probe{Result: verify.Result{Verdict: v}} }
-	for _, c := range []struct {
-		probes []report.Probe
-		want   verify.Verdict
-	}{
-		{nil, verify.Inconclusive},
-		{[]report.Probe{p(verify.Pass), p(verify.Pass)}, verify.Pass},
-		{[]report.Probe{p(verify.Pass), p(verify.Inconclusive)}, verify.Inconclusive},
-		{[]report.Probe{p(verify.Inconclusive), p(verify.Fail), p(verify.Pass)}, verify.Fail},
-	} {
-		if got := Verdict(c.probes); got != c.want {
-			t.Errorf("Verdict(%d probes) = %v, want %v", len(c.probes), got, c.want)
-		}
-	}
-}
-
 // programmedEnv is a fakeEnv that can tell when the data plane is
 // programmed: it records each wait and fails the probe named fail.
 type programmedEnv struct {
@@ -355,11 +343,12 @@ func TestProgrammedWaitBeforeEachProbe(t *testing.T) {
 func TestFamilyAlpha(t *testing.T) {
 	for _, family := range []bool{false, true} {
 		f := &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}
-		probes, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
+		run, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
 			Options{Rate: 2000, MaxRequests: 4000, FamilyAlpha: family})
 		if err != nil {
 			t.Fatal(err)
 		}
+		probes := run.Probes
 		for _, p := range probes {
 			exp := p.Result.Expectation
 			want := 0.0

@@ -82,7 +82,7 @@ probe() {
 		--expect v1=75,v2=25 --tolerance 0.0001 -o json >"$W/probe.json" || code=$?
 	if [ "$code" != 3 ]; then
 		echo "run.sh: the probe exited $code, want 3 (inconclusive: budget spent)" >&2
-		jq -c '.result.verdict, .stats.errors, .stats.errorSamples' "$W/probe.json" >&2 || true
+		jq -c '.probes[0].result.verdict, .probes[0].stats.errors, .probes[0].stats.errorSamples' "$W/probe.json" >&2 || true
 		exit 1
 	fi
 }
@@ -106,9 +106,9 @@ vegeta_attack() {
 meshcheck_attack() {
 	probe "$1" "$2s" 100000000 --max-workers "$WORKERS"
 	local n
-	n=$(jq .stats.requests "$W/probe.json")
+	n=$(jq '.probes[0].stats.requests' "$W/probe.json")
 	jq -r --arg cpu "$(cpu_per_request "$n")" \
-		'.stats | "\(.rateAchieved) \(.requests / .durationSeconds) \(.errors) \($cpu)"' "$W/probe.json"
+		'.probes[0].stats | "\(.rateAchieved) \(.requests / .durationSeconds) \(.errors) \($cpu)"' "$W/probe.json"
 }
 
 # wrk is closed-loop (no rate): its send rate is its throughput.
@@ -185,7 +185,7 @@ for n in 10000 1000000; do
 		--duration 0 --max-requests "$n" --max-workers "$MEM_WORKERS" --classify json:os.hostname --map "$W/pods.json" \
 		--expect v1=75,v2=25 --tolerance 0.0001 -o json >"$W/mem.json" || true
 	printf '| %s | %.1f | %.1f | %.1f |\n' "$n" "$(tail -n1 "$W/rss.txt" | awk '{print $1 / 1024}')" \
-		"$(jq '.stats.rateAchieved' "$W/mem.json")" "$(jq '.stats.durationSeconds' "$W/mem.json")"
-	got=$(jq '.stats.requests' "$W/mem.json")
+		"$(jq '.probes[0].stats.rateAchieved' "$W/mem.json")" "$(jq '.probes[0].stats.durationSeconds' "$W/mem.json")"
+	got=$(jq '.probes[0].stats.requests' "$W/mem.json")
 	[ "$got" = "$n" ] || { echo "run.sh: the memory probe sent $got requests, want $n" >&2; exit 1; }
 done

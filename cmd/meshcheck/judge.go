@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -31,12 +29,12 @@ type judgeFlags struct {
 	alpha            float64
 	errorBudget      float64
 	unexpectedBudget int64
-	output           string
+	report           reportFlags
 }
 
 func newJudgeCommand() *cobra.Command {
 	f := judgeFlags{tolerance: verify.DefaultTolerance, alpha: verify.DefaultAlpha,
-		errorBudget: verify.DefaultErrorBudget, output: "text"}
+		errorBudget: verify.DefaultErrorBudget}
 	cmd := &cobra.Command{
 		Use:   "judge [results.ndjson] --expect v1=75,v2=25 [--counts v1=740,v2=260]",
 		Short: "Judge per-version counts against the configured weights",
@@ -70,7 +68,9 @@ file until one passes voids alpha (each try is another chance of a wrong
 verdict). Re-judge to check a saved run, or to judge it against a
 configuration fixed in advance.
 
-Output: the verdict table (-o json for the full result).
+Output: the verdict table (for a results file, with its traffic).
+` + reportHelp + `
+
 Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive (the
 counts are too few to decide either way).`,
 		Example: `  meshcheck judge --expect v1=75,v2=25 --counts v1=15000,v2=5000
@@ -99,13 +99,16 @@ counts are too few to decide either way).`,
 	fl.Var(floatRange{&f.errorBudget, 0, 1, true, "a number in [0, 1): 0.01 = 1% of requests"}, "error-budget",
 		"share of requests that may be errors, in [0, 1); 0 fails on the first error")
 	fl.Var(nonNegative{&f.unexpectedBudget}, "unexpected-budget", "responses from versions not in --expect that are tolerated, in all")
-	fl.VarP(choice{&f.output, []string{"text", "json"}}, "output", "o", "output format: text or json")
+	f.report.add(fl)
 	return cmd
 }
 
 // runJudge judges the flags' counts and writes the verdict; its error carries
 // the exit code.
 func runJudge(cmd *cobra.Command, f judgeFlags) error {
+	if err := f.report.check(); err != nil {
+		return usageError(err)
+	}
 	exp, err := f.expectation()
 	if err != nil {
 		return usageError(err)
@@ -125,11 +128,11 @@ func runJudge(cmd *cobra.Command, f judgeFlags) error {
 		eng.Record(o.obs, o.n)
 	}
 	eng.Evaluate()
-	r := eng.Result()
-	if err := writeJudgement(cmd.OutOrStdout(), f.output, judgeTitle(exp), r); err != nil {
-		return envError(fmt.Errorf("writing the verdict: %w", err))
+	run := report.Single(report.CommandJudge, report.Probe{Result: eng.Result()})
+	if err := f.report.write(cmd.OutOrStdout(), run); err != nil {
+		return envError(err)
 	}
-	return verdictError(r.Verdict)
+	return verdictError(run.Verdict)
 }
 
 // runJudgeFile replays a results file written by --save through the engine
@@ -137,6 +140,9 @@ func runJudge(cmd *cobra.Command, f judgeFlags) error {
 func runJudgeFile(cmd *cobra.Command, f judgeFlags, path string) error {
 	if len(f.counts) > 0 || f.errors != 0 {
 		return usageError(errors.New("--counts and --errors: give a results file or counts, not both"))
+	}
+	if err := f.report.check(); err != nil {
+		return usageError(err)
 	}
 	exp, err := f.expectation()
 	if err != nil {
@@ -150,19 +156,11 @@ func runJudgeFile(cmd *cobra.Command, f judgeFlags, path string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	p := report.Probe{Result: eng.Result(), Stats: stats}
-	out := cmd.OutOrStdout()
-	if f.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(p)
-	} else {
-		err = report.WriteProbeText(out, p)
+	run := report.Single(report.CommandJudge, report.Probe{Result: eng.Result(), Stats: stats})
+	if err := f.report.write(cmd.OutOrStdout(), run); err != nil {
+		return envError(err)
 	}
-	if err != nil {
-		return envError(fmt.Errorf("writing the verdict: %w", err))
-	}
-	return verdictError(p.Result.Verdict)
+	return verdictError(run.Verdict)
 }
 
 // expectation builds the Expectation the flags describe.
@@ -216,23 +214,6 @@ func (f judgeFlags) observations(exp verify.Expectation) ([]judgeBatch, error) {
 	}
 	out = append(out, judgeBatch{verify.Observation{Status: 0}, f.errors})
 	return out, nil
-}
-
-func judgeTitle(exp verify.Expectation) string {
-	if exp.Status != 0 {
-		return fmt.Sprintf("judge: status %d expected", exp.Status)
-	}
-	return "judge: " + verify.FormatWeights(exp.Weights) + " expected"
-}
-
-// writeJudgement writes the result as the verdict table or as JSON.
-func writeJudgement(w io.Writer, format, title string, r verify.Result) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	return report.WriteVerdict(w, title, r)
 }
 
 // Flag types that check their value as it is parsed; pflag reports a failed
@@ -363,5 +344,5 @@ func (v choice) Set(s string) error {
 			return nil
 		}
 	}
-	return errors.New("want " + strings.Join(v.choices, " or "))
+	return errors.New("want " + strings.Join(v.choices[:len(v.choices)-1], ", ") + " or " + v.choices[len(v.choices)-1])
 }

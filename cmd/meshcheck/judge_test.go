@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
@@ -91,7 +91,7 @@ func TestJudgeInputErrors(t *testing.T) {
 		{append([]string{"--expect", "v1=75,v2=25", "--errors", "2.5"}, base...), `for "--errors" flag: a whole number of at least 0`},
 		{append([]string{"--expect", "v1=75,v2=25", "--unexpected-budget", "-2"}, base...), `for "--unexpected-budget" flag: a whole number of at least 0`},
 		{append([]string{"--expect", "v1=75,v2=25", "--unexpected-budget", "99999999999"}, base...), `--unexpected-budget 99999999999: at most 2147483647`},
-		{append([]string{"--expect", "v1=75,v2=25", "-o", "yaml"}, base...), `invalid argument "yaml" for "-o, --output" flag: want text or json`},
+		{append([]string{"--expect", "v1=75,v2=25", "-o", "yaml"}, base...), `invalid argument "yaml" for "-o, --output" flag: want text, json, junit or markdown`},
 		{append([]string{"--expect-status", "700"}, base...), `for "--expect-status" flag: an HTTP status from 100 to 599`},
 		{append([]string{"--expect", "v1=75,v2=25", "--expect-status", "403"}, base...), `--expect and --expect-status: give one of them, not both`},
 		{base, `--expect is required`},
@@ -126,12 +126,14 @@ func TestJudgeJSON(t *testing.T) {
 	if code != ExitFail {
 		t.Fatalf("exit %d, want %d", code, ExitFail)
 	}
-	var r verify.Result
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("output does not parse as a verify.Result: %v\n%s", err, out)
+	run, err := report.Decode(strings.NewReader(out), "stdout")
+	if err != nil {
+		t.Fatalf("output is not a report: %v\n%s", err, out)
 	}
+	if run.Command != report.CommandJudge || len(run.Probes) != 1 || run.Verdict != verify.Fail || run.Probes[0].Stats.Requests != 0 {
+		t.Fatalf("report: %+v", run)
+	}
+	r := run.Probes[0].Result
 	if r.Verdict != verify.Fail || r.Requests != 2005 || r.Errors.Transport != 3 || r.Expectation.UnexpectedBudget != 5 || r.Method != verify.Method {
 		t.Errorf("decoded result %+v", r)
 	}

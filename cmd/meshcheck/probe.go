@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,7 +39,8 @@ type probeFlags struct {
 	unexpectedBudget        int
 	settle                  int
 	settleTimeout           time.Duration
-	save, output            string
+	save                    string
+	report                  reportFlags
 }
 
 func newProbeCommand() *cobra.Command {
@@ -75,9 +75,9 @@ complete: a slower version's responses would otherwise come last.
 --max-requests and --duration count the settle phase too.
 
 Output: the verdict table, the rates asked and achieved, requests, status
-codes, latency and samples of errors and unclassified responses (-o json for
-all of it). Live progress goes to stderr when both stdout and stderr are
-terminals.
+codes, latency and samples of errors and unclassified responses. Live
+progress goes to stderr when both stdout and stderr are terminals.
+` + reportHelp + `
 
 Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 4 environment error (the agent or the results file failed).`,
@@ -117,7 +117,7 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 	fl.IntVar(&f.settle, "settle", loadgen.DefaultSettleResponses, "consecutive good responses the unjudged settle phase waits for (0: judge from the first response)")
 	fl.DurationVar(&f.settleTimeout, "settle-timeout", loadgen.DefaultSettleTimeout, "bound on the settle phase; past it the probe ends with exit 4")
 	fl.StringVar(&f.save, "save", "", "write one NDJSON record per request to this file (meshcheck judge re-reads it)")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	f.report.add(fl)
 	return cmd
 }
 
@@ -127,8 +127,8 @@ func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
 	if f.url == "" {
 		return p, errors.New("--url is required: the endpoint to probe, e.g. http://127.0.0.1:8080/echo")
 	}
-	if f.output != "text" && f.output != "json" {
-		return p, fmt.Errorf("-o %q: want text or json", f.output)
+	if err := f.report.check(); err != nil {
+		return p, err
 	}
 	p.Target = loadgen.Target{URL: f.url, Host: f.host, Method: f.method}
 	if f.body != "" {
@@ -250,6 +250,11 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		if errors.Is(err, loadgen.ErrNotSettled) && f.host == "" {
 			err = fmt.Errorf("%w (no --host: requests carry the URL's host, and a gateway routes by the Host header)", err)
 		}
+		doc := report.Run{Schema: report.Schema, Command: report.CommandProbe,
+			Error: &report.Error{Kind: report.ErrorEnvironment, Message: err.Error()}}
+		if werr := f.report.failed(stdout, doc); werr != nil {
+			fmt.Fprintf(stderr, "meshcheck: writing the report: %v\n", werr)
+		}
 		return envError(err)
 	}
 
@@ -260,7 +265,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 	if f.host == "" {
 		rep.Notes = append(rep.Notes, "no --host: requests carry the URL's host; a gateway routes by the Host header")
 	}
-	if werr := probeWrite(stdout, f.output, rep); werr != nil {
+	if werr := f.report.write(stdout, report.Single(report.CommandProbe, rep)); werr != nil {
 		return envError(werr)
 	}
 	switch {
@@ -270,15 +275,6 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		return envError(err)
 	}
 	return verdictError(out.Result.Verdict)
-}
-
-func probeWrite(w io.Writer, format string, rep report.Probe) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	return report.WriteProbeText(w, rep)
 }
 
 // probeProgressLine is the live status: elapsed, requests, rate and each

@@ -14,7 +14,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/meshcheck/meshcheck/internal/junittest"
 	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
@@ -117,14 +119,18 @@ func TestProbeJSONAndSave(t *testing.T) {
 	if code != ExitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	var rep struct {
-		Target struct{ URL, Host string }
-		Result verify.Result
-		Stats  map[string]any
+	var doc struct {
+		Schema, Command string
+		Probes          []struct {
+			Target struct{ URL, Host string }
+			Result verify.Result
+			Stats  map[string]any
+		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Probes) != 1 || doc.Schema != report.Schema || doc.Command != "probe" {
 		t.Fatalf("-o json: %v\n%s", err, out)
 	}
+	rep := doc.Probes[0]
 	rate, ok := rep.Stats["rateAchieved"].(float64)
 	if !ok || rate <= 0 || rep.Stats["rateAsked"] != 2000.0 || rep.Target.Host != "echo.local" || rep.Result.Verdict != verify.Pass {
 		t.Fatalf("JSON report: %s", out)
@@ -166,6 +172,19 @@ func TestProbeUnreachable(t *testing.T) {
 	if code != ExitEnvironment || out != "" || !strings.HasPrefix(errOut, "cannot reach http://127.0.0.1:1/: ") ||
 		!strings.Contains(errOut, "connection refused") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// CI still gets a report: the environment error is a JUnit <error>.
+	file := filepath.Join(t.TempDir(), "probe.xml")
+	code, out, errOut = probeExec(t, "probe", "--url", "http://127.0.0.1:1/", "--expect", "v1=75,v2=25", "--classify", "json:version",
+		"-o", "json", "--report-file", file)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals, err := junittest.Check(data)
+	if code != ExitEnvironment || err != nil || totals != (junittest.Totals{Suites: 1, Tests: 1, Errors: 1}) ||
+		!strings.Contains(string(data), `type="environment"`) || !strings.Contains(out, `"kind": "environment"`) {
+		t.Errorf("exit %d, %+v, %v\n%s\nstdout %s\nstderr %s", code, totals, err, data, out, errOut)
 	}
 }
 
@@ -232,7 +251,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		{probeArgs(url, pods, "--error-budget", "1"), `"--error-budget" flag: a number in [0, 1)`},
 		{probeArgs(url, pods, "--via", "socks5://x:1"), "--via"},
 		{probeArgs(url, pods, "-H", "nocolon"), "--header"},
-		{probeArgs(url, pods, "-o", "yaml"), "want text or json"},
+		{probeArgs(url, pods, "-o", "yaml"), "want text, json, junit or markdown"},
 		{probeArgs(url, pods, "--max-requests", "0"), "--max-requests"},
 		{probeArgs(url, pods, "--rate", "x"), "invalid argument"},
 	} {

@@ -21,6 +21,7 @@ import (
 	"github.com/meshcheck/meshcheck/env/kube"
 	_ "github.com/meshcheck/meshcheck/env/local" // registers --env local
 	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
 	"github.com/meshcheck/meshcheck/verify"
@@ -55,7 +56,7 @@ var runEnvFlags = map[string][]string{
 
 type runFlags struct {
 	env           string
-	output        string
+	report        reportFlags
 	save          string
 	rate          int
 	maxRequests   int
@@ -122,12 +123,16 @@ with probability up to k times alpha; --family-alpha splits FAIL's alpha over
 the run's probes so that the whole run does so with at most alpha (PASS stays
 at alpha per probe). The report's method line says which is in force.
 
-Output: the reports as each probe finishes (-o json: one document at the end).
+Output: the text report of each probe as it finishes, then a summary line
+(the other formats: the whole run, once, at the end).
+` + reportHelp + `
+
 Exit codes: 0 every probe passed, 1 some probe failed, 2 usage or input
 error, 3 some probe inconclusive (none failed) or the run was interrupted,
 4 environment error.`,
 		Example: `  meshcheck run scenarios/echo
   meshcheck run scenarios/echo scenarios/hello --env local -o json
+  meshcheck run scenarios/echo --report-file results/meshcheck.xml
   meshcheck run scenarios/hello --rate 1000 --save results/
   meshcheck run scenarios/echo --env kind --dry-run
   meshcheck run scenarios/echo --env kind --keep-on-failure
@@ -142,7 +147,7 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.env, "env", env.Local, "where to run: "+strings.Join(runEnvironments, ", "))
-	fl.StringVarP(&f.output, "output", "o", runner.OutputText, "output format: text or json")
+	f.report.add(fl)
 	fl.StringVar(&f.save, "save", "", "folder for one NDJSON results file per probe (replay with meshcheck judge)")
 	fl.IntVar(&f.rate, "rate", 0, "requests per second of every probe, overriding the scenarios' (0: theirs)")
 	fl.IntVar(&f.maxRequests, "max-requests", 0, "request budget of every probe, overriding the scenarios' (0: theirs)")
@@ -169,8 +174,6 @@ func (f runFlags) check(cmd *cobra.Command) error {
 	switch {
 	case !contains(runEnvironments, f.env):
 		return fmt.Errorf("--env %q: want one of %s", f.env, strings.Join(runEnvironments, ", "))
-	case f.output != runner.OutputText && f.output != runner.OutputJSON:
-		return fmt.Errorf("--output %q: want text or json", f.output)
 	case f.rate < 0 || f.rate > loadgen.MaxRate:
 		return fmt.Errorf("--rate %d: want 1 to %d requests per second (0 keeps each probe's rate)", f.rate, loadgen.MaxRate)
 	case f.maxRequests < 0:
@@ -181,10 +184,15 @@ func (f runFlags) check(cmd *cobra.Command) error {
 		return fmt.Errorf("--readiness-timeout %s: want a positive duration such as 5m", f.readinessTimeout)
 	case f.propagationDelay <= 0 || f.propagationDelay > 10*time.Minute:
 		return fmt.Errorf("--propagation-delay %s: want a positive duration up to 10m, such as 5s", f.propagationDelay)
-	case f.dryRun && f.output == runner.OutputJSON:
-		return errors.New("--dry-run prints the YAML it would apply: -o json does not apply to it")
+	case f.dryRun && f.report.stdout() != report.FormatText:
+		return fmt.Errorf("--dry-run prints the YAML it would apply: -o %s does not apply to it", f.report.output)
+	case f.dryRun && f.report.file != "":
+		return errors.New("--dry-run runs no probe: --report-file does not apply to it")
 	case f.dryRun && f.save != "":
 		return errors.New("--dry-run runs no probe: --save does not apply to it")
+	}
+	if err := f.report.check(); err != nil {
+		return err
 	}
 	var misplaced []string
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
@@ -267,13 +275,21 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		if errors.Is(err, env.ErrInvalidOptions) {
 			return usageError(err)
 		}
+		doc := runner.Plan(f.env, f.env == env.Local, scenarios)
+		doc.Error = &report.Error{Kind: report.ErrorEnvironment, Message: err.Error()}
 		if ctx.Err() != nil {
-			return &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
+			doc.Error.Kind = report.ErrorInterrupted
+			err = &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
+		} else {
+			err = envError(err)
 		}
-		return envError(err)
+		if werr := f.report.failed(cmd.OutOrStdout(), doc); werr != nil {
+			log.Error("writing the report failed", "error", werr)
+		}
+		return err
 	}
-	probes, err := runner.Run(ctx, e, scenarios, runner.Options{
-		Output:        f.output,
+	run, err := runner.Run(ctx, e, scenarios, runner.Options{
+		Output:        f.report.stdout(),
 		Out:           cmd.OutOrStdout(),
 		Save:          f.save,
 		Rate:          f.rate,
@@ -282,8 +298,15 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		FamilyAlpha:   f.familyAlpha,
 		Log:           log,
 	})
+	if ferr := f.report.files(run); ferr != nil {
+		if err == nil {
+			err = &runner.Error{Kind: runner.EnvironmentError, Err: ferr}
+		} else {
+			log.Error("writing the report files failed", "error", ferr)
+		}
+	}
 	if c, ok := e.(env.Closer); ok {
-		failed := err != nil || runner.Verdict(probes) != verify.Pass
+		failed := err != nil || run.Verdict != verify.Pass
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runCloseTimeout)
 		cerr := c.Close(cctx, failed)
 		cancel()
@@ -297,7 +320,7 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 	var re *runner.Error
 	switch {
 	case err == nil:
-		return verdictError(runner.Verdict(probes))
+		return verdictError(run.Verdict)
 	case errors.As(err, &re) && re.Kind == runner.InputError:
 		return usageError(err)
 	case errors.As(err, &re) && re.Kind == runner.Interrupted:

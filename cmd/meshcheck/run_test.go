@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/meshcheck/meshcheck/env/kind"
-	"github.com/meshcheck/meshcheck/runner"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
@@ -186,8 +185,8 @@ func TestRunUndefinedSubset(t *testing.T) {
 	if warn < 0 || !strings.Contains(errOut, "subset v3") || firstProbe < 0 || warn > firstProbe {
 		t.Errorf("no warning about subset v3 before the first probe:\n%s", errOut)
 	}
-	var doc runner.Document
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+	doc, err := report.Decode(strings.NewReader(out), "stdout")
+	if err != nil {
 		t.Fatalf("-o json: %v\n%s", err, out)
 	}
 	if doc.Verdict != verify.Fail || len(doc.Probes) != 2 || !doc.Emulated || doc.Environment != "local" {
@@ -321,7 +320,10 @@ func TestRunUsageErrors(t *testing.T) {
 	}{
 		{[]string{"run"}, "no scenario folder"},
 		{[]string{"run", "../../scenarios/echo", "--env", "docker"}, `--env "docker"`},
-		{[]string{"run", "../../scenarios/echo", "-o", "yaml"}, `--output "yaml"`},
+		{[]string{"run", "../../scenarios/echo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want text, json, junit or markdown`},
+		{[]string{"run", "../../scenarios/echo", "--report-file", "out.html"}, "--report-format"},
+		{[]string{"run", "../../scenarios/echo", "--report-file", "no/such/folder/r.xml"}, "its folder no/such/folder does not exist"},
+		{[]string{"run", "../../scenarios/echo", "--report-format", "junit"}, "give --report-file too"},
 		{[]string{"run", "../../scenarios/echo", "--rate", "-5"}, "--rate -5"},
 		{[]string{"run", "../../scenarios/echo", "--max-requests", "-1"}, "--max-requests -1"},
 		{[]string{"run", "../../scenarios/echo", "--rate", "fast"}, "--rate"},
@@ -340,9 +342,9 @@ func TestRunSaveAndJSON(t *testing.T) {
 	if code != ExitPass {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	var doc runner.Document
-	if err := json.Unmarshal([]byte(out), &doc); err != nil {
-		t.Fatalf("-o json is not one JSON document: %v\n%s", err, out)
+	doc, err := report.Decode(strings.NewReader(out), "stdout")
+	if err != nil {
+		t.Fatalf("-o json is not one report: %v\n%s", err, out)
 	}
 	if doc.Verdict != verify.Pass || len(doc.Probes) != 2 {
 		t.Errorf("document verdict %v with %d probes", doc.Verdict, len(doc.Probes))

@@ -107,7 +107,7 @@ func TestMeshProbeRunsThroughAgent(t *testing.T) {
 	f := &fakeEnv{url: backend.URL, agent: agent.URL}
 	var out bytes.Buffer
 	run, err := Run(context.Background(), f, []*scenario.Scenario{agentProbeScenario(t)},
-		Options{Output: report.FormatJSON, Out: &out, Rate: 2000, MaxRequests: budget})
+		Options{Output: report.FormatJSON, Out: &out, Rate: testRate(), MaxRequests: budget})
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
@@ -127,7 +127,7 @@ func TestMeshProbeRunsThroughAgent(t *testing.T) {
 		t.Fatalf("agent got %d probe specs and %d health checks, want 1 and 1", len(specs), health)
 	}
 	spec := specs[0]
-	if spec.Target.URL != backend.URL+"/echo" || spec.Rate != 2000 || spec.MaxRequests != budget || spec.Classify != "json:os.hostname" ||
+	if spec.Target.URL != backend.URL+"/echo" || spec.Rate != testRate() || spec.MaxRequests != budget || spec.Classify != "json:os.hostname" ||
 		spec.Map["pod-a"] != "v1" || spec.Map["pod-b"] != "v2" || spec.Via != "" {
 		t.Errorf("agent spec %+v", spec)
 	}
@@ -156,7 +156,7 @@ func TestMeshProbeNeedsAWayIntoTheMesh(t *testing.T) {
 		{"agent down", down.URL, "in-mesh agent"},
 	} {
 		f := &fakeEnv{url: backend.URL, agent: c.agent}
-		_, err := Run(context.Background(), f, []*scenario.Scenario{agentProbeScenario(t)}, Options{Rate: 2000, MaxRequests: 100})
+		_, err := Run(context.Background(), f, []*scenario.Scenario{agentProbeScenario(t)}, Options{Rate: testRate(), MaxRequests: 100})
 		var re *Error
 		if !errors.As(err, &re) || re.Kind != EnvironmentError || re.Probe != "in-mesh-explicit" || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want an environment error of probe in-mesh-explicit saying %q", c.name, err, c.want)

@@ -114,7 +114,7 @@ func TestRunProbesAndNotes(t *testing.T) {
 	f := &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}
 	var out bytes.Buffer
 	run, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
-		Options{Output: report.FormatJSON, Out: &out, Rate: 2000, MaxRequests: 4000})
+		Options{Output: report.FormatJSON, Out: &out, Rate: testRate(), MaxRequests: 4000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestRunTextOutput(t *testing.T) {
 	s := loadScenario(t)
 	s.Steps = s.Steps[:1]
 	var out bytes.Buffer
-	if _, err := Run(context.Background(), f, []*scenario.Scenario{s}, Options{Out: &out, Rate: 2000}); err != nil {
+	if _, err := Run(context.Background(), f, []*scenario.Scenario{s}, Options{Out: &out, Rate: testRate()}); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"probe echo / split-75-25 / ingress", "verdict      PASS", "summary      PASS: 1 probe (1 PASS, 0 FAIL, 0 INCONCLUSIVE) in environment fake"} {
@@ -323,14 +323,14 @@ func TestProgrammedWaitBeforeEachProbe(t *testing.T) {
 	s := loadScenario(t)
 	s.Steps = s.Steps[:1]
 	e := &programmedEnv{fakeEnv: &fakeEnv{url: split75(t).URL}}
-	if _, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: 2000}); err != nil {
+	if _, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: testRate()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(e.calls, ", "); got != "setup, apply 0, programmed split-75-25/ingress, teardown" {
 		t.Errorf("calls: %s", got)
 	}
 	e = &programmedEnv{fakeEnv: &fakeEnv{url: split75(t).URL}, fail: "ingress"}
-	_, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: 2000})
+	_, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: testRate()})
 	var re *Error
 	if !errors.As(err, &re) || re.Kind != EnvironmentError || re.Probe != "ingress" ||
 		!strings.Contains(err.Error(), "waiting for the data plane to be programmed: gateway still routes to v1 only") {
@@ -344,7 +344,7 @@ func TestFamilyAlpha(t *testing.T) {
 	for _, family := range []bool{false, true} {
 		f := &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}
 		run, err := Run(context.Background(), f, []*scenario.Scenario{loadScenario(t)},
-			Options{Rate: 2000, MaxRequests: 4000, FamilyAlpha: family})
+			Options{Rate: testRate(), MaxRequests: 4000, FamilyAlpha: family})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,4 +360,15 @@ func TestFamilyAlpha(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testRate is the request rate of the tests that run scenarios on the local
+// environment: 2000 a second, or 400 under -short (make race: the race
+// detector makes each emulated request several times dearer, and at 2000 on
+// two cores the emulated mesh's queue grows until requests time out).
+func testRate() int {
+	if testing.Short() {
+		return 400
+	}
+	return 2000
 }

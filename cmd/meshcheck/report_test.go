@@ -31,7 +31,7 @@ func TestRunJUnitReportFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(stepSummaryEnv, summary)
-	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "local", "--rate", runRate, "-o", "junit", "--report-file", file)
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "local", "--rate", runRate(), "-o", "junit", "--report-file", file)
 	if code != ExitPass && code != ExitFail && code != ExitInconclusive {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -17,6 +17,10 @@
 // version label, rounded to integer percents summing to 100 by largest
 // remainder. When a probe states its expectation explicitly and the model
 // predicts otherwise, the probe's report says so and why, in one sentence.
+//
+// While a probe runs, Options.Progress receives snapshots of it (progress.go)
+// for a live line; Options.Save keeps every probe's records in a folder per
+// run with a manifest (save.go).
 package runner
 
 import (

@@ -324,7 +324,7 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		Save:          f.save,
 		SaveFormats:   saveFormats,
 		Force:         f.force,
-		Notices:       stderr,
+		Notices:       live,
 		Progress:      progress,
 		Rate:          f.rate,
 		MaxRequests:   f.maxRequests,

@@ -115,16 +115,6 @@ func (l *Live) Update(p Progress) {
 	l.draw(l.fit(ProgressLine(p)))
 }
 
-// Clear removes the line from the screen.
-func (l *Live) Clear() {
-	if !l.tty {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.clear()
-}
-
 // Write writes b (whole lines, such as a log record) above the status line:
 // it clears the line, writes b and draws the line again.
 func (l *Live) Write(b []byte) (int, error) {

@@ -78,9 +78,9 @@ func TestLiveThrottlesRedrawsOnEventTime(t *testing.T) {
 		t.Errorf("done wrote %q, want only the erase", term.String())
 	}
 	term.Reset()
-	l.Clear()
+	l.Update(progressAt(t0, 10203, ProgressDone, 5))
 	if term.Len() != 0 {
-		t.Errorf("clearing an empty line wrote %q", term.String())
+		t.Errorf("a second done wrote %q to a clear line", term.String())
 	}
 }
 
@@ -97,9 +97,9 @@ func TestLiveWritesLogsAboveTheLine(t *testing.T) {
 		t.Errorf("log write: %q, want %q", term.String(), want)
 	}
 	term.Reset()
-	l.Clear()
+	l.Update(Progress{State: ProgressDone})
 	if term.String() != clearLine {
-		t.Errorf("clear wrote %q", term.String())
+		t.Errorf("done wrote %q", term.String())
 	}
 	// With no line on screen a log line is written as is.
 	term.Reset()
@@ -133,7 +133,7 @@ func TestLiveQuietWhenNotATerminal(t *testing.T) {
 			t.Errorf("%s: drawn", name)
 		}
 		l.Update(progressAt(time.Now(), 0, ProgressJudging, 10))
-		l.Clear()
+		l.Update(progressAt(time.Now(), 1, ProgressDone, 10))
 	}
 	if out.Len() != 0 {
 		t.Errorf("not a terminal, yet wrote %q", out.String())

@@ -7,8 +7,14 @@ BIN := bin/meshcheck
 
 all: build
 
+# The version `meshcheck version` prints: git describe of the checkout
+# (also in a git worktree, where the toolchain's VCS stamp is missing);
+# empty outside a checkout, and the build information then speaks.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X github.com/meshcheck/meshcheck/internal/buildinfo.stamp=$(VERSION))
+
 build:
-	$(GO) build -o $(BIN) ./cmd/meshcheck
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshcheck
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

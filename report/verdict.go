@@ -2,8 +2,9 @@
 // renderers: text (verdict tables and probe reports, for people), JSON (one
 // versioned schema, docs/report.schema.json, for machines and for
 // re-rendering), JUnit XML (for CI test reports) and Markdown (for CI
-// summaries such as GitHub's $GITHUB_STEP_SUMMARY). It computes no
-// statistics: verify decides, report renders.
+// summaries such as GitHub's $GITHUB_STEP_SUMMARY), and the live status
+// line of a running probe on a terminal (Live, from Progress snapshots). It
+// computes no statistics: verify decides, report renders.
 package report
 
 import (

@@ -17,6 +17,10 @@
 // version label, rounded to integer percents summing to 100 by largest
 // remainder. When a probe states its expectation explicitly and the model
 // predicts otherwise, the probe's report says so and why, in one sentence.
+//
+// While a probe runs, Options.Progress receives snapshots of it (progress.go)
+// for a live line; Options.Save keeps every probe's records in a folder per
+// run with a manifest (save.go).
 package runner
 
 import (
@@ -27,8 +31,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
-	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/meshcheck/meshcheck/env"
@@ -50,9 +53,21 @@ type Options struct {
 	Output report.Format
 	// Out receives the reports; nil discards them.
 	Out io.Writer
-	// Save, when set, is a folder that receives one NDJSON results file per
-	// probe, <scenario>-<step>-<probe>.ndjson (loadgen records, replayable).
+	// Save, when set, is a folder that receives one new folder per run,
+	// <start, UTC>-<scenario names> (such as 20261202T001530Z-echo+hello),
+	// holding the records of every probe in each of SaveFormats, one file
+	// per probe and format, <n>-<scenario>.<step>.<probe>.ndjson
+	// (meshcheck) or .vegeta.json (vegeta), n the scenario's position in
+	// the run, and a manifest.json (Manifest) naming them. Nothing is
+	// written over unless Force is set.
 	Save string
+	// SaveFormats are the formats of the results files (nil: SaveMeshcheck).
+	SaveFormats []SaveFormat
+	// Force lets Save write over a folder and files that exist.
+	Force bool
+	// Notices receives the one-line notices meant for the user whatever the
+	// verbosity: where Save wrote. Nil discards them.
+	Notices io.Writer
 	// Rate, when > 0, overrides every probe's request rate.
 	Rate int
 	// MaxRequests, when > 0, overrides every probe's request budget.
@@ -62,8 +77,15 @@ type Options struct {
 	// TeardownTimeout bounds each Teardown (0: DefaultTeardownTimeout).
 	TeardownTimeout time.Duration
 	// ProgressEvery is how often a running probe logs its progress (0: every
-	// 10 s).
+	// 10 s) when Progress is nil.
 	ProgressEvery time.Duration
+	// Progress, when set, receives snapshots of the running probe about 10
+	// times a second (the settle phase, the judged requests with the
+	// verdict's lines so far) and one when it ends, before its report is
+	// written; the probe then logs no progress lines. It is called from the
+	// goroutine that folds the probe's results: keep it quick
+	// (report.Live.Update is).
+	Progress func(report.Progress)
 	// SettleTimeout, when > 0, overrides every probe's settle bound.
 	SettleTimeout time.Duration
 	// FamilyAlpha splits FAIL's alpha over the run's probes: with k probes
@@ -130,13 +152,13 @@ func (e *Error) report() *report.Error {
 func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
 	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios)}
 	r.doc.Started = time.Now()
-	if opts.FamilyAlpha {
-		r.family = 0
-		for _, s := range scenarios {
-			for _, st := range s.Steps {
-				r.family += len(st.Probes)
-			}
+	for _, s := range scenarios {
+		for _, st := range s.Steps {
+			r.total += len(st.Probes)
 		}
+	}
+	if opts.FamilyAlpha {
+		r.family = r.total
 	}
 	if r.out == nil {
 		r.out = io.Discard
@@ -145,9 +167,14 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	err := r.check()
+	if err == nil && opts.Save != "" {
+		if r.save, err = newSaver(opts.Save, opts.SaveFormats, opts.Force, r.doc, scenarios); err != nil {
+			err = &Error{Kind: InputError, Err: err}
+		}
+	}
 	if err == nil {
-		for _, s := range scenarios {
-			if err = r.scenario(ctx, s); err != nil {
+		for i, s := range scenarios {
+			if err = r.scenario(ctx, i, s); err != nil {
 				break
 			}
 		}
@@ -163,6 +190,14 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	}
 	if werr := r.finish(); werr != nil && err == nil {
 		err = &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the results: %w", werr)}
+	}
+	if r.save != nil {
+		if serr := r.save.finish(r.doc); serr != nil && err == nil {
+			err = &Error{Kind: EnvironmentError, Err: serr}
+		}
+		if r.opts.Notices != nil {
+			fmt.Fprintf(r.opts.Notices, "meshcheck: results saved in %s (%s)\n", r.save.dir, ManifestFile)
+		}
 	}
 	return r.doc, err
 }
@@ -192,6 +227,9 @@ type run struct {
 	log    *slog.Logger
 	doc    report.Run
 	family int // the probes FAIL's alpha is split over (1: none)
+	total  int // the probes of the run
+	probes int // the probes started so far
+	save   *saver
 }
 
 // check validates the options.
@@ -213,16 +251,16 @@ func (r *run) check() error {
 	if r.opts.SettleTimeout < 0 {
 		return bad("settle timeout %s: want a positive duration (0 keeps each probe's own)", r.opts.SettleTimeout)
 	}
-	if r.opts.Save != "" {
-		if err := os.MkdirAll(r.opts.Save, 0o755); err != nil {
-			return bad("save folder: %v", err)
+	for _, f := range r.opts.SaveFormats {
+		if !slices.Contains(SaveFormats, f) {
+			return bad("save format %q: want %s", string(f), saveFormatList())
 		}
 	}
 	return nil
 }
 
 // scenario runs one scenario from Setup to Teardown.
-func (r *run) scenario(ctx context.Context, s *scenario.Scenario) (err error) {
+func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err error) {
 	name := s.Metadata.Name
 	r.log.Info("scenario", "name", name, "environment", r.env.Name(), "steps", len(s.Steps))
 	defer func() {
@@ -254,7 +292,7 @@ func (r *run) scenario(ctx context.Context, s *scenario.Scenario) (err error) {
 			if ctx.Err() != nil {
 				return &Error{Kind: Interrupted, Scenario: name, Step: st.Name, Err: context.Cause(ctx)}
 			}
-			if err := r.probe(ctx, s, i, p, m, merr); err != nil {
+			if err := r.probe(ctx, si, s, i, p, m, merr); err != nil {
 				return err
 			}
 		}
@@ -275,7 +313,7 @@ func envError(ctx context.Context, err error, scenarioName, step, probe string) 
 }
 
 // probe runs one probe and reports it.
-func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scenario.Probe, m *mesh.Model, merr error) error {
+func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int, p scenario.Probe, m *mesh.Model, merr error) error {
 	name, stepName := s.Metadata.Name, s.Steps[step].Name
 	inputErr := func(err error) error {
 		return &Error{Kind: InputError, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
@@ -370,22 +408,39 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 		}
 	}
 
-	every := r.opts.ProgressEvery
-	if every <= 0 {
-		every = 10 * time.Second
-	}
-	runOpts := []loadgen.RunOption{loadgen.OnProgress(every, func(pr loadgen.Progress) {
-		r.log.Info("probe running", "probe", p.Name, "requests", pr.Requests, "elapsed", pr.Elapsed.Round(time.Second), "rate", int(pr.Rate))
-	})}
-	var save *os.File
-	var saver *loadgen.RecordWriter
-	if r.opts.Save != "" {
-		path := filepath.Join(r.opts.Save, fmt.Sprintf("%s-%s-%s.ndjson", name, stepName, p.Name))
-		if save, err = os.Create(path); err != nil {
-			return inputErr(fmt.Errorf("save: %w", err))
+	r.probes++
+	var live *progress
+	var onRecord []func(loadgen.Record) error
+	var runOpts []loadgen.RunOption
+	if r.opts.Progress != nil {
+		live = &progress{fn: r.opts.Progress, base: report.Progress{Scenario: name, Step: stepName, Probe: p.Name, Index: r.probes, Total: r.total}}
+		runOpts = append(runOpts, loadgen.OnProgress(liveEvery, live.tick))
+		onRecord = append(onRecord, func(rec loadgen.Record) error { live.record(rec); return nil })
+	} else {
+		every := r.opts.ProgressEvery
+		if every <= 0 {
+			every = 10 * time.Second
 		}
-		saver = loadgen.NewRecordWriter(save)
-		runOpts = append(runOpts, loadgen.OnRecord(saver.Write))
+		runOpts = append(runOpts, loadgen.OnProgress(every, func(pr loadgen.Progress) {
+			r.log.Info("probe running", "probe", p.Name, "requests", pr.Requests, "elapsed", pr.Elapsed.Round(time.Second), "rate", int(pr.Rate))
+		}))
+	}
+	var saver *probeSaver
+	if r.save != nil {
+		if saver, err = r.save.probe(si, step, p.Name, lp.Target); err != nil {
+			return inputErr(err)
+		}
+		onRecord = append(onRecord, saver.write)
+	}
+	if len(onRecord) > 0 {
+		runOpts = append(runOpts, loadgen.OnRecord(func(rec loadgen.Record) error {
+			for _, fn := range onRecord {
+				if err := fn(rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
 	}
 
 	r.log.Info("probe", "scenario", name, "step", stepName, "probe", p.Name, "from", p.From, "url", ep.URL, "host", ep.Host, "rate", rate)
@@ -399,12 +454,16 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	} else {
 		out, err = loadgen.Run(ctx, lp, runOpts...)
 	}
+	if live != nil {
+		live.done(out)
+	}
 	if saver != nil {
-		if ferr := saver.Flush(); ferr != nil && err == nil {
-			err = ferr
+		verdict := ""
+		if err == nil {
+			verdict = out.Result.Verdict.String()
 		}
-		if cerr := save.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("save: %w", cerr)
+		if serr := saver.done(verdict); serr != nil && err == nil {
+			err = serr
 		}
 	}
 	rp := report.Probe{

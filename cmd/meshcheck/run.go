@@ -58,6 +58,9 @@ type runFlags struct {
 	env           string
 	report        reportFlags
 	save          string
+	saveFormat    string
+	force         bool
+	quiet         bool
 	rate          int
 	maxRequests   int
 	settleTimeout time.Duration
@@ -124,7 +127,15 @@ the run's probes so that the whole run does so with at most alpha (PASS stays
 at alpha per probe). The report's method line says which is in force.
 
 Output: the text report of each probe as it finishes, then a summary line
-(the other formats: the whole run, once, at the end).
+(the other formats: the whole run, once, at the end). On a terminal, stderr
+shows a live line for the running probe (settle phase, requests, rate, each
+version's share with its interval); -q turns it and the info logs off, and
+when stderr is not a terminal the progress is a log line every 10 s.
+
+--save DIR writes a new folder per run, DIR/<start, UTC>-<scenarios>, with
+one file per probe and format (--save-format meshcheck for meshcheck judge,
+vegeta for vegeta report and vegeta plot) and a manifest.json naming them,
+and prints its path on stderr. It never writes over a file without --force.
 ` + reportHelp + `
 
 Exit codes: 0 every probe passed, 1 some probe failed, 2 usage or input
@@ -134,6 +145,7 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
   meshcheck run scenarios/echo scenarios/hello --env local -o json
   meshcheck run scenarios/echo --report-file results/meshcheck.xml
   meshcheck run scenarios/hello --rate 1000 --save results/
+  meshcheck run scenarios/echo --save results/ --save-format meshcheck,vegeta
   meshcheck run scenarios/echo --env kind --dry-run
   meshcheck run scenarios/echo --env kind --keep-on-failure
   meshcheck run scenarios/echo --env existing --context staging --ingress-url http://203.0.113.7`,
@@ -148,7 +160,10 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl := cmd.Flags()
 	fl.StringVar(&f.env, "env", env.Local, "where to run: "+strings.Join(runEnvironments, ", "))
 	f.report.add(fl)
-	fl.StringVar(&f.save, "save", "", "folder for one NDJSON results file per probe (replay with meshcheck judge)")
+	fl.StringVar(&f.save, "save", "", "folder to save the run's records in: a new folder per run with a results file per probe and format and a manifest.json (replay with meshcheck judge)")
+	fl.StringVar(&f.saveFormat, "save-format", string(runner.SaveMeshcheck), "formats of --save's files, comma-separated: meshcheck (NDJSON records, for meshcheck judge) and vegeta (vegeta's JSON results, for vegeta report and vegeta plot)")
+	fl.BoolVar(&f.force, "force", false, "let --save write over a run folder and files that exist")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live progress line and no info logs on stderr (warnings, errors and where --save wrote remain)")
 	fl.IntVar(&f.rate, "rate", 0, "requests per second of every probe, overriding the scenarios' (0: theirs)")
 	fl.IntVar(&f.maxRequests, "max-requests", 0, "request budget of every probe, overriding the scenarios' (0: theirs)")
 	fl.DurationVar(&f.settleTimeout, "settle-timeout", 0, "bound on every probe's unjudged settle phase, overriding the scenarios' settle (0: theirs, default 60s)")
@@ -190,6 +205,8 @@ func (f runFlags) check(cmd *cobra.Command) error {
 		return errors.New("--dry-run runs no probe: --report-file does not apply to it")
 	case f.dryRun && f.save != "":
 		return errors.New("--dry-run runs no probe: --save does not apply to it")
+	case f.save == "" && (cmd.Flags().Changed("save-format") || f.force):
+		return errors.New("--save-format and --force apply to --save: give --save DIR too")
 	}
 	if err := f.report.check(); err != nil {
 		return err
@@ -249,6 +266,10 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 	if err := f.check(cmd); err != nil {
 		return usageError(err)
 	}
+	saveFormats, err := runner.ParseSaveFormats(f.saveFormat)
+	if err != nil {
+		return usageError(fmt.Errorf("--save-format %q: %w", f.saveFormat, err))
+	}
 	stderr := cmd.ErrOrStderr()
 	var scenarios []*scenario.Scenario
 	for _, dir := range dirs {
@@ -261,7 +282,12 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		}
 		scenarios = append(scenarios, s)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	live := report.NewLive(stderr, f.quiet)
+	logOpts := &slog.HandlerOptions{}
+	if f.quiet {
+		logOpts.Level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(live, logOpts))
 	opts, err := f.options(log)
 	if err != nil {
 		return usageError(err)
@@ -288,10 +314,18 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		}
 		return err
 	}
+	var progress func(report.Progress)
+	if live.Drawn() {
+		progress = live.Update
+	}
 	run, err := runner.Run(ctx, e, scenarios, runner.Options{
 		Output:        f.report.stdout(),
 		Out:           cmd.OutOrStdout(),
 		Save:          f.save,
+		SaveFormats:   saveFormats,
+		Force:         f.force,
+		Notices:       live,
+		Progress:      progress,
 		Rate:          f.rate,
 		MaxRequests:   f.maxRequests,
 		SettleTimeout: f.settleTimeout,

@@ -360,7 +360,12 @@ func TestRunSaveAndJSON(t *testing.T) {
 		if p.Stats.Requests == 0 || p.Stats.Duration <= 0 || !p.Emulated {
 			t.Errorf("probe %s: requests %d, duration %v, emulated %v", p.Name, p.Stats.Requests, p.Stats.Duration, p.Emulated)
 		}
-		file := filepath.Join(save, "echo-split-75-25-"+p.Name+".ndjson")
+		files, _ := filepath.Glob(filepath.Join(save, "*-echo", "1-echo.split-75-25."+p.Name+".ndjson"))
+		if len(files) != 1 {
+			t.Errorf("probe %s: results files %v, want one in the run's folder", p.Name, files)
+			continue
+		}
+		file := files[0]
 		data, err := os.ReadFile(file)
 		if err != nil {
 			t.Errorf("results file: %v", err)

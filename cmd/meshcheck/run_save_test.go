@@ -15,7 +15,7 @@ import (
 // carries no live line.
 func TestRunSaveFolderAndNotice(t *testing.T) {
 	save := filepath.Join(t.TempDir(), "results")
-	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--rate", runRate, "--max-requests", "5000",
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--rate", runRate(), "--max-requests", "5000",
 		"--save", save, "--save-format", "meshcheck,vegeta")
 	if code != ExitPass && code != ExitFail && code != ExitInconclusive {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -56,7 +56,7 @@ func TestRunSaveFolderAndNotice(t *testing.T) {
 // TestRunQuiet: -q leaves stderr without info logs, and stdout with the
 // report.
 func TestRunQuiet(t *testing.T) {
-	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--rate", runRate, "--max-requests", "5000", "-q")
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--rate", runRate(), "--max-requests", "5000", "-q")
 	if code != ExitPass && code != ExitFail && code != ExitInconclusive {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}

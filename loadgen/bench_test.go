@@ -27,7 +27,7 @@ func BenchmarkRecordFold(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := newFolder(eng, 0, nil)
+	f := newFolder(engineSink{eng}, 0, nil)
 	bodies := [2][]byte{
 		[]byte(`{"path":"/echo","os":{"hostname":"echo-v1"},"message":"Hello v1"}`),
 		[]byte(`{"path":"/echo","os":{"hostname":"echo-v2"},"message":"Hello v2"}`),

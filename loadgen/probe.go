@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
-
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 // Defaults and bounds of Options.
@@ -29,6 +27,10 @@ const (
 	// DefaultMaxBody is how many bytes of each body are read for
 	// classification; the rest is discarded.
 	DefaultMaxBody = 64 << 10
+	// DefaultMaxRequests is the request budget of a probe that gives none:
+	// the budget at which the verdict engine's error rates are simulated
+	// (DefaultMaxRequests).
+	DefaultMaxRequests = 50_000
 )
 
 // Target is the request a probe sends, the same for every hit.
@@ -117,7 +119,7 @@ func validToken(s string) bool {
 
 // Options bound and shape an attack. Zero values of Timeout, MaxWorkers and
 // MaxBody select the defaults; a zero MaxRequests selects
-// verify.DefaultMaxRequests; a zero Duration means no time budget.
+// DefaultMaxRequests; a zero Duration means no time budget.
 type Options struct {
 	// Rate is the constant request rate per second; it must be > 0 (vegeta
 	// would read 0 as "as fast as possible").
@@ -144,13 +146,18 @@ type Options struct {
 	SettleResponses int
 	// SettleTimeout bounds the settle phase (0: DefaultSettleTimeout).
 	SettleTimeout time.Duration
+	// SettleAnyStatus makes every response below 500 a good one in the
+	// settle phase, classified or not: for probes that expect a status
+	// (such as 403) rather than versions. Without it a good response is
+	// successful (100–399) and classified.
+	SettleAnyStatus bool
 }
 
 // DefaultOptions returns the options of the command line: 200 requests per
-// second, no time budget, verify.DefaultMaxRequests requests, keep-alive on
+// second, no time budget, DefaultMaxRequests requests, keep-alive on
 // and the default timeout, worker and body bounds.
 func DefaultOptions() Options {
-	return Options{Rate: DefaultRate, MaxRequests: verify.DefaultMaxRequests, Timeout: DefaultTimeout,
+	return Options{Rate: DefaultRate, MaxRequests: DefaultMaxRequests, Timeout: DefaultTimeout,
 		KeepAlive: true, MaxWorkers: DefaultMaxWorkers, MaxBody: DefaultMaxBody}
 }
 
@@ -164,7 +171,7 @@ func (o Options) Validate() error {
 	case o.Duration < 0:
 		return fmt.Errorf("duration %s: it must not be negative (0 = no time budget)", o.Duration)
 	case o.MaxRequests < 0:
-		return fmt.Errorf("max requests %d: it must not be negative (0 = %d)", o.MaxRequests, verify.DefaultMaxRequests)
+		return fmt.Errorf("max requests %d: it must not be negative (0 = %d)", o.MaxRequests, DefaultMaxRequests)
 	case o.Timeout < 0:
 		return fmt.Errorf("timeout %s: it must not be negative (0 = %s)", o.Timeout, DefaultTimeout)
 	case o.MaxWorkers < 0:
@@ -204,7 +211,7 @@ func ParseVia(s string) (*url.URL, error) {
 // withDefaults fills the zero values that select defaults.
 func (o Options) withDefaults() Options {
 	if o.MaxRequests == 0 {
-		o.MaxRequests = verify.DefaultMaxRequests
+		o.MaxRequests = DefaultMaxRequests
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
@@ -224,19 +231,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Probe is one check: what to send, how much, how to read each response and
-// what to expect.
+// Probe is one attack: what to send, how much and how to read each
+// response. What to expect of the responses is the caller's: loadgen
+// classifies and orders, the caller's Sink decides.
 type Probe struct {
 	Target   Target
 	Options  Options
 	Classify Classifier
 	// Map turns raw classified values into versions; nil takes raw values
 	// as versions.
-	Map    VersionMap
-	Expect verify.Expectation
+	Map VersionMap
 }
 
-// Validate checks the whole probe. A weights expectation needs a classifier.
+// Validate checks the whole probe.
 func (p Probe) Validate() error {
 	if err := p.Target.Validate(); err != nil {
 		return err
@@ -244,20 +251,8 @@ func (p Probe) Validate() error {
 	if err := p.Options.Validate(); err != nil {
 		return err
 	}
-	if err := p.Expect.Validate(); err != nil {
-		return err
-	}
-	if len(p.Expect.Weights) > 0 && p.Classify.IsZero() {
-		return errors.New("classifier: expecting versions needs a classifier (json:<path>, regex:<expr>, header:<name> or status)")
-	}
 	if p.Map != nil && p.Classify.IsZero() {
 		return errors.New("version map: it maps classified values, but no classifier is set")
 	}
 	return p.Map.Validate()
-}
-
-// Outcome is the verdict of a probe run and the traffic behind it.
-type Outcome struct {
-	Result verify.Result `json:"result"`
-	Stats  Stats         `json:"stats"`
 }

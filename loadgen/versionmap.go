@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/meshcheck/meshcheck/verify"
+	"github.com/meshcheck/meshcheck/internal/versionname"
 )
 
 // MaxVersionMapBytes bounds a version map file.
@@ -27,8 +27,8 @@ func (m VersionMap) Validate() error {
 		if k == "" {
 			return errors.New("version map: a key is empty: keys are the raw values the classifier reads")
 		}
-		if !verify.ValidVersionName(v) {
-			return fmt.Errorf("version map: %q -> %q: a version is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", k, v)
+		if !versionname.Valid(v) {
+			return fmt.Errorf("version map: %q -> %q: %s", k, v, versionname.Rule)
 		}
 	}
 	return nil
@@ -89,8 +89,8 @@ func ParseVersionMap(name string, data []byte) (VersionMap, error) {
 		if key == "" {
 			return nil, fmt.Errorf("%s: empty key: keys are the raw values the classifier reads", line)
 		}
-		if !verify.ValidVersionName(value) {
-			return nil, fmt.Errorf("%s: %q -> %q: a version is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", line, key, value)
+		if !versionname.Valid(value) {
+			return nil, fmt.Errorf("%s: %q -> %q: %s", line, key, value, versionname.Rule)
 		}
 		m[key] = value
 	}

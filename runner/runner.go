@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/report"
@@ -347,16 +348,15 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	for k, v := range p.Request.Headers {
 		header.Set(k, v)
 	}
-	lp := loadgen.Probe{
+	lp := judge.Probe{Load: loadgen.Probe{
 		Target: loadgen.Target{URL: ep.URL, Host: ep.Host, Method: p.Request.Method, Header: header},
 		Options: loadgen.Options{Rate: rate, Duration: p.Settings.MaxDuration, MaxRequests: maxRequests,
 			KeepAlive: true, Via: ep.Via, SettleTimeout: settle},
 		Classify: classifier,
 		Map:      versions,
-		Expect:   exp,
-	}
+	}, Expect: exp}
 	if p.Request.Body != "" {
-		lp.Target.Body = []byte(p.Request.Body)
+		lp.Load.Target.Body = []byte(p.Request.Body)
 	}
 	if err := lp.Validate(); err != nil {
 		return inputErr(err)
@@ -374,9 +374,9 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	runOpts := []loadgen.RunOption{loadgen.OnProgress(every, func(pr loadgen.Progress) {
+	runOpts := judge.Options{Agent: ep.Agent, Every: every, Progress: func(pr judge.Progress) {
 		r.log.Info("probe running", "probe", p.Name, "requests", pr.Requests, "elapsed", pr.Elapsed.Round(time.Second), "rate", int(pr.Rate))
-	})}
+	}}
 	var save *os.File
 	var saver *loadgen.RecordWriter
 	if r.opts.Save != "" {
@@ -384,21 +384,18 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 		if save, err = os.Create(path); err != nil {
 			return inputErr(fmt.Errorf("save: %w", err))
 		}
-		saver = loadgen.NewRecordWriter(save)
-		runOpts = append(runOpts, loadgen.OnRecord(saver.Write))
+		saver = loadgen.NewRecordWriter(save, loadgen.Header{Environment: r.env.Name(), Emulated: r.env.Emulated(),
+			Scenario: name, Step: stepName, Probe: p.Name, From: string(p.From), URL: ep.URL, Host: ep.Host, Rate: rate, Agent: ep.Agent})
+		runOpts.Records = saver.Write
 	}
 
 	r.log.Info("probe", "scenario", name, "step", stepName, "probe", p.Name, "from", p.From, "url", ep.URL, "host", ep.Host, "rate", rate)
-	var out loadgen.Outcome
 	if ep.Agent != "" {
 		// The agent sends the requests from its pod, through its sidecar;
 		// this process only judges the records it streams back.
-		agent := &loadgen.AgentClient{URL: ep.Agent}
 		r.log.Info("probe runs through the in-mesh agent", "probe", p.Name, "agent", ep.Agent)
-		out, err = agent.Run(ctx, lp, runOpts...)
-	} else {
-		out, err = loadgen.Run(ctx, lp, runOpts...)
 	}
+	result, stats, err := judge.Run(ctx, lp, runOpts)
 	if saver != nil {
 		if ferr := saver.Flush(); ferr != nil && err == nil {
 			err = ferr
@@ -409,21 +406,21 @@ func (r *run) probe(ctx context.Context, s *scenario.Scenario, step int, p scena
 	}
 	rp := report.Probe{
 		Name: p.Name, Scenario: name, Step: stepName, Vantage: string(p.From),
-		Target: lp.Target, Emulated: r.env.Emulated(), Result: out.Result, Stats: out.Stats,
+		Target: lp.Load.Target, Emulated: r.env.Emulated(), Result: result, Stats: stats,
 	}
 	if m != nil {
 		rp.Notes = pred.Notes(p, exp)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			if out.Stats.Requests > 0 {
+			if stats.Requests > 0 {
 				r.add(rp)
 			}
 			return &Error{Kind: Interrupted, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
 		}
 		return &Error{Kind: EnvironmentError, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
 	}
-	r.log.Info("probe done", "probe", p.Name, "verdict", out.Result.Verdict.String(), "requests", out.Stats.Requests, "duration", out.Stats.Duration.Round(time.Millisecond))
+	r.log.Info("probe done", "probe", p.Name, "verdict", result.Verdict.String(), "requests", stats.Requests, "duration", stats.Duration.Round(time.Millisecond))
 	return r.add(rp)
 }
 

@@ -13,9 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/meshcheck/meshcheck/internal/cliflag"
+	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/report"
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 func init() { register(newProbeCommand) }
@@ -31,12 +32,7 @@ type probeFlags struct {
 	noKeepAlive             bool
 	via, agent              string
 	classify, mapFile       string
-	expect                  string
-	expectStatus            int
-	tolerance, alpha        float64
-	errorBudget             float64
-	relative                bool
-	unexpectedBudget        int
+	expect                  *cliflag.Expect
 	settle                  int
 	settleTimeout           time.Duration
 	save                    string
@@ -104,17 +100,10 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 	fl.StringVar(&f.agent, "agent", "", "send from a meshcheck agent at this URL (meshcheck agent) instead of from here")
 	fl.StringVar(&f.classify, "classify", "", "how to read a response's version: json:<path>, regex:<expr>, header:<name> or status")
 	fl.StringVar(&f.mapFile, "map", "", "JSON file mapping raw classified values to versions")
-	fl.StringVar(&f.expect, "expect", "", "expected split, e.g. v1=75,v2=25 (percents summing to 100)")
-	fl.IntVar(&f.expectStatus, "expect-status", 0, "expect this status instead of a split, e.g. 403")
-	f.tolerance = verify.DefaultTolerance
-	fl.Var(floatRange{&f.tolerance, 0, 1, false, "a number in (0, 1): 0.05 = ±5 points"}, "tolerance", "band half-width, in (0, 1): 0.05 = ±5 points")
-	fl.BoolVar(&f.relative, "relative", false, "make the tolerance a fraction of each weight")
-	f.alpha = verify.DefaultAlpha
-	fl.Var(floatRange{&f.alpha, 0, 0.5, false, "a number in (0, 0.5)"}, "alpha", "bound on the probability of a wrong verdict, in (0, 0.5)")
-	f.errorBudget = verify.DefaultErrorBudget
-	fl.Var(floatRange{&f.errorBudget, 0, 1, true, "a number in [0, 1): 0.01 = 1% of requests"}, "error-budget", "share of requests that may be errors, in [0, 1)")
-	fl.IntVar(&f.unexpectedBudget, "unexpected-budget", 0, "responses from versions not in --expect that are tolerated")
-	fl.IntVar(&f.settle, "settle", loadgen.DefaultSettleResponses, "consecutive good responses the unjudged settle phase waits for (0: judge from the first response)")
+	f.expect = cliflag.AddExpect(fl)
+	f.settle = loadgen.DefaultSettleResponses
+	fl.Var(cliflag.Int{P: &f.settle, Lo: 0, Hi: 10000, Allowed: "from 0 (no settle phase) to 10000 consecutive responses"}, "settle",
+		"consecutive good responses the unjudged settle phase waits for (0: judge from the first response)")
 	fl.DurationVar(&f.settleTimeout, "settle-timeout", loadgen.DefaultSettleTimeout, "bound on the settle phase; past it the probe ends with exit 4")
 	fl.StringVar(&f.save, "save", "", "write one NDJSON record per request to this file (meshcheck judge re-reads it)")
 	f.report.add(fl)
@@ -122,13 +111,14 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 }
 
 // probeFromFlags builds and validates the probe; its errors are usage errors.
-func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
+func probeFromFlags(f probeFlags) (judge.Probe, error) {
+	var jp judge.Probe
 	var p loadgen.Probe
 	if f.url == "" {
-		return p, errors.New("--url is required: the endpoint to probe, e.g. http://127.0.0.1:8080/echo")
+		return jp, errors.New("--url is required: the endpoint to probe, e.g. http://127.0.0.1:8080/echo")
 	}
 	if err := f.report.check(); err != nil {
-		return p, err
+		return jp, err
 	}
 	p.Target = loadgen.Target{URL: f.url, Host: f.host, Method: f.method}
 	if f.body != "" {
@@ -137,7 +127,7 @@ func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
 	for _, h := range f.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return p, fmt.Errorf(`--header %q: write "Name: value"`, h)
+			return jp, fmt.Errorf(`--header %q: write "Name: value"`, h)
 		}
 		if p.Target.Header == nil {
 			p.Target.Header = http.Header{}
@@ -149,11 +139,9 @@ func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
 		SettleResponses: f.settle, SettleTimeout: f.settleTimeout}
 	switch {
 	case f.maxRequests < 1:
-		return p, fmt.Errorf("--max-requests %d: at least 1", f.maxRequests)
-	case f.settle < 0 || f.settle > 10000:
-		return p, fmt.Errorf("--settle %d: from 0 (no settle phase) to 10000 consecutive responses", f.settle)
+		return jp, fmt.Errorf("--max-requests %d: at least 1", f.maxRequests)
 	case f.settleTimeout <= 0:
-		return p, fmt.Errorf("--settle-timeout %s: a positive duration such as 60s", f.settleTimeout)
+		return jp, fmt.Errorf("--settle-timeout %s: a positive duration such as 60s", f.settleTimeout)
 	}
 	if f.settle == 0 {
 		p.Options.SettleResponses = -1
@@ -161,43 +149,33 @@ func probeFromFlags(f probeFlags) (loadgen.Probe, error) {
 	if f.via != "" {
 		via, err := loadgen.ParseVia(f.via)
 		if err != nil {
-			return p, fmt.Errorf("--via: %w", err)
+			return jp, fmt.Errorf("--via: %w", err)
 		}
 		p.Options.Via = via
 	}
 	if f.classify != "" {
 		c, err := loadgen.ParseClassifier(f.classify)
 		if err != nil {
-			return p, fmt.Errorf("--classify: %w", err)
+			return jp, fmt.Errorf("--classify: %w", err)
 		}
 		p.Classify = c
 	}
 	if f.mapFile != "" {
 		m, err := loadgen.LoadVersionMap(f.mapFile)
 		if err != nil {
-			return p, fmt.Errorf("--map: %w", err)
+			return jp, fmt.Errorf("--map: %w", err)
 		}
 		p.Map = m
 	}
-	exp := verify.Expectation{Status: f.expectStatus, Tolerance: f.tolerance, Relative: f.relative, Alpha: f.alpha,
-		ErrorBudget: f.errorBudget, UnexpectedBudget: f.unexpectedBudget}
-	switch {
-	case f.expect != "" && f.expectStatus != 0:
-		return p, errors.New("--expect and --expect-status: give one of them")
-	case f.expect == "" && f.expectStatus == 0:
-		return p, errors.New("--expect v1=75,v2=25 or --expect-status CODE is required")
-	case f.expect != "":
-		ws, err := verify.ParseWeights(f.expect)
-		if err != nil {
-			return p, fmt.Errorf("--expect: %w", err)
-		}
-		exp.Weights = ws
+	exp, err := f.expect.Expectation()
+	if err != nil {
+		return jp, err
 	}
-	p.Expect = exp
-	if err := p.Validate(); err != nil {
-		return p, err
+	jp = judge.Probe{Load: p, Expect: exp}
+	if err := jp.Validate(); err != nil {
+		return jp, err
 	}
-	return p, nil
+	return jp, nil
 }
 
 func runProbe(cmd *cobra.Command, f probeFlags) error {
@@ -206,7 +184,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		return usageError(err)
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	var opts []loadgen.RunOption
+	opts := judge.Options{Agent: f.agent}
 	var save *os.File
 	var rw *loadgen.RecordWriter
 	if f.save != "" {
@@ -214,26 +192,21 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 			return usageError(fmt.Errorf("--save: %w", err))
 		}
 		defer save.Close()
-		rw = loadgen.NewRecordWriter(save)
-		opts = append(opts, loadgen.OnRecord(rw.Write))
+		rw = loadgen.NewRecordWriter(save, loadgen.Header{URL: f.url, Host: f.host, Rate: f.rate, Agent: f.agent})
+		opts.Records = rw.Write
 	}
 	live := probeIsTerminal(stdout) && probeIsTerminal(stderr)
 	if live {
-		opts = append(opts, loadgen.OnProgress(time.Second, func(pr loadgen.Progress) {
-			fmt.Fprintf(stderr, "\r\033[K%s", probeProgressLine(pr))
-		}))
+		opts.Every, opts.Progress = time.Second, func(pr judge.Progress) {
+			fmt.Fprintf(stderr, "\r\033[K%s", pr)
+		}
 	}
 
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var out loadgen.Outcome
-	if f.agent != "" {
-		out, err = (&loadgen.AgentClient{URL: f.agent}).Run(ctx, p, opts...)
-	} else {
-		out, err = loadgen.Run(ctx, p, opts...)
-	}
+	result, stats, err := judge.Run(ctx, p, opts)
 	if live {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -246,7 +219,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		}
 	}
 	interrupted := err != nil && ctx.Err() != nil
-	if err != nil && !interrupted && out.Stats.Requests == 0 {
+	if err != nil && !interrupted && stats.Requests == 0 {
 		if errors.Is(err, loadgen.ErrNotSettled) && f.host == "" {
 			err = fmt.Errorf("%w (no --host: requests carry the URL's host, and a gateway routes by the Host header)", err)
 		}
@@ -258,7 +231,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		return envError(err)
 	}
 
-	rep := report.Probe{Target: p.Target, Result: out.Result, Stats: out.Stats}
+	rep := report.Probe{Target: p.Load.Target, Result: result, Stats: stats}
 	if f.agent != "" {
 		rep.Notes = append(rep.Notes, "requests sent by the agent at "+f.agent)
 	}
@@ -274,18 +247,7 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 	case err != nil:
 		return envError(err)
 	}
-	return verdictError(out.Result.Verdict)
-}
-
-// probeProgressLine is the live status: elapsed, requests, rate and each
-// line's share with its interval.
-func probeProgressLine(p loadgen.Progress) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%5.1fs  %s req  %.1f/s", p.Elapsed.Seconds(), verify.Thousands(p.Requests), p.Rate)
-	for _, l := range p.Result.Lines {
-		fmt.Fprintf(&b, "  %s %s [%s, %s]", l.Name, verify.Percent(l.Share), verify.Percent(l.Lower), verify.Percent(l.Upper))
-	}
-	return b.String()
+	return verdictError(result.Verdict)
 }
 
 // probeIsTerminal reports whether w is a terminal.

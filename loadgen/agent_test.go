@@ -53,10 +53,10 @@ func postSpec(t *testing.T, ctx context.Context, agentURL string, spec any) *htt
 }
 
 // readStream reads an agent stream to its end: the records and the summary.
-func readStream(t *testing.T, r io.Reader) ([]Record, *AgentSummary) {
+func readStream(t *testing.T, r io.Reader) ([]Record, *agentSummary) {
 	t.Helper()
 	var recs []Record
-	var sum *AgentSummary
+	var sum *agentSummary
 	if err := readAgentStream(r, "test", func(l agentLine) bool {
 		if l.Summary != nil {
 			sum = l.Summary

@@ -66,7 +66,7 @@ func (c *AgentClient) Run(ctx context.Context, p Probe, sink Sink, opts ...RunOp
 		return Stats{}, err
 	}
 
-	body, err := json.Marshal(SpecOf(p))
+	body, err := json.Marshal(specOf(p))
 	if err != nil {
 		return Stats{}, fmt.Errorf("agent spec: %w", err)
 	}
@@ -109,7 +109,7 @@ func (c *AgentClient) Run(ctx context.Context, p Probe, sink Sink, opts ...RunOp
 	}
 	var (
 		reason  StopReason
-		summary *AgentSummary
+		summary *agentSummary
 		runErr  error
 	)
 	done := ctx.Done()
@@ -195,7 +195,7 @@ func agentMessage(r io.Reader) string {
 		return e.Error
 	}
 	if s := strings.TrimSpace(string(data)); s != "" {
-		return truncate(s, MaxTextBytes)
+		return truncate(s, maxTextBytes)
 	}
 	return "no reason given"
 }

@@ -118,27 +118,9 @@ func (c Classifier) String() string { return c.spec }
 // IsZero reports whether c is the zero Classifier, which reads nothing.
 func (c Classifier) IsZero() bool { return c.kind == kindNone }
 
-// MarshalText writes the spec.
-func (c Classifier) MarshalText() ([]byte, error) { return []byte(c.spec), nil }
-
-// UnmarshalText parses a spec written by MarshalText; an empty spec gives the
-// zero Classifier.
-func (c *Classifier) UnmarshalText(b []byte) error {
-	if len(b) == 0 {
-		*c = Classifier{}
-		return nil
-	}
-	parsed, err := ParseClassifier(string(b))
-	if err != nil {
-		return err
-	}
-	*c = parsed
-	return nil
-}
-
-// Classify returns the raw value a response carries, or why it carries none.
+// classify returns the raw value a response carries, or why it carries none.
 // The body may be truncated to the probe's body limit.
-func (c Classifier) Classify(status int, header http.Header, body []byte) (string, error) {
+func (c Classifier) classify(status int, header http.Header, body []byte) (string, error) {
 	switch c.kind {
 	case kindStatus:
 		return strconv.Itoa(status), nil

@@ -59,7 +59,7 @@ func TestClassify(t *testing.T) {
 		{spec: "status", want: "201"},
 	} {
 		c := mustClassifier(t, tc.spec)
-		got, err := c.Classify(201, h, body)
+		got, err := c.classify(201, h, body)
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%s: got %q, %v; want error %q", tc.spec, got, err, tc.err)
@@ -67,15 +67,15 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", tc.spec, got, err, tc.want)
 		}
 	}
-	if _, err := mustClassifier(t, "json:a").Classify(200, nil, []byte("not json")); err == nil {
+	if _, err := mustClassifier(t, "json:a").classify(200, nil, []byte("not json")); err == nil {
 		t.Error("json classifier read a value from a non-JSON body")
 	}
 	// A body cut after the value still classifies; one cut before does not.
-	if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(`{"a":"x","b":[1,`)); v != "x" || err != nil {
+	if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(`{"a":"x","b":[1,`)); v != "x" || err != nil {
 		t.Errorf("body cut after the value: %q, %v", v, err)
 	}
 	for _, cut := range []string{`{"a":`, `{"a":"x`, `{"a":tru`, `{"a":1e`, `{"a":"x\`, `{"b":[1,2`, `{"b":"x\"}`, `[`, ``, ` `, `"a"`, `Hello {"a":"x"}`} {
-		if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(cut)); err == nil {
+		if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(cut)); err == nil {
 			t.Errorf("json:a read %q from %q", v, cut)
 		}
 	}
@@ -83,14 +83,14 @@ func TestClassify(t *testing.T) {
 	// value, is not checked (FuzzJSONPathMatchesEncodingJSON holds every
 	// valid document to encoding/json).
 	for _, lenient := range []string{`{"b" 1, "a":"x"}`, `{"b":1 "a":"x"}`} {
-		if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(lenient)); v != "x" || err != nil {
+		if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(lenient)); v != "x" || err != nil {
 			t.Errorf("json:a on %q: %q, %v", lenient, v, err)
 		}
 	}
 	// Characters gjson reads as syntax are literal in a segment.
 	for path, want := range map[string]string{"a*": "star", "#": "hash", "@this": "at", "b|c": "pipe", "x\\y": "backslash", "q?": "query"} {
 		body := `{"a*":"star","#":"hash","@this":"at","b|c":"pipe","x\\y":"backslash","q?":"query","ab":"no"}`
-		if v, err := mustClassifier(t, "json:"+path).Classify(200, nil, []byte(body)); v != want || err != nil {
+		if v, err := mustClassifier(t, "json:"+path).classify(200, nil, []byte(body)); v != want || err != nil {
 			t.Errorf("json:%s: %q, %v; want %q", path, v, err, want)
 		}
 	}
@@ -106,37 +106,19 @@ func TestClassify(t *testing.T) {
 		`{"a":{"b":[]}}`:    "JSON path a.b is an object or array, not a value",
 		`{"a":{"b":"x\u"}}`: "JSON path a.b: invalid string",
 	} {
-		if _, err := mustClassifier(t, "json:a.b").Classify(200, nil, []byte(body)); err == nil || err.Error() != want {
+		if _, err := mustClassifier(t, "json:a.b").classify(200, nil, []byte(body)); err == nil || err.Error() != want {
 			t.Errorf("json:a.b on %q: %v, want %q", body, err, want)
 		}
 	}
-	if _, err := mustClassifier(t, "json:a.3").Classify(200, nil, []byte(`{"a":[1,2]}`)); err == nil || err.Error() != "JSON path a.3: a has 2 elements, no index 3" {
+	if _, err := mustClassifier(t, "json:a.3").classify(200, nil, []byte(`{"a":[1,2]}`)); err == nil || err.Error() != "JSON path a.3: a has 2 elements, no index 3" {
 		t.Errorf("index past the end: %v", err)
 	}
 	// Escaped keys and values, and the first of duplicate keys.
-	if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(`{"x":{"a":"no"},"\u0061":"v\u0031","a":"v2"}`)); v != "v1" || err != nil {
+	if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(`{"x":{"a":"no"},"\u0061":"v\u0031","a":"v2"}`)); v != "v1" || err != nil {
 		t.Errorf("escaped key: %q, %v", v, err)
 	}
-	if v, err := mustClassifier(t, "json:a.1").Classify(200, nil, []byte(` { "a" : [ {"x":"]"} , 12.5e1 ] } `)); v != "12.5e1" || err != nil {
+	if v, err := mustClassifier(t, "json:a.1").classify(200, nil, []byte(` { "a" : [ {"x":"]"} , 12.5e1 ] } `)); v != "12.5e1" || err != nil {
 		t.Errorf("spaced document: %q, %v", v, err)
-	}
-}
-
-func TestClassifierText(t *testing.T) {
-	c := mustClassifier(t, "regex:Hello (V[0-9]+)")
-	b, err := c.MarshalText()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Classifier
-	if err := back.UnmarshalText(b); err != nil || back.String() != c.String() {
-		t.Fatalf("round trip: %q, %v", back.String(), err)
-	}
-	if err := back.UnmarshalText(nil); err != nil || !back.IsZero() {
-		t.Fatalf("empty text: %v, zero=%v", err, back.IsZero())
-	}
-	if err := back.UnmarshalText([]byte("nope")); err == nil {
-		t.Fatal("bad text accepted")
 	}
 }
 
@@ -157,7 +139,7 @@ func FuzzParseClassifier(f *testing.F) {
 		if err != nil || again.String() != spec {
 			t.Fatalf("re-parse of %q: %q, %v", spec, again.String(), err)
 		}
-		v, err := c.Classify(200, http.Header{"X-Version": {"v1"}}, body)
+		v, err := c.classify(200, http.Header{"X-Version": {"v1"}}, body)
 		if err == nil && v == "" {
 			t.Fatalf("%q classified %q as an empty value without an error", spec, body)
 		}
@@ -255,7 +237,7 @@ func FuzzJSONPathMatchesEncodingJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got, err := c.Classify(200, nil, doc)
+		got, err := c.classify(200, nil, doc)
 		if err == nil && got == "" {
 			t.Fatalf("json:%s read an empty value from %q", path, doc)
 		}

@@ -207,3 +207,8 @@ func readResults(t *testing.T, data []byte) (Header, []Record) {
 	}
 	return h, recs
 }
+
+// sinkFunc adapts a function to Sink.
+type sinkFunc func(Record) bool
+
+func (f sinkFunc) Judge(r Record) bool { return f(r) }

@@ -20,10 +20,10 @@ import (
 // Bounds on what a Record carries, so that results files, agent streams and
 // samples stay small whatever the responses hold.
 const (
-	// MaxSampleBytes bounds a sample body excerpt.
-	MaxSampleBytes = 512
-	// MaxTextBytes bounds an error or reason text.
-	MaxTextBytes = 512
+	// maxSampleBytes bounds a sample body excerpt.
+	maxSampleBytes = 512
+	// maxTextBytes bounds an error or reason text.
+	maxTextBytes = 512
 	// maxRecordLine bounds one NDJSON line when reading.
 	maxRecordLine = 64 << 10
 )
@@ -127,18 +127,18 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 	r := Record{Seq: res.Seq, Time: res.Timestamp.Round(0), Latency: res.Latency, Status: int(res.Code)}
 	switch {
 	case r.Status == 0:
-		r.Error = truncate(res.Error, MaxTextBytes)
+		r.Error = truncate(res.Error, maxTextBytes)
 		if r.Error == "" {
 			r.Error = "no response"
 		}
 	case r.isError():
-		r.Error = truncate(res.Error, MaxTextBytes)
+		r.Error = truncate(res.Error, maxTextBytes)
 		if r.Error == "" {
 			r.Error = fmt.Sprintf("status %d", r.Status)
 		}
 		k := min(r.Status, len(rc.errors)-1) // statuses past 599 share a count
 		if rc.errors[k]++; len(res.Body) > 0 && sampled(rc.errors[k]) {
-			r.Body = truncate(string(res.Body), MaxSampleBytes)
+			r.Body = truncate(string(res.Body), maxSampleBytes)
 		}
 	case rc.classify.IsZero():
 		// Status expectations need no version.
@@ -146,7 +146,7 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 		r.Version, r.Unclassified = rc.version(res)
 		if r.Unclassified != "" {
 			if rc.unclassified++; sampled(rc.unclassified) {
-				r.Body = truncate(string(res.Body), MaxSampleBytes)
+				r.Body = truncate(string(res.Body), maxSampleBytes)
 			}
 		}
 	}
@@ -161,19 +161,19 @@ func sampled(n int64) bool { return n <= 8 || n&(n-1) == 0 }
 
 // version classifies a successful response and maps its raw value.
 func (rc *recorder) version(res *vegeta.Result) (version, unclassified string) {
-	raw, err := rc.classify.Classify(int(res.Code), res.Headers, res.Body)
+	raw, err := rc.classify.classify(int(res.Code), res.Headers, res.Body)
 	if err != nil {
-		return "", truncate(err.Error(), MaxTextBytes)
+		return "", truncate(err.Error(), maxTextBytes)
 	}
 	if rc.versions != nil {
 		v, ok := rc.versions[raw]
 		if !ok {
-			return "", truncate(fmt.Sprintf("%s read %q, which the version map does not hold", rc.classify, raw), MaxTextBytes)
+			return "", truncate(fmt.Sprintf("%s read %q, which the version map does not hold", rc.classify, raw), maxTextBytes)
 		}
 		return v, ""
 	}
 	if !versionname.Valid(raw) {
-		return "", truncate(fmt.Sprintf("%s read %q, which is not a version name: give a version map", rc.classify, raw), MaxTextBytes)
+		return "", truncate(fmt.Sprintf("%s read %q, which is not a version name: give a version map", rc.classify, raw), maxTextBytes)
 	}
 	return raw, ""
 }
@@ -299,11 +299,11 @@ func ReplayFile(path string, sink Sink) (Header, Stats, error) {
 		return Header{}, Stats{}, fmt.Errorf("results file: %w", err)
 	}
 	defer f.Close()
-	return Replay(f, path, sink)
+	return replay(f, path, sink)
 }
 
-// Replay is ReplayFile on a reader; name is used in errors.
-func Replay(r io.Reader, name string, sink Sink) (Header, Stats, error) {
+// replay is ReplayFile on a reader; name is used in errors.
+func replay(r io.Reader, name string, sink Sink) (Header, Stats, error) {
 	if sink == nil {
 		return Header{}, Stats{}, errors.New("replay: no Sink to judge the records")
 	}

@@ -93,12 +93,12 @@ func TestResultsHeader(t *testing.T) {
 	if buf.String() != wantLine {
 		t.Fatalf("header line %q, want %q", buf.String(), wantLine)
 	}
-	sink := SinkFunc(func(Record) bool { return false })
-	h, stats, err := Replay(strings.NewReader(buf.String()+rec+"\n"), "r.ndjson", sink)
+	sink := sinkFunc(func(Record) bool { return false })
+	h, stats, err := replay(strings.NewReader(buf.String()+rec+"\n"), "r.ndjson", sink)
 	if err != nil || h.Environment != "kind" || h.Emulated || stats.Requests != 1 {
 		t.Fatalf("with header: %+v %+v %v", h, stats, err)
 	}
-	h, stats, err = Replay(strings.NewReader("\n"+rec+"\n"), "old.ndjson", sink)
+	h, stats, err = replay(strings.NewReader("\n"+rec+"\n"), "old.ndjson", sink)
 	if err != nil || h != (Header{}) || stats.Requests != 1 {
 		t.Fatalf("without header: %+v %+v %v", h, stats, err)
 	}
@@ -110,8 +110,8 @@ func TestResultsHeader(t *testing.T) {
 		{`{"results":"meshcheck.dev/results/v1"} {}` + "\n" + rec, "r.ndjson:1: more than one JSON value"},
 		{rec + "\n" + `{"results":"meshcheck.dev/results/v1"}`, `r.ndjson:2: not a result record: json: unknown field "results"`},
 	} {
-		if _, _, err := Replay(strings.NewReader(tc.in), "r.ndjson", sink); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Replay(%.70q) = %v, want %q", tc.in, err, tc.want)
+		if _, _, err := replay(strings.NewReader(tc.in), "r.ndjson", sink); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("replay(%.70q) = %v, want %q", tc.in, err, tc.want)
 		}
 	}
 }
@@ -129,8 +129,8 @@ func FuzzResultsFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var n int64
-		sink := SinkFunc(func(Record) bool { n++; return false })
-		h, stats, err := Replay(bytes.NewReader(data), "f", sink)
+		sink := sinkFunc(func(Record) bool { n++; return false })
+		h, stats, err := replay(bytes.NewReader(data), "f", sink)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "f:") {
 				t.Fatalf("error %q does not name the file", err)
@@ -174,9 +174,9 @@ func TestReplayErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = Replay(strings.NewReader(tc.in), "r.ndjson", engineSink{eng})
+		_, _, err = replay(strings.NewReader(tc.in), "r.ndjson", engineSink{eng})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Replay(%.60q) = %v, want %q", tc.in, err, tc.want)
+			t.Errorf("replay(%.60q) = %v, want %q", tc.in, err, tc.want)
 		}
 	}
 }
@@ -244,7 +244,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 		// One valid judged record replays; other phases hold nothing to judge.
-		_, _, err = Replay(bytes.NewReader(line), "f", engineSink{eng})
+		_, _, err = replay(bytes.NewReader(line), "f", engineSink{eng})
 		if judged := r.Phase == PhaseJudged; judged != (err == nil) {
 			t.Fatalf("a valid %q line replays with error %v", r.Phase, err)
 		}

@@ -23,12 +23,6 @@ type Sink interface {
 	Judge(Record) (stop bool)
 }
 
-// SinkFunc adapts a function to Sink.
-type SinkFunc func(Record) bool
-
-// Judge calls f.
-func (f SinkFunc) Judge(r Record) bool { return f(r) }
-
 // runConfig holds what RunOptions set.
 type runConfig struct {
 	onRecord   func(Record) error

@@ -39,19 +39,19 @@ func TestHostHeaderArrivesAsGiven(t *testing.T) {
 
 func TestHostWithPortRefused(t *testing.T) {
 	for _, host := range []string{"echo.local:80", "[::1]:8080", "echo.local:"} {
-		err := ValidateHost(host)
+		err := validateHost(host)
 		if err == nil || !strings.Contains(err.Error(), "carries a port: drop it") || !strings.Contains(err.Error(), "Istio before 1.16 answers such requests 404") {
-			t.Errorf("ValidateHost(%q) = %v, want the port refused with the Istio version history", host, err)
+			t.Errorf("validateHost(%q) = %v, want the port refused with the Istio version history", host, err)
 		}
 	}
 	for _, host := range []string{"echo.local", "[::1]", "10.0.0.1", ""} {
-		if err := ValidateHost(host); err != nil {
-			t.Errorf("ValidateHost(%q) = %v", host, err)
+		if err := validateHost(host); err != nil {
+			t.Errorf("validateHost(%q) = %v", host, err)
 		}
 	}
 	for _, host := range []string{"::1", "http://echo.local", "echo local", "echo.local/x"} {
-		if err := ValidateHost(host); err == nil {
-			t.Errorf("ValidateHost(%q) accepted", host)
+		if err := validateHost(host); err == nil {
+			t.Errorf("validateHost(%q) accepted", host)
 		}
 	}
 	p := judgedProbe{Target: Target{URL: "http://127.0.0.1:1/", Host: "echo.local:80"}, Options: DefaultOptions(), Expect: statusExpect(200)}
@@ -228,7 +228,7 @@ func TestEarlyStop(t *testing.T) {
 	}
 	// The server saw the judged requests plus those in flight at the stop
 	// (at most MaxWorkers), far below the 120,000 of a full minute.
-	if got, limit := srv.requests.Load(), out.Stats.Requests+int64(DefaultMaxWorkers); got > limit || out.Stats.Requests > 10000 {
+	if got, limit := srv.requests.Load(), out.Stats.Requests+int64(defaultMaxWorkers); got > limit || out.Stats.Requests > 10000 {
 		t.Fatalf("server saw %d requests, the verdict %d (limit %d)", got, out.Stats.Requests, limit)
 	}
 }
@@ -336,13 +336,13 @@ func TestMaxBodyBoundsReads(t *testing.T) {
 		t.Fatalf("classified %d of the %d judged from the first 64 bytes", out.Result.Lines[0].Count, 50-DefaultSettleResponses)
 	}
 	// A JSON classifier cannot read a truncated document: unclassified, with
-	// a sample cut to MaxSampleBytes.
+	// a sample cut to maxSampleBytes.
 	p.Classify, p.Options.MaxBody, p.Options.SettleResponses = mustClassifier(t, "json:a"), 4096, -1
 	out, err = runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Stats.Unclassified == 0 || len(out.Stats.UnclassifiedSamples[0].Body) > MaxSampleBytes {
+	if out.Stats.Unclassified == 0 || len(out.Stats.UnclassifiedSamples[0].Body) > maxSampleBytes {
 		t.Fatalf("unclassified %d, samples %v", out.Stats.Unclassified, len(out.Stats.UnclassifiedSamples))
 	}
 }

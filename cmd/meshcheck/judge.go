@@ -52,6 +52,9 @@ Results files: a run saved with --save (meshcheck probe or run) is re-judged
 by naming the file instead of giving --counts; its judged records are
 replayed in send order through the same sequential engine, from where the
 run's settle phase ended, up to the first request the run did not judge.
+The file's first line records where the run happened (environment, whether
+the mesh was emulated, scenario, step, probe, target), and the report says
+so again; files of older versions, without that line, are still read.
 That guarantee holds only for an expectation chosen before looking at the
 traffic: trying other --expect, --tolerance or --alpha values on the same
 file until one passes voids alpha (each try is another chance of a wrong

@@ -239,7 +239,9 @@ func TestProbeUsageErrors(t *testing.T) {
 	}{
 		{[]string{"probe", "--expect", "v1=100", "--classify", "status"}, "--url is required"},
 		{probeArgs(url, pods, "--host", "echo.local:80"), "carries a port: drop it (--host echo.local)"},
-		{probeArgs(url, pods, "--rate", "0"), "rate 0"},
+		{probeArgs(url, pods, "--rate", "0"), `"--rate" flag: from 1 to 1000000 requests per second`},
+		{probeArgs(url, pods, "--timeout", "0s"), `"--timeout" flag: a positive duration`},
+		{probeArgs(url, pods, "--duration", "-1s"), `"--duration" flag: a duration such as 30s`},
 		{probeArgs(url, pods, "--classify", "regex:(a)(b)"), "--classify"},
 		{probeArgs(url, pods, "--expect", "v1:75"), "--expect"},
 		{probeArgs(url, pods, "--expect-status", "403"), "give one of them"},

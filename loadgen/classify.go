@@ -174,7 +174,7 @@ func (c Classifier) jsonPath(doc []byte) (string, error) {
 				return "", fmt.Errorf("JSON path %s: invalid string", c.dotted())
 			}
 			v = decoded
-		} else if !json.Valid(raw) {
+		} else if !plainString(raw) {
 			return "", fmt.Errorf("JSON path %s: invalid string", c.dotted())
 		}
 		if v == "" {
@@ -192,6 +192,21 @@ func (c Classifier) jsonPath(doc []byte) (string, error) {
 		return "", fmt.Errorf("JSON path %s: invalid value %q", c.dotted(), truncate(r.Raw, 40))
 	}
 	return r.Raw, nil // a number or a boolean, as written
+}
+
+// plainString reports whether raw, valid UTF-8 without a backslash, is a
+// complete JSON string: quoted at both ends (a body cut inside the value
+// leaves it open) and free of control characters.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, b := range raw[1 : len(raw)-1] {
+		if b < 0x20 || b == '"' {
+			return false
+		}
+	}
+	return true
 }
 
 // startsContainer reports whether doc's first non-space byte opens an object

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -129,5 +130,44 @@ func TestJudgeResultsFileEmulated(t *testing.T) {
 	code, out, _ = judgeExec(t, "judge", old, "--expect", "v1=75,v2=25")
 	if code != ExitPass || strings.Contains(out, "emulated:") || !strings.Contains(out, "has no header") {
 		t.Errorf("file without header: exit %d:\n%s", code, out)
+	}
+}
+
+// TestJudgeLocalRunSaysEmulated: a results file saved by a local run, found
+// wherever --save puts it, re-judges as emulated, in environment local, on
+// its own (copied elsewhere).
+func TestJudgeLocalRunSaysEmulated(t *testing.T) {
+	save := filepath.Join(t.TempDir(), "results")
+	if code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--rate", runRate, "--max-requests", "5000", "--save", save); code != ExitPass {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var files []string
+	err := filepath.WalkDir(save, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".ndjson") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no results file under --save: %v", err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "copied.ndjson")
+	if err := os.WriteFile(copied, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := judgeExec(t, "judge", copied, "--expect", "v1=75,v2=25", "-o", "json")
+	if code == ExitUsage {
+		t.Fatalf("judge: exit %d: %s", code, errOut)
+	}
+	run, err := report.Decode(strings.NewReader(out), "stdout")
+	if err != nil {
+		t.Fatalf("judge -o json: %v\n%s", err, out)
+	}
+	if !run.Emulated || run.Environment != "local" || !run.Probes[0].Emulated || run.Probes[0].Scenario != "echo" {
+		t.Errorf("re-judged %s: emulated %v, environment %q, probe %+v", files[0], run.Emulated, run.Environment, run.Probes[0])
 	}
 }

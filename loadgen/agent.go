@@ -18,7 +18,7 @@ import (
 // The agent's HTTP API.
 const (
 	// AgentProbePath runs a probe: POST an AgentSpec (JSON); the answer is
-	// NDJSON, one Record per response, then one {"summary": AgentSummary}.
+	// NDJSON, one Record per response, then one {"summary": agentSummary}.
 	AgentProbePath = "/v1/probe"
 	// AgentHealthPath answers 200 while the agent accepts probes.
 	AgentHealthPath = "/healthz"
@@ -42,8 +42,8 @@ type AgentSpec struct {
 	Map         VersionMap `json:"map,omitempty"`
 }
 
-// SpecOf returns the agent spec of p, with p's option defaults filled in.
-func SpecOf(p Probe) AgentSpec {
+// specOf returns the agent spec of p, with p's option defaults filled in.
+func specOf(p Probe) AgentSpec {
 	o := p.Options.withDefaults()
 	s := AgentSpec{Target: p.Target, Rate: o.Rate, MaxRequests: o.MaxRequests, Timeout: o.Timeout.String(),
 		KeepAlive: o.KeepAlive, MaxWorkers: o.MaxWorkers, MaxBody: o.MaxBody, Classify: p.Classify.String(), Map: p.Map}
@@ -94,7 +94,7 @@ type AgentLimits struct {
 // DefaultAgentLimits returns the limits of `meshcheck agent`.
 func DefaultAgentLimits() AgentLimits {
 	return AgentLimits{MaxRate: 5000, MaxDuration: 10 * time.Minute, MaxRequests: 1_000_000, MaxConcurrent: 2,
-		MaxWorkers: DefaultMaxWorkers, MaxBody: 1 << 20, MaxTimeout: time.Minute, MaxSpecBytes: 1 << 20}
+		MaxWorkers: defaultMaxWorkers, MaxBody: 1 << 20, MaxTimeout: time.Minute, MaxSpecBytes: 1 << 20}
 }
 
 // Validate checks that every limit is positive.
@@ -137,7 +137,7 @@ func (s AgentSpec) resolve(l AgentLimits) (agentRun, error) {
 	if o.Duration, err = specDuration("duration", s.Duration, l.MaxDuration); err != nil {
 		return agentRun{}, err
 	}
-	if o.Timeout, err = specDuration("timeout", s.Timeout, min(DefaultTimeout, l.MaxTimeout)); err != nil {
+	if o.Timeout, err = specDuration("timeout", s.Timeout, min(defaultTimeout, l.MaxTimeout)); err != nil {
 		return agentRun{}, err
 	}
 	if s.Via != "" {
@@ -149,10 +149,10 @@ func (s AgentSpec) resolve(l AgentLimits) (agentRun, error) {
 		o.MaxRequests = l.MaxRequests
 	}
 	if o.MaxWorkers == 0 {
-		o.MaxWorkers = min(DefaultMaxWorkers, l.MaxWorkers)
+		o.MaxWorkers = min(defaultMaxWorkers, l.MaxWorkers)
 	}
 	if o.MaxBody == 0 {
-		o.MaxBody = min(DefaultMaxBody, l.MaxBody)
+		o.MaxBody = min(defaultMaxBody, l.MaxBody)
 	}
 	if err := o.Validate(); err != nil {
 		return agentRun{}, err
@@ -199,8 +199,8 @@ func specDuration(field, s string, missing time.Duration) (time.Duration, error)
 	return d, nil
 }
 
-// AgentSummary is the last line of an agent's stream.
-type AgentSummary struct {
+// agentSummary is the last line of an agent's stream.
+type agentSummary struct {
 	// Requests is the number of records streamed.
 	Requests int64 `json:"requests"`
 	// Stopped says why the attack ended.
@@ -211,13 +211,13 @@ type AgentSummary struct {
 
 // summaryLine is the last line of the stream.
 type summaryLine struct {
-	Summary AgentSummary `json:"summary"`
+	Summary agentSummary `json:"summary"`
 }
 
 // agentLine decodes one line of the stream: a record, or the summary.
 type agentLine struct {
 	Record
-	Summary *AgentSummary `json:"summary,omitempty"`
+	Summary *agentSummary `json:"summary,omitempty"`
 }
 
 // AgentServer runs probes for remote callers inside the mesh. It reads no
@@ -367,7 +367,7 @@ func (s *AgentServer) probe(w http.ResponseWriter, r *http.Request) {
 	if writeErr != nil {
 		return // the caller is gone
 	}
-	sum := AgentSummary{Requests: sent, Stopped: reason}
+	sum := agentSummary{Requests: sent, Stopped: reason}
 	if reason == StopCanceled {
 		sum.Error = "probe canceled: the caller went away or the agent is shutting down"
 	}

@@ -53,10 +53,10 @@ func postSpec(t *testing.T, ctx context.Context, agentURL string, spec any) *htt
 }
 
 // readStream reads an agent stream to its end: the records and the summary.
-func readStream(t *testing.T, r io.Reader) ([]Record, *AgentSummary) {
+func readStream(t *testing.T, r io.Reader) ([]Record, *agentSummary) {
 	t.Helper()
 	var recs []Record
-	var sum *AgentSummary
+	var sum *agentSummary
 	if err := readAgentStream(r, "test", func(l agentLine) bool {
 		if l.Summary != nil {
 			sum = l.Summary
@@ -83,7 +83,7 @@ func TestAgentEndToEnd(t *testing.T) {
 
 	o := fastOptions(50000)
 	o.Duration = 30 * time.Second
-	p := Probe{Target: Target{URL: backend.URL + "/echo", Host: "echo.local"}, Options: o,
+	p := judgedProbe{Target: Target{URL: backend.URL + "/echo", Host: "echo.local"}, Options: o,
 		Classify: mustClassifier(t, "json:os.hostname"),
 		Map:      VersionMap{"echo-v1-7d9f8b6c5d-x2x4z": "v1", "echo-v2-7d9f8b6c5d-x2x4z": "v2"},
 		Expect:   weights(t, "v1=75,v2=25")}
@@ -92,7 +92,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress int
-	out, err := c.Run(context.Background(), p, OnProgress(time.Millisecond, func(Progress) { progress++ }))
+	out, err := c.judged(context.Background(), p, OnProgress(time.Millisecond, func(Progress) { progress++ }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	// The same probe with the wrong expectation fails through the agent too.
 	agent2 := newAgent(t, DefaultAgentLimits())
 	p.Expect = weights(t, "v1=50,v2=50")
-	out, err = (&AgentClient{URL: agent2.URL}).Run(context.Background(), p)
+	out, err = (&AgentClient{URL: agent2.URL}).judged(context.Background(), p)
 	if err != nil || out.Result.Verdict != verify.Fail {
 		t.Fatalf("50/50: %v, %v", out.Result.Verdict, err)
 	}
@@ -242,9 +242,9 @@ func TestAgentClientErrors(t *testing.T) {
 	l := DefaultAgentLimits()
 	l.MaxRate = 100
 	agent := newAgent(t, l)
-	p := Probe{Target: Target{URL: backend.URL}, Options: fastOptions(100), Classify: mustClassifier(t, "header:x-version"),
+	p := judgedProbe{Target: Target{URL: backend.URL}, Options: fastOptions(100), Classify: mustClassifier(t, "header:x-version"),
 		Expect: weights(t, "v1=100")}
-	_, err := (&AgentClient{URL: agent.URL}).Run(context.Background(), p)
+	_, err := (&AgentClient{URL: agent.URL}).judged(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "refused the probe: 400 Bad Request: rate 2000: this agent allows at most 100") {
 		t.Fatalf("rate over the limit: %v", err)
 	}
@@ -255,7 +255,7 @@ func TestAgentClientErrors(t *testing.T) {
 	}))
 	defer broken.Close()
 	p.Options.SettleResponses = -1 // judge the one record
-	out, err := (&AgentClient{URL: broken.URL}).Run(context.Background(), p)
+	out, err := (&AgentClient{URL: broken.URL}).judged(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "without a summary") || out.Stats.Requests != 1 {
 		t.Fatalf("broken stream: %v, %d requests", err, out.Stats.Requests)
 	}
@@ -265,7 +265,7 @@ func TestAgentClientErrors(t *testing.T) {
 		fmt.Fprintln(w, `{"t":"2025-01-02T03:04:05Z","latency":1,"status":503,"version":"v1","error":"x"}`)
 	}))
 	defer garbled.Close()
-	if _, err := (&AgentClient{URL: garbled.URL}).Run(context.Background(), p); err == nil || !strings.Contains(err.Error(), "stream line 2") {
+	if _, err := (&AgentClient{URL: garbled.URL}).judged(context.Background(), p); err == nil || !strings.Contains(err.Error(), "stream line 2") {
 		t.Fatalf("garbled stream: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // AgentClient runs probes "from inside" the mesh: an agent sends the
 // requests and streams the records back; the client judges them with the
-// same code as Run and cancels the remote attack once the verdict is decided.
+// same code as Run and cancels the remote attack once the Sink says stop.
 type AgentClient struct {
 	// URL is the agent's base URL, e.g. http://127.0.0.1:18080.
 	URL string
@@ -55,34 +55,35 @@ func (c *AgentClient) Healthy(ctx context.Context) error {
 	return nil
 }
 
-// Run runs p through the agent and judges its records locally, as Run does.
-// It returns an error for an invalid probe, when the agent refuses the spec
-// (with the agent's reason), when the stream breaks before a verdict or a
-// summary, when an OnRecord function fails, or when ctx ends.
-func (c *AgentClient) Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
-	f, cfg, _, err := prepare(p, opts)
+// Run runs p through the agent and hands its records to sink locally, as
+// Run does (same send order, settle phase and phases). It returns an error
+// for an invalid probe, when the agent refuses the spec (with the agent's
+// reason), when the stream breaks before sink says stop or a summary comes,
+// when an OnRecord function fails, or when ctx ends.
+func (c *AgentClient) Run(ctx context.Context, p Probe, sink Sink, opts ...RunOption) (Stats, error) {
+	f, cfg, _, err := prepare(p, sink, opts)
 	if err != nil {
-		return Outcome{}, err
+		return Stats{}, err
 	}
 
-	body, err := json.Marshal(SpecOf(p))
+	body, err := json.Marshal(specOf(p))
 	if err != nil {
-		return Outcome{}, fmt.Errorf("agent spec: %w", err)
+		return Stats{}, fmt.Errorf("agent spec: %w", err)
 	}
 	reqCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.endpoint(AgentProbePath), bytes.NewReader(body))
 	if err != nil {
-		return Outcome{}, fmt.Errorf("agent %s: %w", c.URL, err)
+		return Stats{}, fmt.Errorf("agent %s: %w", c.URL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.client().Do(req)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("agent %s: %w", c.URL, err)
+		return Stats{}, fmt.Errorf("agent %s: %w", c.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return Outcome{}, fmt.Errorf("agent %s refused the probe: %s: %s", c.URL, resp.Status, agentMessage(resp.Body))
+		return Stats{}, fmt.Errorf("agent %s refused the probe: %s: %s", c.URL, resp.Status, agentMessage(resp.Body))
 	}
 
 	lines := make(chan agentLine, 256)
@@ -108,7 +109,7 @@ func (c *AgentClient) Run(ctx context.Context, p Probe, opts ...RunOption) (Outc
 	}
 	var (
 		reason  StopReason
-		summary *AgentSummary
+		summary *agentSummary
 		runErr  error
 	)
 	done := ctx.Done()
@@ -152,7 +153,7 @@ loop:
 			reason = summary.Stopped
 		}
 	}
-	return Outcome{Result: f.eng.Result(), Stats: f.finish(reason)}, runErr
+	return f.finish(reason), runErr
 }
 
 // readAgentStream decodes the NDJSON stream, calling fn per line until it
@@ -194,7 +195,7 @@ func agentMessage(r io.Reader) string {
 		return e.Error
 	}
 	if s := strings.TrimSpace(string(data)); s != "" {
-		return truncate(s, MaxTextBytes)
+		return truncate(s, maxTextBytes)
 	}
 	return "no reason given"
 }

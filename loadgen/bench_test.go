@@ -27,7 +27,7 @@ func BenchmarkRecordFold(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := newFolder(eng, 0, nil)
+	f := newFolder(engineSink{eng}, 0, nil)
 	bodies := [2][]byte{
 		[]byte(`{"path":"/echo","os":{"hostname":"echo-v1"},"message":"Hello v1"}`),
 		[]byte(`{"path":"/echo","os":{"hostname":"echo-v2"},"message":"Hello v2"}`),
@@ -55,7 +55,7 @@ func BenchmarkClassifyJSON(b *testing.B) {
 	body := []byte(`{"path":"/echo","headers":{"host":"echo.local","user-agent":"Go-http-client/1.1","accept-encoding":"gzip"},"method":"GET","os":{"hostname":"echo-v1-7d9f8b6c5d-x2x4z"},"message":"Hello v1"}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Classify(200, nil, body); err != nil {
+		if _, err := c.classify(200, nil, body); err != nil {
 			b.Fatal(err)
 		}
 	}

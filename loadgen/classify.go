@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tidwall/gjson"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -34,7 +36,8 @@ const (
 type Classifier struct {
 	kind   classifierKind
 	spec   string
-	path   []string       // json
+	path   []string       // json: the segments
+	gpath  []string       // json: gjson paths of the first 1, 2, ... segments, escaped
 	re     *regexp.Regexp // regex
 	header string         // header, canonical
 }
@@ -42,7 +45,8 @@ type Classifier struct {
 // ParseClassifier parses a classifier spec:
 //
 //	json:<dotted.path>   a field of a JSON body, e.g. json:os.hostname;
-//	                     numeric segments index arrays (json:items.0.name)
+//	                     segments of digits index arrays (json:items.0.name);
+//	                     every other character is literal (no wildcards)
 //	regex:<expr>         the one capture group of an RE2 expression on the
 //	                     body, e.g. regex:Hello (V[0-9]+)
 //	header:<name>        a response header, e.g. header:x-version
@@ -63,7 +67,16 @@ func ParseClassifier(spec string) (Classifier, error) {
 		if err != nil {
 			return Classifier{}, fmt.Errorf("classifier %q: %w", spec, err)
 		}
-		return Classifier{kind: kindJSON, spec: spec, path: path}, nil
+		gpath := make([]string, len(path))
+		var b strings.Builder
+		for i, seg := range path {
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(gjson.Escape(seg))
+			gpath[i] = b.String()
+		}
+		return Classifier{kind: kindJSON, spec: spec, path: path, gpath: gpath}, nil
 	case kind == "regex" && hasArg:
 		if arg == "" {
 			return Classifier{}, fmt.Errorf("classifier %q: give an expression with one capture group after regex:, e.g. regex:Hello (V[0-9]+)", spec)
@@ -105,27 +118,9 @@ func (c Classifier) String() string { return c.spec }
 // IsZero reports whether c is the zero Classifier, which reads nothing.
 func (c Classifier) IsZero() bool { return c.kind == kindNone }
 
-// MarshalText writes the spec.
-func (c Classifier) MarshalText() ([]byte, error) { return []byte(c.spec), nil }
-
-// UnmarshalText parses a spec written by MarshalText; an empty spec gives the
-// zero Classifier.
-func (c *Classifier) UnmarshalText(b []byte) error {
-	if len(b) == 0 {
-		*c = Classifier{}
-		return nil
-	}
-	parsed, err := ParseClassifier(string(b))
-	if err != nil {
-		return err
-	}
-	*c = parsed
-	return nil
-}
-
-// Classify returns the raw value a response carries, or why it carries none.
+// classify returns the raw value a response carries, or why it carries none.
 // The body may be truncated to the probe's body limit.
-func (c Classifier) Classify(status int, header http.Header, body []byte) (string, error) {
+func (c Classifier) classify(status int, header http.Header, body []byte) (string, error) {
 	switch c.kind {
 	case kindStatus:
 		return strconv.Itoa(status), nil
@@ -145,259 +140,143 @@ func (c Classifier) Classify(status int, header http.Header, body []byte) (strin
 		}
 		return string(m[1]), nil
 	case kindJSON:
-		return jsonPath(body, c.path)
+		return c.jsonPath(body)
 	}
 	return "", errors.New("no classifier configured")
 }
 
-// jsonPath reads the scalar at path in a JSON document. It walks the bytes
-// without decoding: values off the path are skipped by their brackets and
-// strings, and the document is checked only as far as the walk goes, so a
-// body cut at the read limit after the value still classifies.
-func jsonPath(doc []byte, path []string) (string, error) {
-	s := jsonScanner{b: doc}
-	full := func() string { return strings.Join(path, ".") }
-	for i, seg := range path {
-		where := func() string {
-			if i == 0 {
-				return "the body"
+// jsonPath reads the scalar at a dotted path of a JSON document with
+// github.com/tidwall/gjson, which reads only as far as the value: values off
+// the path are skipped, and a body cut at the read limit after the value
+// still classifies. The first of repeated keys counts. The value itself is
+// checked strictly (a string, number or boolean, as JSON writes it); a miss
+// is explained segment by segment.
+func (c Classifier) jsonPath(doc []byte) (string, error) {
+	if !startsContainer(doc) {
+		if len(bytes.TrimLeft(doc, " \t\r\n")) == 0 {
+			return "", fmt.Errorf("JSON path %s: the body is empty or cut short", c.dotted())
+		}
+		return "", fmt.Errorf("JSON path %s: the body is not an object or an array", c.dotted())
+	}
+	r := gjson.GetBytes(doc, c.gpath[len(c.gpath)-1])
+	if !r.Exists() {
+		return "", c.jsonMiss(doc)
+	}
+	raw := rawBytes(doc, r)
+	switch r.Type {
+	case gjson.String:
+		v := r.Str
+		if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+			// Escapes and invalid UTF-8 decode as encoding/json decodes
+			// them (U+FFFD for what is not UTF-8).
+			var decoded string
+			if err := json.Unmarshal(raw, &decoded); err != nil {
+				return "", fmt.Errorf("JSON path %s: invalid string", c.dotted())
 			}
-			return strings.Join(path[:i], ".")
-		}
-		s.space()
-		if s.i >= len(s.b) {
-			return "", fmt.Errorf("JSON path %s: %s is empty or cut short", full(), where())
-		}
-		switch s.b[s.i] {
-		case '{':
-			found, err := s.findKey(seg)
-			if err != nil {
-				return "", fmt.Errorf("JSON path %s: %s is not valid JSON: %w", full(), where(), err)
-			}
-			if !found {
-				return "", fmt.Errorf("JSON path %s: %s has no field %q", full(), where(), seg)
-			}
-		case '[':
-			idx, err := strconv.Atoi(seg)
-			if err != nil || idx < 0 {
-				return "", fmt.Errorf("JSON path %s: %s is an array, and %q is not an index", full(), where(), seg)
-			}
-			n, err := s.findIndex(idx)
-			if err != nil {
-				return "", fmt.Errorf("JSON path %s: %s is not valid JSON: %w", full(), where(), err)
-			}
-			if n <= idx {
-				return "", fmt.Errorf("JSON path %s: %s has %d elements, no index %d", full(), where(), n, idx)
-			}
-		default:
-			return "", fmt.Errorf("JSON path %s: %s is not an object or an array", full(), where())
-		}
-	}
-	return s.scalar(full)
-}
-
-// jsonScanner walks a JSON document.
-type jsonScanner struct {
-	b []byte
-	i int
-}
-
-var errJSONSyntax = errors.New("syntax error")
-
-func (s *jsonScanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// consume skips space and one expected byte.
-func (s *jsonScanner) consume(c byte) bool {
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// str scans the string at s.i and returns it with its quotes, and whether it
-// holds escapes.
-func (s *jsonScanner) str() (tok []byte, escaped bool, err error) {
-	start := s.i
-	s.i++
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '\\':
-			escaped = true
-			s.i += 2
-			continue
-		case c == '"':
-			s.i++
-			return s.b[start:s.i], escaped, nil
-		case c < 0x20:
-			return nil, false, errJSONSyntax
-		}
-		s.i++
-	}
-	return nil, false, errJSONSyntax
-}
-
-// skip passes over one value.
-func (s *jsonScanner) skip() error {
-	s.space()
-	if s.i >= len(s.b) {
-		return errJSONSyntax
-	}
-	switch s.b[s.i] {
-	case '"':
-		_, _, err := s.str()
-		return err
-	case '{', '[':
-		depth := 0
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '"':
-				if _, _, err := s.str(); err != nil {
-					return err
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					s.i++
-					return nil
-				}
-			}
-			s.i++
-		}
-		return errJSONSyntax
-	}
-	start := s.i
-	for s.i < len(s.b) && !jsonDelimiter(s.b[s.i]) {
-		s.i++
-	}
-	if s.i == start {
-		return errJSONSyntax
-	}
-	return nil
-}
-
-func jsonDelimiter(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
-// findKey moves from an object's '{' to the value of key.
-func (s *jsonScanner) findKey(key string) (bool, error) {
-	s.i++
-	if s.consume('}') {
-		return false, nil
-	}
-	for {
-		s.space()
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			return false, errJSONSyntax
-		}
-		tok, escaped, err := s.str()
-		if err != nil {
-			return false, err
-		}
-		if !s.consume(':') {
-			return false, errJSONSyntax
-		}
-		if jsonKeyIs(tok, escaped, key) {
-			return true, nil
-		}
-		if err := s.skip(); err != nil {
-			return false, err
-		}
-		switch {
-		case s.consume(','):
-		case s.consume('}'):
-			return false, nil
-		default:
-			return false, errJSONSyntax
-		}
-	}
-}
-
-func jsonKeyIs(tok []byte, escaped bool, key string) bool {
-	if !escaped {
-		return string(tok[1:len(tok)-1]) == key
-	}
-	var k string
-	return json.Unmarshal(tok, &k) == nil && k == key
-}
-
-// findIndex moves from an array's '[' to element idx, returning how many
-// elements it saw (idx+1 when found).
-func (s *jsonScanner) findIndex(idx int) (int, error) {
-	s.i++
-	if s.consume(']') {
-		return 0, nil
-	}
-	for n := 0; ; n++ {
-		if n == idx {
-			return n + 1, nil
-		}
-		if err := s.skip(); err != nil {
-			return n, err
-		}
-		switch {
-		case s.consume(','):
-		case s.consume(']'):
-			return n + 1, nil
-		default:
-			return n, errJSONSyntax
-		}
-	}
-}
-
-// scalar reads the value at s.i: a string, a number or a boolean.
-func (s *jsonScanner) scalar(pathText func() string) (string, error) {
-	s.space()
-	if s.i >= len(s.b) {
-		return "", fmt.Errorf("JSON path %s: the body is cut short", pathText())
-	}
-	switch s.b[s.i] {
-	case '"':
-		tok, escaped, err := s.str()
-		if err != nil {
-			return "", fmt.Errorf("JSON path %s: invalid string", pathText())
-		}
-		v := string(tok[1 : len(tok)-1])
-		if escaped || !utf8.ValidString(v) {
-			if err := json.Unmarshal(tok, &v); err != nil {
-				return "", fmt.Errorf("JSON path %s: invalid string: %w", pathText(), err)
-			}
+			v = decoded
+		} else if !plainString(raw) {
+			return "", fmt.Errorf("JSON path %s: invalid string", c.dotted())
 		}
 		if v == "" {
-			return "", fmt.Errorf("JSON path %s is an empty string", pathText())
+			return "", fmt.Errorf("JSON path %s is an empty string", c.dotted())
 		}
 		return v, nil
-	case '{', '[':
-		return "", fmt.Errorf("JSON path %s is an object or array, not a value", pathText())
+	case gjson.Null:
+		if string(raw) == "null" {
+			return "", fmt.Errorf("JSON path %s is null", c.dotted())
+		}
+	case gjson.JSON:
+		return "", fmt.Errorf("JSON path %s is an object or array, not a value", c.dotted())
 	}
-	start := s.i
-	if err := s.skip(); err != nil {
-		return "", fmt.Errorf("JSON path %s: invalid value", pathText())
+	if !json.Valid(raw) {
+		return "", fmt.Errorf("JSON path %s: invalid value %q", c.dotted(), truncate(r.Raw, 40))
 	}
-	tok := s.b[start:s.i]
+	return r.Raw, nil // a number or a boolean, as written
+}
+
+// plainString reports whether raw, valid UTF-8 without a backslash, is a
+// complete JSON string: quoted at both ends (a body cut inside the value
+// leaves it open) and free of control characters.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, b := range raw[1 : len(raw)-1] {
+		if b < 0x20 || b == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// startsContainer reports whether doc's first non-space byte opens an object
+// or an array.
+func startsContainer(doc []byte) bool {
+	for _, b := range doc {
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{', '[':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// rawBytes returns r's raw text as a slice of doc, without a copy when gjson
+// knows where it lies.
+func rawBytes(doc []byte, r gjson.Result) []byte {
+	if r.Index > 0 && r.Index+len(r.Raw) <= len(doc) {
+		return doc[r.Index : r.Index+len(r.Raw)]
+	}
+	return []byte(r.Raw)
+}
+
+// dotted is the path as the spec wrote it.
+func (c Classifier) dotted() string { return c.spec[len("json:"):] }
+
+// jsonMiss explains why the path holds no value: the first segment whose
+// parent lacks it, and why.
+func (c Classifier) jsonMiss(doc []byte) error {
+	parent := gjson.ParseBytes(doc)
+	for i, seg := range c.path {
+		where := "the body"
+		if i > 0 {
+			where = strings.Join(c.path[:i], ".")
+			parent = gjson.GetBytes(doc, c.gpath[i-1])
+		}
+		if i == len(c.path)-1 || !gjson.GetBytes(doc, c.gpath[i]).Exists() {
+			return c.missAt(parent, where, seg)
+		}
+	}
+	return fmt.Errorf("JSON path %s: no value", c.dotted())
+}
+
+// missAt explains why parent (named where) has no value at seg.
+func (c Classifier) missAt(parent gjson.Result, where, seg string) error {
 	switch {
-	case string(tok) == "null":
-		return "", fmt.Errorf("JSON path %s is null", pathText())
-	case !json.Valid(tok):
-		return "", fmt.Errorf("JSON path %s: invalid value %q", pathText(), truncate(string(tok), 40))
+	case !parent.Exists() || parent.Raw == "":
+		return fmt.Errorf("JSON path %s: %s is empty or cut short", c.dotted(), where)
+	case !parent.IsObject() && !parent.IsArray():
+		return fmt.Errorf("JSON path %s: %s is not an object or an array", c.dotted(), where)
+	case !gjson.Valid(parent.Raw):
+		return fmt.Errorf("JSON path %s: %s is not valid JSON (or cut short)", c.dotted(), where)
+	case parent.IsObject():
+		return fmt.Errorf("JSON path %s: %s has no field %q", c.dotted(), where, seg)
 	}
-	return string(tok), nil // a number or a boolean, as written
+	idx, err := strconv.Atoi(seg)
+	if err != nil || idx < 0 || !allDigits(seg) {
+		return fmt.Errorf("JSON path %s: %s is an array, and %q is not an index", c.dotted(), where, seg)
+	}
+	return fmt.Errorf("JSON path %s: %s has %d elements, no index %d", c.dotted(), where, len(parent.Array()), idx)
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -1,7 +1,10 @@
 package loadgen
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -56,7 +59,7 @@ func TestClassify(t *testing.T) {
 		{spec: "status", want: "201"},
 	} {
 		c := mustClassifier(t, tc.spec)
-		got, err := c.Classify(201, h, body)
+		got, err := c.classify(201, h, body)
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%s: got %q, %v; want error %q", tc.spec, got, err, tc.err)
@@ -64,42 +67,58 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", tc.spec, got, err, tc.want)
 		}
 	}
-	if _, err := mustClassifier(t, "json:a").Classify(200, nil, []byte("not json")); err == nil {
+	if _, err := mustClassifier(t, "json:a").classify(200, nil, []byte("not json")); err == nil {
 		t.Error("json classifier read a value from a non-JSON body")
 	}
 	// A body cut after the value still classifies; one cut before does not.
-	if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(`{"a":"x","b":[1,`)); v != "x" || err != nil {
+	if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(`{"a":"x","b":[1,`)); v != "x" || err != nil {
 		t.Errorf("body cut after the value: %q, %v", v, err)
 	}
-	for _, cut := range []string{`{"a":`, `{"a":"x`, `{"b":[1,2`, `{"b":"x\"}`, `{"b" 1, "a":"x"}`, `{"b":1 "a":"x"}`, `[`, ``} {
-		if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(cut)); err == nil {
+	for _, cut := range []string{`{"a":`, `{"a":"x`, `{"a":tru`, `{"a":1e`, `{"a":"x\`, `{"b":[1,2`, `{"b":"x\"}`, `[`, ``, ` `, `"a"`, `Hello {"a":"x"}`} {
+		if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(cut)); err == nil {
 			t.Errorf("json:a read %q from %q", v, cut)
 		}
 	}
+	// gjson reads only what the path needs: syntax off the path, before the
+	// value, is not checked (FuzzJSONPathMatchesEncodingJSON holds every
+	// valid document to encoding/json).
+	for _, lenient := range []string{`{"b" 1, "a":"x"}`, `{"b":1 "a":"x"}`} {
+		if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(lenient)); v != "x" || err != nil {
+			t.Errorf("json:a on %q: %q, %v", lenient, v, err)
+		}
+	}
+	// Characters gjson reads as syntax are literal in a segment.
+	for path, want := range map[string]string{"a*": "star", "#": "hash", "@this": "at", "b|c": "pipe", "x\\y": "backslash", "q?": "query"} {
+		body := `{"a*":"star","#":"hash","@this":"at","b|c":"pipe","x\\y":"backslash","q?":"query","ab":"no"}`
+		if v, err := mustClassifier(t, "json:"+path).classify(200, nil, []byte(body)); v != want || err != nil {
+			t.Errorf("json:%s: %q, %v; want %q", path, v, err, want)
+		}
+	}
+	// A miss names the segment and why.
+	for body, want := range map[string]string{
+		``:                  "JSON path a.b: the body is empty or cut short",
+		`42`:                "JSON path a.b: the body is not an object or an array",
+		`{"a":{"c":1}}`:     `JSON path a.b: a has no field "b"`,
+		`{"x":1}`:           `JSON path a.b: the body has no field "a"`,
+		`{"a":[1]}`:         `JSON path a.b: a is an array, and "b" is not an index`,
+		`{"a":"s"}`:         "JSON path a.b: a is not an object or an array",
+		`{"a":{"c":1`:       "JSON path a.b: a is not valid JSON (or cut short)",
+		`{"a":{"b":[]}}`:    "JSON path a.b is an object or array, not a value",
+		`{"a":{"b":"x\u"}}`: "JSON path a.b: invalid string",
+	} {
+		if _, err := mustClassifier(t, "json:a.b").classify(200, nil, []byte(body)); err == nil || err.Error() != want {
+			t.Errorf("json:a.b on %q: %v, want %q", body, err, want)
+		}
+	}
+	if _, err := mustClassifier(t, "json:a.3").classify(200, nil, []byte(`{"a":[1,2]}`)); err == nil || err.Error() != "JSON path a.3: a has 2 elements, no index 3" {
+		t.Errorf("index past the end: %v", err)
+	}
 	// Escaped keys and values, and the first of duplicate keys.
-	if v, err := mustClassifier(t, "json:a").Classify(200, nil, []byte(`{"x":{"a":"no"},"\u0061":"v\u0031","a":"v2"}`)); v != "v1" || err != nil {
+	if v, err := mustClassifier(t, "json:a").classify(200, nil, []byte(`{"x":{"a":"no"},"\u0061":"v\u0031","a":"v2"}`)); v != "v1" || err != nil {
 		t.Errorf("escaped key: %q, %v", v, err)
 	}
-	if v, err := mustClassifier(t, "json:a.1").Classify(200, nil, []byte(` { "a" : [ {"x":"]"} , 12.5e1 ] } `)); v != "12.5e1" || err != nil {
+	if v, err := mustClassifier(t, "json:a.1").classify(200, nil, []byte(` { "a" : [ {"x":"]"} , 12.5e1 ] } `)); v != "12.5e1" || err != nil {
 		t.Errorf("spaced document: %q, %v", v, err)
-	}
-}
-
-func TestClassifierText(t *testing.T) {
-	c := mustClassifier(t, "regex:Hello (V[0-9]+)")
-	b, err := c.MarshalText()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Classifier
-	if err := back.UnmarshalText(b); err != nil || back.String() != c.String() {
-		t.Fatalf("round trip: %q, %v", back.String(), err)
-	}
-	if err := back.UnmarshalText(nil); err != nil || !back.IsZero() {
-		t.Fatalf("empty text: %v, zero=%v", err, back.IsZero())
-	}
-	if err := back.UnmarshalText([]byte("nope")); err == nil {
-		t.Fatal("bad text accepted")
 	}
 }
 
@@ -120,9 +139,114 @@ func FuzzParseClassifier(f *testing.F) {
 		if err != nil || again.String() != spec {
 			t.Fatalf("re-parse of %q: %q, %v", spec, again.String(), err)
 		}
-		v, err := c.Classify(200, http.Header{"X-Version": {"v1"}}, body)
+		v, err := c.classify(200, http.Header{"X-Version": {"v1"}}, body)
 		if err == nil && v == "" {
 			t.Fatalf("%q classified %q as an empty value without an error", spec, body)
+		}
+	})
+}
+
+// referencePath reads the scalar at path with encoding/json's token stream,
+// the first of repeated keys counting: the meaning json:<path> promises.
+func referencePath(doc []byte, path []string) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	for _, seg := range path {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch tok {
+		case json.Delim('{'):
+			found := false
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return "", false
+				}
+				if k.(string) == seg {
+					found = true
+					break
+				}
+				var skip json.RawMessage
+				if dec.Decode(&skip) != nil {
+					return "", false
+				}
+			}
+			if !found {
+				return "", false
+			}
+		case json.Delim('['):
+			if !allDigits(seg) {
+				return "", false
+			}
+			idx, err := strconv.Atoi(seg)
+			if err != nil {
+				return "", false
+			}
+			n := 0
+			for ; n < idx && dec.More(); n++ {
+				var skip json.RawMessage
+				if dec.Decode(&skip) != nil {
+					return "", false
+				}
+			}
+			if n < idx || !dec.More() {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false
+	}
+	switch v := tok.(type) {
+	case string:
+		return v, v != ""
+	case json.Number:
+		return v.String(), true
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
+}
+
+// FuzzJSONPathMatchesEncodingJSON: on every valid JSON document, json:<path>
+// reads exactly what encoding/json reads at that path (or fails where it
+// finds no scalar); on any other body it never panics and never returns an
+// empty value.
+func FuzzJSONPathMatchesEncodingJSON(f *testing.F) {
+	for _, tc := range []struct{ path, doc string }{
+		{"os.hostname", `{"os":{"hostname":"echo-v1"}}`},
+		{"a", `{"a":"x","a":"y"}`},
+		{"a", `{"\u0061":"v\u0031"}`},
+		{"a.1", `{"a":[{"x":"]"},12.5e1]}`},
+		{"a.0", `{"a":{"0":true}}`},
+		{"a", `{"a":"\ud83d\ude00 \udc00"}`},
+		{"a.b", `{"a":null}`},
+		{"x*", `{"x*":1,"xy":2}`},
+		{"a", `{"a":"x\u"}`},
+		{"k", "{\"k\":\"\xff\"}"},
+	} {
+		f.Add(tc.path, []byte(tc.doc))
+	}
+	f.Fuzz(func(t *testing.T, path string, doc []byte) {
+		c, err := ParseClassifier("json:" + path)
+		if err != nil {
+			return
+		}
+		got, err := c.classify(200, nil, doc)
+		if err == nil && got == "" {
+			t.Fatalf("json:%s read an empty value from %q", path, doc)
+		}
+		if !json.Valid(doc) {
+			return
+		}
+		want, ok := referencePath(doc, c.path)
+		if ok != (err == nil) || got != want {
+			t.Fatalf("json:%s on %q: got %q, %v; encoding/json reads %q (found %v)", path, doc, got, err, want, ok)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -123,3 +125,90 @@ func fastOptions(maxRequests int) Options {
 	o.Duration = 0
 	return o
 }
+
+// judgedProbe is a Probe with the expectation a test judges it against, as
+// package judge pairs them.
+type judgedProbe struct {
+	Target   Target
+	Options  Options
+	Classify Classifier
+	Map      VersionMap
+	Expect   verify.Expectation
+}
+
+// load returns the Probe; a status expectation settles on any response below
+// 500, as package judge sets it.
+func (p judgedProbe) load() Probe {
+	o := p.Options
+	o.SettleAnyStatus = p.Expect.Status != 0
+	return Probe{Target: p.Target, Options: o, Classify: p.Classify, Map: p.Map}
+}
+
+// outcome is a judged run: the verdict and the traffic behind it.
+type outcome struct {
+	Result verify.Result
+	Stats  Stats
+}
+
+// engineSink is the Sink of the tests: a verify.Engine, as package judge
+// feeds it.
+type engineSink struct{ eng *verify.Engine }
+
+func (s engineSink) Judge(r Record) bool {
+	return s.eng.Observe(verify.Observation{Status: r.Status, Version: r.Version}) != verify.Inconclusive
+}
+
+// runJudged runs p with an engine for p.Expect as its Sink.
+func runJudged(ctx context.Context, p judgedProbe, opts ...RunOption) (outcome, error) {
+	eng, err := verify.New(p.Expect)
+	if err != nil {
+		return outcome{}, err
+	}
+	stats, err := Run(ctx, p.load(), engineSink{eng}, opts...)
+	return outcome{Result: eng.Result(), Stats: stats}, err
+}
+
+// judged runs p through the agent with an engine for p.Expect as its Sink.
+func (c *AgentClient) judged(ctx context.Context, p judgedProbe, opts ...RunOption) (outcome, error) {
+	eng, err := verify.New(p.Expect)
+	if err != nil {
+		return outcome{}, err
+	}
+	stats, err := c.Run(ctx, p.load(), engineSink{eng}, opts...)
+	return outcome{Result: eng.Result(), Stats: stats}, err
+}
+
+// replayed re-judges a results file against exp.
+func replayed(t *testing.T, path string, exp verify.Expectation) (Header, outcome, error) {
+	t.Helper()
+	eng, err := verify.New(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, stats, err := ReplayFile(path, engineSink{eng})
+	return h, outcome{Result: eng.Result(), Stats: stats}, err
+}
+
+// readResults returns the header and the records of a results file.
+func readResults(t *testing.T, data []byte) (Header, []Record) {
+	t.Helper()
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	h, ok, err := decodeHeader(lines[0])
+	if !ok || err != nil {
+		t.Fatalf("first line %q is not a header: %v", lines[0], err)
+	}
+	var recs []Record
+	for i, l := range lines[1:] {
+		r, err := decodeRecord(l)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+2, err)
+		}
+		recs = append(recs, r)
+	}
+	return h, recs
+}
+
+// sinkFunc adapts a function to Sink.
+type sinkFunc func(Record) bool
+
+func (f sinkFunc) Judge(r Record) bool { return f(r) }

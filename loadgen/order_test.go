@@ -99,9 +99,9 @@ func TestLatencySkew(t *testing.T) {
 			srv := newSkewServer(t, uint64(20+i), c.v1, skew)
 			o := fastOptions(20000)
 			o.Rate, o.Timeout = c.rate, 10*time.Second
-			p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"),
+			p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"),
 				Expect: weights(t, "v1=75,v2=25")}
-			out, err := Run(context.Background(), p)
+			out, err := runJudged(context.Background(), p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,8 +148,8 @@ func TestSettleSkipsWarmingRoute(t *testing.T) {
 	srv := flakyServer(t, 3)
 	exp := weights(t, "v1=100")
 	exp.ErrorBudget = 0
-	p := Probe{Target: Target{URL: srv.URL}, Options: fastOptions(5000), Classify: mustClassifier(t, "header:x-version"), Expect: exp}
-	out, err := Run(context.Background(), p)
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: fastOptions(5000), Classify: mustClassifier(t, "header:x-version"), Expect: exp}
+	out, err := runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSettleSkipsWarmingRoute(t *testing.T) {
 	// Without the settle phase the same start FAILs at once.
 	p.Target.URL = flakyServer(t, 3).URL
 	p.Options.SettleResponses = -1
-	if out, err = Run(context.Background(), p); err != nil || out.Result.Verdict != verify.Fail {
+	if out, err = runJudged(context.Background(), p); err != nil || out.Result.Verdict != verify.Fail {
 		t.Fatalf("without settle: %v, %v", out.Result.Verdict, err)
 	}
 }
@@ -169,8 +169,8 @@ func TestSettleTimeoutNamesWhatItSaw(t *testing.T) {
 	srv := flakyServer(t, 1<<40)
 	o := fastOptions(0)
 	o.Rate, o.SettleTimeout = 200, 300*time.Millisecond
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=100")}
-	out, err := Run(context.Background(), p)
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=100")}
+	out, err := runJudged(context.Background(), p)
 	if !errors.Is(err, ErrNotSettled) || out.Stats.Requests != 0 || out.Stats.Stopped != StopSettle {
 		t.Fatalf("err %v, %d judged, stopped %q", err, out.Stats.Requests, out.Stats.Stopped)
 	}
@@ -182,7 +182,7 @@ func TestSettleTimeoutNamesWhatItSaw(t *testing.T) {
 	// A request budget spent while settling is the same failure.
 	o.SettleTimeout, o.MaxRequests = time.Minute, 30
 	p.Options = o
-	if _, err = Run(context.Background(), p); !errors.Is(err, ErrNotSettled) || !strings.Contains(err.Error(), "request budget ended in the settle phase") {
+	if _, err = runJudged(context.Background(), p); !errors.Is(err, ErrNotSettled) || !strings.Contains(err.Error(), "request budget ended in the settle phase") {
 		t.Fatalf("budget spent settling: %v", err)
 	}
 }
@@ -194,8 +194,8 @@ func TestUnreachableIsAnEnvironmentError(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	ln.Close()
-	p := Probe{Target: Target{URL: url}, Options: fastOptions(0), Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=100")}
-	out, err := Run(context.Background(), p)
+	p := judgedProbe{Target: Target{URL: url}, Options: fastOptions(0), Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=100")}
+	out, err := runJudged(context.Background(), p)
 	if !errors.Is(err, ErrNotSettled) || !strings.HasPrefix(err.Error(), "cannot reach "+url+": ") ||
 		!strings.Contains(err.Error(), "connection refused") || out.Stats.Settle.Requests != DefaultSettleResponses {
 		t.Fatalf("err %v after %d settle requests", err, out.Stats.Settle.Requests)
@@ -211,11 +211,11 @@ func TestResultsFileMarksPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rw := NewRecordWriter(f)
+	rw := NewRecordWriter(f, Header{Environment: "local", Emulated: true, URL: srv.URL, Rate: 1000})
 	o := fastOptions(20000)
 	o.Rate = 1000
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
-	out, err := Run(context.Background(), p, OnRecord(rw.Write))
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
+	out, err := runJudged(context.Background(), p, OnRecord(rw.Write))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,22 +227,22 @@ func TestResultsFileMarksPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h, recs := readResults(t, data)
+	if h != (Header{Results: ResultsSchema, Environment: "local", Emulated: true, URL: srv.URL, Rate: 1000}) {
+		t.Errorf("header %+v", h)
+	}
 	counts := map[Phase]int64{}
 	order := ""
 	var next uint64
-	err = readRecords(strings.NewReader(string(data)), path, func(r Record) error {
+	for _, r := range recs {
 		if r.Seq < next {
-			return fmt.Errorf("seq %d after %d", r.Seq, next)
+			t.Fatalf("seq %d after %d", r.Seq, next)
 		}
 		next = r.Seq + 1
 		if counts[r.Phase] == 0 {
 			order += string(r.Phase) + " "
 		}
 		counts[r.Phase]++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if order != "settle judged after " || counts[PhaseSettle] != out.Stats.Settle.Requests ||
 		counts[PhaseJudged] != out.Stats.Requests || counts[PhaseAfter] != out.Stats.Ignored {
@@ -278,10 +278,10 @@ func TestAgentStreamJudgedInSendOrder(t *testing.T) {
 	}))
 	defer stream.Close()
 	var seqs []uint64
-	p := Probe{Target: Target{URL: "http://echo.echo.svc.cluster.local/"}, Options: fastOptions(n),
+	p := judgedProbe{Target: Target{URL: "http://echo.echo.svc.cluster.local/"}, Options: fastOptions(n),
 		Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
 	p.Expect.Tolerance = 0.01 // stay undecided: judge the whole stream
-	out, err := (&AgentClient{URL: stream.URL}).Run(context.Background(), p, OnRecord(func(r Record) error {
+	out, err := (&AgentClient{URL: stream.URL}).judged(context.Background(), p, OnRecord(func(r Record) error {
 		seqs = append(seqs, r.Seq)
 		return nil
 	}))

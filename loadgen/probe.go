@@ -10,25 +10,27 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
-
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 // Defaults and bounds of Options.
 const (
-	// DefaultRate is the rate of the command line and of scenarios that do
+	// defaultRate is the rate of the command line and of scenarios that do
 	// not set one, in requests per second.
-	DefaultRate = 200
+	defaultRate = 200
 	// MaxRate bounds Options.Rate.
 	MaxRate = 1_000_000
-	// DefaultTimeout bounds one request, from sending to the end of the body.
-	DefaultTimeout = 10 * time.Second
-	// DefaultMaxWorkers bounds the goroutines (and so the connections) an
+	// defaultTimeout bounds one request, from sending to the end of the body.
+	defaultTimeout = 10 * time.Second
+	// defaultMaxWorkers bounds the goroutines (and so the connections) an
 	// attack uses; slow responses beyond it lower the achieved rate.
-	DefaultMaxWorkers = 1024
-	// DefaultMaxBody is how many bytes of each body are read for
+	defaultMaxWorkers = 1024
+	// defaultMaxBody is how many bytes of each body are read for
 	// classification; the rest is discarded.
-	DefaultMaxBody = 64 << 10
+	defaultMaxBody = 64 << 10
+	// defaultMaxRequests is the request budget of a probe that gives none:
+	// the budget at which the verdict engine's error rates are simulated
+	// (verify.DefaultMaxRequests).
+	defaultMaxRequests = 50_000
 )
 
 // Target is the request a probe sends, the same for every hit.
@@ -61,7 +63,7 @@ func (t Target) Validate() error {
 	case u.User != nil:
 		return fmt.Errorf("target URL %q carries credentials: send them as a header instead", t.URL)
 	}
-	if err := ValidateHost(t.Host); err != nil {
+	if err := validateHost(t.Host); err != nil {
 		return err
 	}
 	if t.Method != "" && !validToken(t.Method) {
@@ -83,10 +85,10 @@ func (t Target) Validate() error {
 	return nil
 }
 
-// ValidateHost checks a Host header value. It rejects a port because Istio's
+// validateHost checks a Host header value. It rejects a port because Istio's
 // gateway matches the Host against its route domains without one and answers
 // "echo.local:80" with 404.
-func ValidateHost(host string) error {
+func validateHost(host string) error {
 	if host == "" {
 		return nil
 	}
@@ -115,9 +117,9 @@ func validToken(s string) bool {
 	return s != ""
 }
 
-// Options bound and shape an attack. Zero values of Timeout, MaxWorkers and
-// MaxBody select the defaults; a zero MaxRequests selects
-// verify.DefaultMaxRequests; a zero Duration means no time budget.
+// Options bound and shape an attack. Zero values select the defaults: a
+// 10 s Timeout, 1,024 MaxWorkers, a 64 KiB MaxBody and 50,000 MaxRequests;
+// a zero Duration means no time budget.
 type Options struct {
 	// Rate is the constant request rate per second; it must be > 0 (vegeta
 	// would read 0 as "as fast as possible").
@@ -144,14 +146,19 @@ type Options struct {
 	SettleResponses int
 	// SettleTimeout bounds the settle phase (0: DefaultSettleTimeout).
 	SettleTimeout time.Duration
+	// SettleAnyStatus makes every response below 500 a good one in the
+	// settle phase, classified or not: for probes that expect a status
+	// (such as 403) rather than versions. Without it a good response is
+	// successful (100–399) and classified.
+	SettleAnyStatus bool
 }
 
 // DefaultOptions returns the options of the command line: 200 requests per
-// second, no time budget, verify.DefaultMaxRequests requests, keep-alive on
-// and the default timeout, worker and body bounds.
+// second, no time budget, 50,000 requests, keep-alive on and the default
+// timeout, worker and body bounds.
 func DefaultOptions() Options {
-	return Options{Rate: DefaultRate, MaxRequests: verify.DefaultMaxRequests, Timeout: DefaultTimeout,
-		KeepAlive: true, MaxWorkers: DefaultMaxWorkers, MaxBody: DefaultMaxBody}
+	return Options{Rate: defaultRate, MaxRequests: defaultMaxRequests, Timeout: defaultTimeout,
+		KeepAlive: true, MaxWorkers: defaultMaxWorkers, MaxBody: defaultMaxBody}
 }
 
 // Validate checks every bound, naming the field and what is allowed.
@@ -164,13 +171,13 @@ func (o Options) Validate() error {
 	case o.Duration < 0:
 		return fmt.Errorf("duration %s: it must not be negative (0 = no time budget)", o.Duration)
 	case o.MaxRequests < 0:
-		return fmt.Errorf("max requests %d: it must not be negative (0 = %d)", o.MaxRequests, verify.DefaultMaxRequests)
+		return fmt.Errorf("max requests %d: it must not be negative (0 = %d)", o.MaxRequests, defaultMaxRequests)
 	case o.Timeout < 0:
-		return fmt.Errorf("timeout %s: it must not be negative (0 = %s)", o.Timeout, DefaultTimeout)
+		return fmt.Errorf("timeout %s: it must not be negative (0 = %s)", o.Timeout, defaultTimeout)
 	case o.MaxWorkers < 0:
-		return fmt.Errorf("max workers %d: it must not be negative (0 = %d)", o.MaxWorkers, DefaultMaxWorkers)
+		return fmt.Errorf("max workers %d: it must not be negative (0 = %d)", o.MaxWorkers, defaultMaxWorkers)
 	case o.MaxBody < 0:
-		return fmt.Errorf("max body %d: it must not be negative (0 = %d bytes)", o.MaxBody, DefaultMaxBody)
+		return fmt.Errorf("max body %d: it must not be negative (0 = %d bytes)", o.MaxBody, defaultMaxBody)
 	case o.SettleTimeout < 0:
 		return fmt.Errorf("settle timeout %s: it must not be negative (0 = %s)", o.SettleTimeout, DefaultSettleTimeout)
 	}
@@ -204,16 +211,16 @@ func ParseVia(s string) (*url.URL, error) {
 // withDefaults fills the zero values that select defaults.
 func (o Options) withDefaults() Options {
 	if o.MaxRequests == 0 {
-		o.MaxRequests = verify.DefaultMaxRequests
+		o.MaxRequests = defaultMaxRequests
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = defaultTimeout
 	}
 	if o.MaxWorkers == 0 {
-		o.MaxWorkers = DefaultMaxWorkers
+		o.MaxWorkers = defaultMaxWorkers
 	}
 	if o.MaxBody == 0 {
-		o.MaxBody = DefaultMaxBody
+		o.MaxBody = defaultMaxBody
 	}
 	if o.SettleResponses == 0 {
 		o.SettleResponses = DefaultSettleResponses
@@ -224,19 +231,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Probe is one check: what to send, how much, how to read each response and
-// what to expect.
+// Probe is one attack: what to send, how much and how to read each
+// response. What to expect of the responses is the caller's: loadgen
+// classifies and orders, the caller's Sink decides.
 type Probe struct {
 	Target   Target
 	Options  Options
 	Classify Classifier
 	// Map turns raw classified values into versions; nil takes raw values
 	// as versions.
-	Map    VersionMap
-	Expect verify.Expectation
+	Map VersionMap
 }
 
-// Validate checks the whole probe. A weights expectation needs a classifier.
+// Validate checks the whole probe.
 func (p Probe) Validate() error {
 	if err := p.Target.Validate(); err != nil {
 		return err
@@ -244,20 +251,8 @@ func (p Probe) Validate() error {
 	if err := p.Options.Validate(); err != nil {
 		return err
 	}
-	if err := p.Expect.Validate(); err != nil {
-		return err
-	}
-	if len(p.Expect.Weights) > 0 && p.Classify.IsZero() {
-		return errors.New("classifier: expecting versions needs a classifier (json:<path>, regex:<expr>, header:<name> or status)")
-	}
 	if p.Map != nil && p.Classify.IsZero() {
 		return errors.New("version map: it maps classified values, but no classifier is set")
 	}
 	return p.Map.Validate()
-}
-
-// Outcome is the verdict of a probe run and the traffic behind it.
-type Outcome struct {
-	Result verify.Result `json:"result"`
-	Stats  Stats         `json:"stats"`
 }

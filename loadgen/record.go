@@ -14,16 +14,16 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/meshcheck/meshcheck/verify"
+	"github.com/meshcheck/meshcheck/internal/versionname"
 )
 
 // Bounds on what a Record carries, so that results files, agent streams and
 // samples stay small whatever the responses hold.
 const (
-	// MaxSampleBytes bounds a sample body excerpt.
-	MaxSampleBytes = 512
-	// MaxTextBytes bounds an error or reason text.
-	MaxTextBytes = 512
+	// maxSampleBytes bounds a sample body excerpt.
+	maxSampleBytes = 512
+	// maxTextBytes bounds an error or reason text.
+	maxTextBytes = 512
 	// maxRecordLine bounds one NDJSON line when reading.
 	maxRecordLine = 64 << 10
 )
@@ -74,13 +74,8 @@ type Record struct {
 	Body string `json:"body,omitempty"`
 }
 
-// Observation is what the verdict engine sees of the record.
-func (r Record) Observation() verify.Observation {
-	return verify.Observation{Status: r.Status, Version: r.Version}
-}
-
-// isError reports whether the record is a transport error or a status outside
-// 100–399 (the verify package's rule).
+// isError reports whether the record is a transport error (status 0) or a
+// status outside 100–399: never a version.
 func (r Record) isError() bool { return r.Status < 100 || r.Status > 399 }
 
 // validate checks a record read from a file or stream.
@@ -96,7 +91,7 @@ func (r Record) validate() error {
 		return errors.New("status 0 (no response) needs an error")
 	case r.Version != "" && r.isError():
 		return fmt.Errorf("version %q on an error (status %d): errors never have a version", r.Version, r.Status)
-	case r.Version != "" && !verify.ValidVersionName(r.Version):
+	case r.Version != "" && !versionname.Valid(r.Version):
 		return fmt.Errorf("version %q is not a version name", r.Version)
 	case r.Version != "" && r.Unclassified != "":
 		return errors.New("a record has a version or an unclassified reason, not both")
@@ -132,18 +127,18 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 	r := Record{Seq: res.Seq, Time: res.Timestamp.Round(0), Latency: res.Latency, Status: int(res.Code)}
 	switch {
 	case r.Status == 0:
-		r.Error = truncate(res.Error, MaxTextBytes)
+		r.Error = truncate(res.Error, maxTextBytes)
 		if r.Error == "" {
 			r.Error = "no response"
 		}
 	case r.isError():
-		r.Error = truncate(res.Error, MaxTextBytes)
+		r.Error = truncate(res.Error, maxTextBytes)
 		if r.Error == "" {
 			r.Error = fmt.Sprintf("status %d", r.Status)
 		}
 		k := min(r.Status, len(rc.errors)-1) // statuses past 599 share a count
 		if rc.errors[k]++; len(res.Body) > 0 && sampled(rc.errors[k]) {
-			r.Body = truncate(string(res.Body), MaxSampleBytes)
+			r.Body = truncate(string(res.Body), maxSampleBytes)
 		}
 	case rc.classify.IsZero():
 		// Status expectations need no version.
@@ -151,7 +146,7 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 		r.Version, r.Unclassified = rc.version(res)
 		if r.Unclassified != "" {
 			if rc.unclassified++; sampled(rc.unclassified) {
-				r.Body = truncate(string(res.Body), MaxSampleBytes)
+				r.Body = truncate(string(res.Body), maxSampleBytes)
 			}
 		}
 	}
@@ -166,19 +161,19 @@ func sampled(n int64) bool { return n <= 8 || n&(n-1) == 0 }
 
 // version classifies a successful response and maps its raw value.
 func (rc *recorder) version(res *vegeta.Result) (version, unclassified string) {
-	raw, err := rc.classify.Classify(int(res.Code), res.Headers, res.Body)
+	raw, err := rc.classify.classify(int(res.Code), res.Headers, res.Body)
 	if err != nil {
-		return "", truncate(err.Error(), MaxTextBytes)
+		return "", truncate(err.Error(), maxTextBytes)
 	}
 	if rc.versions != nil {
 		v, ok := rc.versions[raw]
 		if !ok {
-			return "", truncate(fmt.Sprintf("%s read %q, which the version map does not hold", rc.classify, raw), MaxTextBytes)
+			return "", truncate(fmt.Sprintf("%s read %q, which the version map does not hold", rc.classify, raw), maxTextBytes)
 		}
 		return v, ""
 	}
-	if !verify.ValidVersionName(raw) {
-		return "", truncate(fmt.Sprintf("%s read %q, which is not a version name: give a version map", rc.classify, raw), MaxTextBytes)
+	if !versionname.Valid(raw) {
+		return "", truncate(fmt.Sprintf("%s read %q, which is not a version name: give a version map", rc.classify, raw), maxTextBytes)
 	}
 	return raw, ""
 }
@@ -199,23 +194,78 @@ func truncate(s string, n int) string {
 	return s[:cut] + "…"
 }
 
-// RecordWriter writes Records as compact NDJSON lines through a buffer. Call
-// Flush when done.
+// ResultsSchema names the format of a results file: the "results" field of
+// its first line, the Header.
+const ResultsSchema = "meshcheck.dev/results/v1"
+
+// Header is the first line of a results file: what the records that follow
+// came from, so that a file copied elsewhere still says where it was run and
+// whether the mesh was emulated.
+type Header struct {
+	// Results is ResultsSchema.
+	Results string `json:"results"`
+	// Environment names where the probe ran (local, kind, existing); ""
+	// for a probe of an endpoint outside any environment (meshcheck probe).
+	Environment string `json:"environment,omitempty"`
+	// Emulated is true when the local environment answered instead of a
+	// real proxy.
+	Emulated bool `json:"emulated"`
+	// Scenario, Step and Probe place the probe in a scenario ("" outside).
+	Scenario string `json:"scenario,omitempty"`
+	Step     string `json:"step,omitempty"`
+	Probe    string `json:"probe,omitempty"`
+	// From is where the traffic came from: "ingress" or "mesh" ("" when
+	// not said).
+	From string `json:"from,omitempty"`
+	// URL and Host are the target's (its headers and body are left out:
+	// they may carry credentials).
+	URL  string `json:"url,omitempty"`
+	Host string `json:"host,omitempty"`
+	// Rate is the rate asked, in requests per second.
+	Rate int `json:"rate,omitempty"`
+	// Agent is the URL of the in-mesh agent that sent the requests, if one
+	// did.
+	Agent string `json:"agent,omitempty"`
+}
+
+// validate checks a header read from a file.
+func (h Header) validate() error {
+	switch {
+	case h.Results != ResultsSchema:
+		return fmt.Errorf("results format %q: this meshcheck reads %s", h.Results, ResultsSchema)
+	case h.Rate < 0 || h.Rate > MaxRate:
+		return fmt.Errorf("rate %d: want 0 to %d", h.Rate, MaxRate)
+	}
+	return nil
+}
+
+// RecordWriter writes a results file: its Header, then Records, as compact
+// NDJSON lines through a buffer. Call Flush when done.
 type RecordWriter struct {
 	w   *bufio.Writer
 	enc *json.Encoder
+	err error
 }
 
-// NewRecordWriter returns a writer of NDJSON records to w.
-func NewRecordWriter(w io.Writer) *RecordWriter {
+// NewRecordWriter returns a writer of a results file to w that starts with
+// header h (its Results field is set to ResultsSchema).
+func NewRecordWriter(w io.Writer, h Header) *RecordWriter {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	return &RecordWriter{w: bw, enc: enc}
+	h.Results = ResultsSchema
+	rw := &RecordWriter{w: bw, enc: enc}
+	if err := enc.Encode(h); err != nil {
+		rw.err = fmt.Errorf("write results header: %w", err)
+	}
+	return rw
 }
 
 // Write appends one record as a line.
 func (rw *RecordWriter) Write(r Record) error {
+	if rw.err != nil {
+		return rw.err
+	}
 	if err := rw.enc.Encode(r); err != nil {
 		return fmt.Errorf("write results: %w", err)
 	}
@@ -224,36 +274,59 @@ func (rw *RecordWriter) Write(r Record) error {
 
 // Flush writes any buffered lines.
 func (rw *RecordWriter) Flush() error {
+	if rw.err != nil {
+		return rw.err
+	}
 	if err := rw.w.Flush(); err != nil {
 		return fmt.Errorf("write results: %w", err)
 	}
 	return nil
 }
 
-// ReplayFile re-judges a results file written with --save: it folds its
-// judged records into eng in send order until eng decides (as the live run
-// would have stopped), counts its settle records as the settle phase, and
-// checks the rest of the file. The judged records start where the live run's
-// settle phase ended, and they stop at the first record the live run did not
-// judge (phase after: its outcome may be an artefact of the stop); judged
-// records after eng's decision are counted in Stats.Ignored. Errors name
-// path:line.
-func ReplayFile(path string, eng *verify.Engine) (Stats, error) {
+// ReplayFile re-judges a results file written with --save: it hands its
+// judged records to sink in send order until sink says stop (as the live
+// run would have stopped), counts its settle records as the settle phase,
+// and checks the rest of the file. The judged records start where the live
+// run's settle phase ended, and they stop at the first record the live run
+// did not judge (phase after: its outcome may be an artefact of the stop);
+// judged records after sink said stop are counted in Stats.Ignored. It
+// returns the file's Header; a file of an older meshcheck, without one,
+// gives the zero Header (Results ""): where it ran is then unknown. Errors
+// name path:line.
+func ReplayFile(path string, sink Sink) (Header, Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Stats{}, fmt.Errorf("results file: %w", err)
+		return Header{}, Stats{}, fmt.Errorf("results file: %w", err)
 	}
 	defer f.Close()
-	return Replay(f, path, eng)
+	return replay(f, path, sink)
 }
 
-// Replay is ReplayFile on a reader; name is used in errors.
-func Replay(r io.Reader, name string, eng *verify.Engine) (Stats, error) {
-	f := newFolder(eng, 0, nil)
+// replay is ReplayFile on a reader; name is used in errors.
+func replay(r io.Reader, name string, sink Sink) (Header, Stats, error) {
+	if sink == nil {
+		return Header{}, Stats{}, errors.New("replay: no Sink to judge the records")
+	}
+	f := newFolder(sink, 0, nil)
 	reason := StopEnd
-	var next uint64
-	seen := false
-	err := readRecords(r, name, func(rec Record) error {
+	var (
+		header Header
+		next   uint64
+		seen   bool
+		lines  int
+	)
+	err := readLines(r, name, func(b []byte) error {
+		lines++
+		if lines == 1 {
+			if h, ok, err := decodeHeader(b); ok || err != nil {
+				header = h
+				return err
+			}
+		}
+		rec, err := decodeRecord(b)
+		if err != nil {
+			return err
+		}
 		switch {
 		case rec.Phase == "":
 			return errors.New(`no "phase": not a results file of this meshcheck (files written before send-order judging cannot be re-judged: run the probe again with --save)`)
@@ -281,18 +354,43 @@ func Replay(r io.Reader, name string, eng *verify.Engine) (Stats, error) {
 		return nil
 	})
 	if err != nil {
-		return Stats{}, err
+		return Header{}, Stats{}, err
 	}
 	if f.stats.requests == 0 {
-		return Stats{}, fmt.Errorf("%s: no judged records", name)
+		return Header{}, Stats{}, fmt.Errorf("%s: no judged records", name)
 	}
 	f.ignored += f.after
-	return f.finish(reason), nil
+	f.rateAsked = float64(header.Rate)
+	return header, f.finish(reason), nil
 }
 
-// readRecords calls fn for every record line of r, strictly: unknown fields,
-// malformed lines and invalid records are errors naming name:line.
-func readRecords(r io.Reader, name string, fn func(Record) error) error {
+// decodeHeader reads the first line of a results file: ok is false (and err
+// nil) when the line is not a header but a record, as in files of older
+// meshcheck versions.
+func decodeHeader(b []byte) (h Header, ok bool, err error) {
+	var probe struct {
+		Results *string `json:"results"`
+	}
+	if json.NewDecoder(bytes.NewReader(b)).Decode(&probe) != nil || probe.Results == nil {
+		return Header{}, false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return Header{}, true, fmt.Errorf("not a results header: %w", err)
+	}
+	if dec.More() {
+		return Header{}, true, errors.New("more than one JSON value on the line")
+	}
+	if err := h.validate(); err != nil {
+		return Header{}, true, err
+	}
+	return h, true, nil
+}
+
+// readLines calls fn for every non-blank line of r; an error from fn, a line
+// too long or a read error is returned as name:line: error.
+func readLines(r io.Reader, name string, fn func(b []byte) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxRecordLine)
 	line := 0
@@ -302,11 +400,7 @@ func readRecords(r io.Reader, name string, fn func(Record) error) error {
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
-		rec, err := decodeRecord(b)
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		if err := fn(rec); err != nil {
+		if err := fn(b); err != nil {
 			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 	}

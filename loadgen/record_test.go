@@ -23,12 +23,14 @@ func TestSaveReplayRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rw := NewRecordWriter(f)
+	header := Header{Environment: "local", Emulated: true, Scenario: "echo", Step: "split", Probe: "ingress", From: "ingress",
+		URL: srv.URL, Host: "echo.local", Rate: 2000}
+	rw := NewRecordWriter(f, header)
 	exp := weights(t, "v1=75,v2=25")
-	p := Probe{Target: Target{URL: srv.URL, Host: "echo.local"}, Options: fastOptions(20000),
+	p := judgedProbe{Target: Target{URL: srv.URL, Host: "echo.local"}, Options: fastOptions(20000),
 		Classify: mustClassifier(t, "json:os.hostname"),
 		Map:      VersionMap{"echo-v1-7d9f8b6c5d-x2x4z": "v1", "echo-v2-7d9f8b6c5d-x2x4z": "v2"}, Expect: exp}
-	live, err := Run(context.Background(), p, OnRecord(rw.Write))
+	live, err := runJudged(context.Background(), p, OnRecord(rw.Write))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,16 +44,20 @@ func TestSaveReplayRoundTrip(t *testing.T) {
 		t.Fatalf("live verdict %v", live.Result.Verdict)
 	}
 
-	eng, err := verify.New(exp)
+	h, re, err := replayed(t, path, exp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := ReplayFile(path, eng)
-	if err != nil {
-		t.Fatal(err)
+	header.Results = ResultsSchema
+	if h != header {
+		t.Errorf("replayed header %+v, want %+v", h, header)
 	}
-	if !reflect.DeepEqual(eng.Result(), live.Result) {
-		t.Fatalf("replayed result differs:\n%+v\n%+v", eng.Result(), live.Result)
+	if !reflect.DeepEqual(re.Result, live.Result) {
+		t.Fatalf("replayed result differs:\n%+v\n%+v", re.Result, live.Result)
+	}
+	stats := re.Stats
+	if stats.RateAsked != 2000 {
+		t.Errorf("replayed rate asked %v, want the header's 2000", stats.RateAsked)
 	}
 	if stats.Requests != live.Stats.Requests || stats.Ignored != live.Stats.Ignored || stats.Stopped != StopDecided ||
 		stats.Settle.Requests != live.Stats.Settle.Requests ||
@@ -62,18 +68,82 @@ func TestSaveReplayRoundTrip(t *testing.T) {
 
 	// Judged against 50/50, the same traffic fails, and the lines after the
 	// verdict are counted as ignored.
-	eng, err = verify.New(weights(t, "v1=50,v2=50"))
+	_, re, err = replayed(t, path, weights(t, "v1=50,v2=50"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err = ReplayFile(path, eng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if eng.Result().Verdict != verify.Fail || stats.Requests+stats.Ignored != live.Stats.Requests+live.Stats.Ignored ||
+	stats = re.Stats
+	if re.Result.Verdict != verify.Fail || stats.Requests+stats.Ignored != live.Stats.Requests+live.Stats.Ignored ||
 		stats.Ignored <= live.Stats.Ignored {
-		t.Fatalf("50/50: %v after %d, %d ignored", eng.Result().Verdict, stats.Requests, stats.Ignored)
+		t.Fatalf("50/50: %v after %d, %d ignored", re.Result.Verdict, stats.Requests, stats.Ignored)
 	}
+}
+
+// TestResultsHeader: the header line travels with the records; a file of an
+// older meshcheck, without one, still replays, with the zero header; a
+// header that is not this format's, or not first, is refused by line.
+func TestResultsHeader(t *testing.T) {
+	rec := `{"seq":0,"phase":"judged","t":"2025-01-02T03:04:05Z","latency":1,"status":200,"version":"v1"}`
+	var buf bytes.Buffer
+	rw := NewRecordWriter(&buf, Header{Results: "ignored", Environment: "kind", URL: "http://x/"})
+	if err := rw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wantLine := `{"results":"meshcheck.dev/results/v1","environment":"kind","emulated":false,"url":"http://x/"}` + "\n"
+	if buf.String() != wantLine {
+		t.Fatalf("header line %q, want %q", buf.String(), wantLine)
+	}
+	sink := sinkFunc(func(Record) bool { return false })
+	h, stats, err := replay(strings.NewReader(buf.String()+rec+"\n"), "r.ndjson", sink)
+	if err != nil || h.Environment != "kind" || h.Emulated || stats.Requests != 1 {
+		t.Fatalf("with header: %+v %+v %v", h, stats, err)
+	}
+	h, stats, err = replay(strings.NewReader("\n"+rec+"\n"), "old.ndjson", sink)
+	if err != nil || h != (Header{}) || stats.Requests != 1 {
+		t.Fatalf("without header: %+v %+v %v", h, stats, err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"results":"meshcheck.dev/results/v9"}` + "\n" + rec, `r.ndjson:1: results format "meshcheck.dev/results/v9": this meshcheck reads meshcheck.dev/results/v1`},
+		{`{"results":"meshcheck.dev/results/v1","emulated":"yes"}` + "\n" + rec, "r.ndjson:1: not a results header"},
+		{`{"results":"meshcheck.dev/results/v1","color":1}` + "\n" + rec, `r.ndjson:1: not a results header: json: unknown field "color"`},
+		{`{"results":"meshcheck.dev/results/v1","rate":-3}` + "\n" + rec, "r.ndjson:1: rate -3"},
+		{`{"results":"meshcheck.dev/results/v1"} {}` + "\n" + rec, "r.ndjson:1: more than one JSON value"},
+		{rec + "\n" + `{"results":"meshcheck.dev/results/v1"}`, `r.ndjson:2: not a result record: json: unknown field "results"`},
+	} {
+		if _, _, err := replay(strings.NewReader(tc.in), "r.ndjson", sink); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("replay(%.70q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// FuzzResultsFile: whatever a results file holds, Replay returns a header and
+// statistics or an error naming a line; never a panic, never judged records
+// beyond what the file holds.
+func FuzzResultsFile(f *testing.F) {
+	rec := `{"seq":0,"phase":"judged","t":"2025-01-02T03:04:05Z","latency":1,"status":200,"version":"v1"}`
+	for _, s := range []string{
+		`{"results":"meshcheck.dev/results/v1","environment":"local","emulated":true}` + "\n" + rec,
+		rec, `{"results":1}`, `{"results":"meshcheck.dev/results/v1"}`, "\n\n", `{"results":"meshcheck.dev/results/v1","rate":1e9}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var n int64
+		sink := sinkFunc(func(Record) bool { n++; return false })
+		h, stats, err := replay(bytes.NewReader(data), "f", sink)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f:") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if h.Results != "" && h.Results != ResultsSchema {
+			t.Fatalf("header of format %q accepted", h.Results)
+		}
+		if stats.Requests != n || n == 0 || n > int64(bytes.Count(data, []byte("\n"))+1) {
+			t.Fatalf("%d judged records in stats, %d handed to the sink", stats.Requests, n)
+		}
+	})
 }
 
 func TestReplayErrors(t *testing.T) {
@@ -104,16 +174,16 @@ func TestReplayErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = Replay(strings.NewReader(tc.in), "r.ndjson", eng)
+		_, _, err = replay(strings.NewReader(tc.in), "r.ndjson", engineSink{eng})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Replay(%.60q) = %v, want %q", tc.in, err, tc.want)
+			t.Errorf("replay(%.60q) = %v, want %q", tc.in, err, tc.want)
 		}
 	}
 }
 
 func TestRecordWriterCompact(t *testing.T) {
 	var buf bytes.Buffer
-	rw := NewRecordWriter(&buf)
+	rw := NewRecordWriter(&buf, Header{})
 	r := Record{Time: time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC), Latency: 1500, Status: 0, Error: "dial tcp: <refused> & co"}
 	if err := rw.Write(r); err != nil {
 		t.Fatal(err)
@@ -122,10 +192,11 @@ func TestRecordWriterCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"seq":0,"t":"2025-01-02T03:04:05.000000006Z","latency":1500,"status":0,"error":"dial tcp: <refused> & co"}` + "\n"
-	if buf.String() != want {
-		t.Fatalf("line = %q\nwant   %q", buf.String(), want)
+	_, line, _ := strings.Cut(buf.String(), "\n")
+	if line != want {
+		t.Fatalf("line = %q\nwant   %q", line, want)
 	}
-	back, err := decodeRecord(bytes.TrimSpace(buf.Bytes()))
+	back, err := decodeRecord([]byte(strings.TrimSpace(line)))
 	if err != nil || back != r {
 		t.Fatalf("decode: %+v, %v", back, err)
 	}
@@ -173,7 +244,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatal(err)
 		}
 		// One valid judged record replays; other phases hold nothing to judge.
-		_, err = Replay(bytes.NewReader(line), "f", eng)
+		_, _, err = replay(bytes.NewReader(line), "f", engineSink{eng})
 		if judged := r.Phase == PhaseJudged; judged != (err == nil) {
 			t.Fatalf("a valid %q line replays with error %v", r.Phase, err)
 		}

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,9 +10,18 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
-
-	"github.com/meshcheck/meshcheck/verify"
 )
+
+// Sink takes the judged records of a probe: the caller's verdict. Run,
+// AgentClient.Run and Replay call Judge from one goroutine with every record
+// after the settle phase, in the order the requests were sent (never as
+// they complete), until it returns true; then the attack stops, and the
+// records still in flight are kept as PhaseAfter, never judged.
+type Sink interface {
+	// Judge takes the next record in send order and reports whether the
+	// probe is decided, so that the attack stops.
+	Judge(Record) (stop bool)
+}
 
 // runConfig holds what RunOptions set.
 type runConfig struct {
@@ -32,7 +42,8 @@ func OnRecord(fn func(Record) error) RunOption {
 }
 
 // OnProgress calls fn about every interval with a snapshot of the run, from
-// the goroutine that folds results (keep it quick).
+// the goroutine that calls the Sink (so fn may read what the Sink holds;
+// keep it quick).
 func OnProgress(every time.Duration, fn func(Progress)) RunOption {
 	return func(c *runConfig) { c.every, c.onProgress = every, fn }
 }
@@ -49,35 +60,34 @@ func newRunConfig(opts []RunOption) runConfig {
 }
 
 // prepare validates p and returns what every way of running it shares: the
-// folder that classifies, judges and counts, the run options, and p's options
+// folder that orders, settles and counts, the run options, and p's options
 // with defaults filled in.
-func prepare(p Probe, opts []RunOption) (*folder, runConfig, Options, error) {
+func prepare(p Probe, sink Sink, opts []RunOption) (*folder, runConfig, Options, error) {
 	if err := p.Validate(); err != nil {
 		return nil, runConfig{}, Options{}, err
 	}
-	eng, err := verify.New(p.Expect)
-	if err != nil {
-		return nil, runConfig{}, Options{}, err
+	if sink == nil {
+		return nil, runConfig{}, Options{}, errors.New("probe: no Sink to judge the records")
 	}
 	cfg := newRunConfig(opts)
 	o := p.Options.withDefaults()
-	f := newFolder(eng, int64(o.MaxRequests), cfg.onRecord)
-	f.settle = newSettler(o, p.Expect.Status, p.Target.URL)
+	f := newFolder(sink, int64(o.MaxRequests), cfg.onRecord)
+	f.settle = newSettler(o, p.Target.URL)
 	f.rateAsked = float64(o.Rate)
 	return f, cfg, o, nil
 }
 
 // Run attacks p's target at a constant rate and classifies every response.
 // It runs an unjudged settle phase first (Options.SettleResponses), then
-// feeds the responses, in the order the requests were sent, to a
-// verify.Engine for p.Expect, and stops as soon as the verdict is decided,
-// or when the time or request budget is spent. It returns an error for an
-// invalid probe, when the target never settles (ErrNotSettled), when an
-// OnRecord function fails, or when ctx ends (then with the outcome so far).
-func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
-	f, cfg, o, err := prepare(p, opts)
+// hands the records, in the order the requests were sent, to sink, and stops
+// as soon as sink says so, or when the time or request budget is spent. It
+// returns the statistics of the judged records, and an error for an invalid
+// probe, when the target never settles (ErrNotSettled), when an OnRecord
+// function fails, or when ctx ends (then with the statistics so far).
+func Run(ctx context.Context, p Probe, sink Sink, opts ...RunOption) (Stats, error) {
+	f, cfg, o, err := prepare(p, sink, opts)
 	if err != nil {
-		return Outcome{}, err
+		return Stats{}, err
 	}
 	start := time.Now()
 	var tick func()
@@ -92,14 +102,14 @@ func Run(ctx context.Context, p Probe, opts ...RunOption) (Outcome, error) {
 		why, _ := f.fold(r)
 		return why
 	}, cfg.every, tick)
-	out := Outcome{Result: f.eng.Result(), Stats: f.finish(reason)}
+	stats := f.finish(reason)
 	switch {
 	case f.err != nil:
-		return out, f.err
+		return stats, f.err
 	case reason == StopCanceled:
-		return out, fmt.Errorf("probe stopped after %d requests: %w", out.Stats.Requests, context.Cause(ctx))
+		return stats, fmt.Errorf("probe stopped after %d requests: %w", stats.Requests, context.Cause(ctx))
 	}
-	return out, nil
+	return stats, nil
 }
 
 // attack runs one vegeta attack of t under o and hands every result, as a

@@ -18,12 +18,12 @@ import (
 func TestHostHeaderArrivesAsGiven(t *testing.T) {
 	srv := newEchoServer(t, "", 1, share{"v1", 100})
 	for _, host := range []string{"echo.local", ""} {
-		p := Probe{Target: Target{URL: srv.URL + "/echo", Host: host}, Options: fastOptions(50), Expect: statusExpect(200)}
+		p := judgedProbe{Target: Target{URL: srv.URL + "/echo", Host: host}, Options: fastOptions(50), Expect: statusExpect(200)}
 		p.Options.MaxRequests = 50
 		srv.mu.Lock()
 		clear(srv.hosts)
 		srv.mu.Unlock()
-		if _, err := Run(context.Background(), p); err != nil {
+		if _, err := runJudged(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 		want := host
@@ -39,30 +39,30 @@ func TestHostHeaderArrivesAsGiven(t *testing.T) {
 
 func TestHostWithPortRefused(t *testing.T) {
 	for _, host := range []string{"echo.local:80", "[::1]:8080", "echo.local:"} {
-		err := ValidateHost(host)
+		err := validateHost(host)
 		if err == nil || !strings.Contains(err.Error(), "carries a port: drop it") || !strings.Contains(err.Error(), "Istio before 1.16 answers such requests 404") {
-			t.Errorf("ValidateHost(%q) = %v, want the port refused with the Istio version history", host, err)
+			t.Errorf("validateHost(%q) = %v, want the port refused with the Istio version history", host, err)
 		}
 	}
 	for _, host := range []string{"echo.local", "[::1]", "10.0.0.1", ""} {
-		if err := ValidateHost(host); err != nil {
-			t.Errorf("ValidateHost(%q) = %v", host, err)
+		if err := validateHost(host); err != nil {
+			t.Errorf("validateHost(%q) = %v", host, err)
 		}
 	}
 	for _, host := range []string{"::1", "http://echo.local", "echo local", "echo.local/x"} {
-		if err := ValidateHost(host); err == nil {
-			t.Errorf("ValidateHost(%q) accepted", host)
+		if err := validateHost(host); err == nil {
+			t.Errorf("validateHost(%q) accepted", host)
 		}
 	}
-	p := Probe{Target: Target{URL: "http://127.0.0.1:1/", Host: "echo.local:80"}, Options: DefaultOptions(), Expect: statusExpect(200)}
-	if _, err := Run(context.Background(), p); err == nil || !strings.Contains(err.Error(), "404") {
+	p := judgedProbe{Target: Target{URL: "http://127.0.0.1:1/", Host: "echo.local:80"}, Options: DefaultOptions(), Expect: statusExpect(200)}
+	if _, err := runJudged(context.Background(), p); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("Run with a Host port: %v", err)
 	}
 }
 
 func TestProbeValidate(t *testing.T) {
 	good := Probe{Target: Target{URL: "http://127.0.0.1:1/"}, Options: DefaultOptions(),
-		Classify: mustClassifier(t, "status"), Expect: weights(t, "v1=100")}
+		Classify: mustClassifier(t, "status"), Map: VersionMap{"200": "v1"}}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,10 +78,9 @@ func TestProbeValidate(t *testing.T) {
 		{"ftp", func(p *Probe) { p.Target.URL = "ftp://x/" }, "http or https"},
 		{"Host header", func(p *Probe) { p.Target.Header = http.Header{"Host": {"x"}} }, "--host"},
 		{"bad method", func(p *Probe) { p.Target.Method = "GE T" }, "method"},
-		{"no classifier", func(p *Probe) { p.Classify = Classifier{} }, "needs a classifier"},
+		{"map without classifier", func(p *Probe) { p.Classify = Classifier{} }, "no classifier is set"},
 		{"bad map", func(p *Probe) { p.Map = VersionMap{"a": "not ok"} }, "version map"},
 		{"bad via", func(p *Probe) { p.Options.Via = &url.URL{Scheme: "socks5", Host: "x"} }, "forward proxy"},
-		{"bad expectation", func(p *Probe) { p.Expect.Alpha = 0.7 }, "alpha"},
 	} {
 		p := good
 		tc.edit(&p)
@@ -105,9 +104,9 @@ func TestClassifiersEndToEnd(t *testing.T) {
 		{spec: "header:x-version"},
 		{spec: "status", m: VersionMap{"200": "v1"}},
 	} {
-		p := Probe{Target: Target{URL: srv.URL}, Options: fastOptions(5000), Classify: mustClassifier(t, tc.spec), Map: tc.m,
+		p := judgedProbe{Target: Target{URL: srv.URL}, Options: fastOptions(5000), Classify: mustClassifier(t, tc.spec), Map: tc.m,
 			Expect: weights(t, "v1=100")}
-		out, err := Run(context.Background(), p)
+		out, err := runJudged(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,9 +121,9 @@ func TestUnclassifiedCountedWithSamples(t *testing.T) {
 	// A map without the pod name: every response is unclassified.
 	o := fastOptions(5000)
 	o.SettleResponses = -1 // judge the unclassified responses from the first
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "json:os.hostname"),
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "json:os.hostname"),
 		Map: VersionMap{"other-pod": "v1"}, Expect: weights(t, "v1=100")}
-	out, err := Run(context.Background(), p)
+	out, err := runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +137,7 @@ func TestUnclassifiedCountedWithSamples(t *testing.T) {
 	}
 	// Without a map, a raw value that is not a version name is unclassified.
 	p.Map, p.Classify = nil, mustClassifier(t, "json:message")
-	out, err = Run(context.Background(), p)
+	out, err = runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +182,11 @@ func TestErrorsNeverVersions(t *testing.T) {
 			o.SettleResponses = -1 // judge the errors from the first
 			exp := weights(t, "v1=100")
 			exp.ErrorBudget = 0.5 // let the run reach its budget
-			p := Probe{Target: Target{URL: tc.url}, Options: o, Classify: mustClassifier(t, spec), Expect: exp}
+			p := judgedProbe{Target: Target{URL: tc.url}, Options: o, Classify: mustClassifier(t, spec), Expect: exp}
 			if spec == "status" {
 				p.Map = VersionMap{"503": "v1", "0": "v1"}
 			}
-			out, err := Run(context.Background(), p)
+			out, err := runJudged(context.Background(), p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,8 +215,8 @@ func TestEarlyStop(t *testing.T) {
 	srv := newEchoServer(t, "", 4, share{"v1", 75}, share{"v2", 25})
 	o := fastOptions(50000)
 	o.Duration = time.Minute
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
-	out, err := Run(context.Background(), p)
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
+	out, err := runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +228,7 @@ func TestEarlyStop(t *testing.T) {
 	}
 	// The server saw the judged requests plus those in flight at the stop
 	// (at most MaxWorkers), far below the 120,000 of a full minute.
-	if got, limit := srv.requests.Load(), out.Stats.Requests+int64(DefaultMaxWorkers); got > limit || out.Stats.Requests > 10000 {
+	if got, limit := srv.requests.Load(), out.Stats.Requests+int64(defaultMaxWorkers); got > limit || out.Stats.Requests > 10000 {
 		t.Fatalf("server saw %d requests, the verdict %d (limit %d)", got, out.Stats.Requests, limit)
 	}
 }
@@ -238,8 +237,8 @@ func TestRequestBudget(t *testing.T) {
 	srv := newEchoServer(t, "", 5, share{"v1", 75}, share{"v2", 25})
 	exp := weights(t, "v1=75,v2=25")
 	exp.Tolerance = 0.01 // needs far more than 300 requests
-	p := Probe{Target: Target{URL: srv.URL}, Options: fastOptions(300), Classify: mustClassifier(t, "header:x-version"), Expect: exp}
-	out, err := Run(context.Background(), p)
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: fastOptions(300), Classify: mustClassifier(t, "header:x-version"), Expect: exp}
+	out, err := runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,8 +259,8 @@ func TestDurationBudget(t *testing.T) {
 	exp.Tolerance = 0.001
 	o := fastOptions(0)
 	o.Rate, o.Duration = 100, 300*time.Millisecond
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: exp}
-	out, err := Run(context.Background(), p)
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: exp}
+	out, err := runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +278,8 @@ func TestCancel(t *testing.T) {
 	var seen atomic.Int64
 	o := fastOptions(0)
 	o.Rate = 500
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: exp}
-	out, err := Run(ctx, p, OnRecord(func(Record) error {
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: exp}
+	out, err := runJudged(ctx, p, OnRecord(func(Record) error {
 		if seen.Add(1) == DefaultSettleResponses+20 {
 			cancel()
 		}
@@ -299,8 +298,8 @@ func TestKeepAlive(t *testing.T) {
 		o.Rate, o.KeepAlive = 500, keep
 		exp := statusExpect(200)
 		exp.Tolerance = 0.001
-		p := Probe{Target: Target{URL: srv.URL}, Options: o, Expect: exp}
-		out, err := Run(context.Background(), p)
+		p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Expect: exp}
+		out, err := runJudged(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,9 +323,9 @@ func TestMaxBodyBoundsReads(t *testing.T) {
 	o.MaxBody = 64
 	exp := weights(t, "v1=100")
 	exp.Tolerance = 0.001
-	p := Probe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "regex:Hello (v[0-9])"), Expect: exp}
+	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "regex:Hello (v[0-9])"), Expect: exp}
 	var maxLen int
-	out, err := Run(context.Background(), p, OnRecord(func(r Record) error {
+	out, err := runJudged(context.Background(), p, OnRecord(func(r Record) error {
 		maxLen = max(maxLen, len(r.Body))
 		return nil
 	}))
@@ -337,13 +336,13 @@ func TestMaxBodyBoundsReads(t *testing.T) {
 		t.Fatalf("classified %d of the %d judged from the first 64 bytes", out.Result.Lines[0].Count, 50-DefaultSettleResponses)
 	}
 	// A JSON classifier cannot read a truncated document: unclassified, with
-	// a sample cut to MaxSampleBytes.
+	// a sample cut to maxSampleBytes.
 	p.Classify, p.Options.MaxBody, p.Options.SettleResponses = mustClassifier(t, "json:a"), 4096, -1
-	out, err = Run(context.Background(), p)
+	out, err = runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Stats.Unclassified == 0 || len(out.Stats.UnclassifiedSamples[0].Body) > MaxSampleBytes {
+	if out.Stats.Unclassified == 0 || len(out.Stats.UnclassifiedSamples[0].Body) > maxSampleBytes {
 		t.Fatalf("unclassified %d, samples %v", out.Stats.Unclassified, len(out.Stats.UnclassifiedSamples))
 	}
 }
@@ -373,9 +372,9 @@ func TestVia(t *testing.T) {
 	o.Via = via
 	exp := weights(t, "v1=100")
 	exp.Tolerance = 0.001
-	p := Probe{Target: Target{URL: "http://echo-service.echo.svc.cluster.local/echo", Host: "echo.local"}, Options: o,
+	p := judgedProbe{Target: Target{URL: "http://echo-service.echo.svc.cluster.local/echo", Host: "echo.local"}, Options: o,
 		Classify: mustClassifier(t, "header:x-version"), Expect: exp}
-	out, err := Run(context.Background(), p)
+	out, err := runJudged(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}

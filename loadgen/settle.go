@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshcheck/meshcheck/verify"
+	"github.com/meshcheck/meshcheck/internal/textfmt"
 )
 
 // Defaults of the settle phase.
@@ -40,29 +40,31 @@ type SettleStats struct {
 
 // settler runs the settle phase on records in send order: it ends once need
 // consecutive responses are good (successful and classified, any version;
-// for a status expectation, any response below 500), and fails when the
+// with Options.SettleAnyStatus, any response below 500), and fails when the
 // target never answers or when timeout passes without such a run. The
-// judged requests start right after the run: a point chosen from unjudged
-// data only, so they are as fresh a sample as if the attack had started
-// there (see package verify on what feeds the engine).
+// judged requests start right after the run: a stopping time chosen from
+// unjudged data only (the records before it never reach the Sink), so the
+// judged ones are as fresh a sample as if the attack had started there, and
+// a sequential test fed from there keeps its error rates (see package verify
+// on what feeds the engine).
 type settler struct {
-	need    int
-	timeout time.Duration
-	status  int    // the expected status of a status probe, else 0
-	url     string // for the error
-	run     int    // consecutive good responses so far
-	done    bool
-	stats   SettleStats
-	first   time.Time
-	last    time.Time
-	answers int64  // records with an HTTP status
-	errText string // the first transport error
-	sample  string // the first body excerpt of a bad response
-	unclass string // the first unclassified reason
+	need      int
+	timeout   time.Duration
+	anyStatus bool   // any response below 500 is good
+	url       string // for the error
+	run       int    // consecutive good responses so far
+	done      bool
+	stats     SettleStats
+	first     time.Time
+	last      time.Time
+	answers   int64  // records with an HTTP status
+	errText   string // the first transport error
+	sample    string // the first body excerpt of a bad response
+	unclass   string // the first unclassified reason
 }
 
-func newSettler(o Options, status int, url string) settler {
-	s := settler{need: o.SettleResponses, timeout: o.SettleTimeout, status: status, url: url}
+func newSettler(o Options, url string) settler {
+	s := settler{need: o.SettleResponses, timeout: o.SettleTimeout, anyStatus: o.SettleAnyStatus, url: url}
 	if s.need < 0 {
 		s.done = true
 	}
@@ -70,7 +72,7 @@ func newSettler(o Options, status int, url string) settler {
 }
 
 func (s *settler) good(r Record) bool {
-	if s.status != 0 {
+	if s.anyStatus {
 		return r.Status != 0 && r.Status < 500
 	}
 	return !r.isError() && r.Version != ""
@@ -138,9 +140,9 @@ func (s *settler) saw() string {
 		if c == 0 {
 			name = "no response"
 		}
-		parts = append(parts, fmt.Sprintf("%s ×%s", name, verify.Thousands(s.stats.StatusCodes[c])))
+		parts = append(parts, fmt.Sprintf("%s ×%s", name, textfmt.Thousands(s.stats.StatusCodes[c])))
 	}
-	out := fmt.Sprintf("saw %s in %s requests (%s)", strings.Join(parts, ", "), verify.Thousands(s.stats.Requests), s.stats.Duration.Round(time.Millisecond))
+	out := fmt.Sprintf("saw %s in %s requests (%s)", strings.Join(parts, ", "), textfmt.Thousands(s.stats.Requests), s.stats.Duration.Round(time.Millisecond))
 	if s.errText != "" {
 		out += fmt.Sprintf("; first error %q", s.errText)
 	}

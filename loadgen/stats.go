@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 // maxSamples is how many distinct error and unclassified samples Stats keeps.
@@ -17,7 +15,7 @@ type StopReason string
 
 // The reasons an attack ends.
 const (
-	StopDecided     StopReason = "decided"      // the verdict was decided
+	StopDecided     StopReason = "decided"      // the Sink said stop: the verdict was decided
 	StopMaxRequests StopReason = "max-requests" // the request budget was spent
 	StopDuration    StopReason = "duration"     // the time budget was spent
 	StopCanceled    StopReason = "canceled"     // the caller's context ended
@@ -254,11 +252,11 @@ func (b *statsBuilder) stats(reason StopReason, rateAsked float64) Stats {
 }
 
 // folder takes records as they complete, puts them in send order, runs the
-// settle phase on the first ones and feeds the rest to the verdict engine
-// and the statistics, and says when to stop: the one place where local runs
-// and the agent client judge traffic (replays use its judge step).
+// settle phase on the first ones and hands the rest to the caller's Sink and
+// the statistics, and says when to stop: the one place where local runs and
+// the agent client order and settle traffic (replays use its judge step).
 type folder struct {
-	eng      *verify.Engine
+	sink     Sink
 	seq      sequencer
 	settle   settler
 	stats    statsBuilder
@@ -277,12 +275,12 @@ type folder struct {
 
 // newFolder returns a folder for a live run with settle rule s, or, with the
 // zero settler, for a replay (which takes its phases from the file).
-func newFolder(eng *verify.Engine, max int64, onRecord func(Record) error) *folder {
-	return &folder{eng: eng, max: max, onRecord: onRecord, settle: settler{done: true}}
+func newFolder(sink Sink, max int64, onRecord func(Record) error) *folder {
+	return &folder{sink: sink, max: max, onRecord: onRecord, settle: settler{done: true}}
 }
 
 // fold takes one record as it completed. It returns a reason to stop once
-// the probe is over: the verdict is decided, the request budget is spent,
+// the probe is over: the Sink said stop, the request budget is spent,
 // the settle phase failed (with its error), or writing a record failed.
 // Records folded after that are kept and marked PhaseAfter at finish.
 func (f *folder) fold(r Record) (StopReason, error) {
@@ -349,11 +347,11 @@ func (f *folder) write(r Record) {
 	}
 }
 
-// judge feeds one judged record, in send order, to the engine and the
-// statistics, and returns StopDecided once the verdict is decided.
+// judge hands one judged record, in send order, to the statistics and the
+// Sink, and returns StopDecided once the Sink says stop.
 func (f *folder) judge(r Record) StopReason {
 	f.stats.add(r)
-	if f.eng.Observe(r.Observation()) != verify.Inconclusive {
+	if f.sink.Judge(r) {
 		return StopDecided
 	}
 	return ""
@@ -381,13 +379,13 @@ func (f *folder) finish(reason StopReason) Stats {
 
 // Progress is a snapshot of a running probe.
 type Progress struct {
-	Elapsed  time.Duration
+	Elapsed time.Duration
+	// Requests counts the records handed to the Sink so far.
 	Requests int64
 	// Rate is the achieved send rate so far.
-	Rate   float64
-	Result verify.Result
+	Rate float64
 }
 
 func (f *folder) progress(start time.Time) Progress {
-	return Progress{Elapsed: time.Since(start), Requests: f.stats.requests, Rate: f.stats.rate(), Result: f.eng.Result()}
+	return Progress{Elapsed: time.Since(start), Requests: f.stats.requests, Rate: f.stats.rate()}
 }

@@ -8,11 +8,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/meshcheck/meshcheck/verify"
+	"github.com/meshcheck/meshcheck/internal/versionname"
 )
 
-// MaxVersionMapBytes bounds a version map file.
-const MaxVersionMapBytes = 4 << 20
+// maxVersionMapBytes bounds a version map file.
+const maxVersionMapBytes = 4 << 20
 
 // VersionMap turns raw classified values into versions: pod name -> version
 // label, "Hello V1" -> v1. With a map, a raw value it does not hold is
@@ -27,34 +27,36 @@ func (m VersionMap) Validate() error {
 		if k == "" {
 			return errors.New("version map: a key is empty: keys are the raw values the classifier reads")
 		}
-		if !verify.ValidVersionName(v) {
-			return fmt.Errorf("version map: %q -> %q: a version is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", k, v)
+		if !versionname.Valid(v) {
+			return fmt.Errorf("version map: %q -> %q: %s", k, v, versionname.Rule)
 		}
 	}
 	return nil
 }
 
-// LoadVersionMap reads a version map file (see ParseVersionMap).
+// LoadVersionMap reads a version map file of at most 4 MiB: a JSON object
+// of raw value -> version, such as {"echo-v1-7d9f": "v1"}. Errors start with
+// path:line; keys may not repeat and values must be version names.
 func LoadVersionMap(path string) (VersionMap, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("version map: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxVersionMapBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxVersionMapBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("version map %s: %w", path, err)
 	}
-	if len(data) > MaxVersionMapBytes {
-		return nil, fmt.Errorf("version map %s: larger than %d bytes", path, MaxVersionMapBytes)
+	if len(data) > maxVersionMapBytes {
+		return nil, fmt.Errorf("version map %s: larger than %d bytes", path, maxVersionMapBytes)
 	}
-	return ParseVersionMap(path, data)
+	return parseVersionMap(path, data)
 }
 
-// ParseVersionMap parses a JSON object of raw value -> version, such as
+// parseVersionMap parses a JSON object of raw value -> version, such as
 // {"echo-v1-7d9f": "v1", "echo-v2-5c8b": "v2"}. Errors start with
 // name:line. Keys may not repeat and values must be version names.
-func ParseVersionMap(name string, data []byte) (VersionMap, error) {
+func parseVersionMap(name string, data []byte) (VersionMap, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	at := func() string { return fmt.Sprintf("%s:%d", name, lineAt(data, dec.InputOffset())) }
 	tok, err := dec.Token()
@@ -89,8 +91,8 @@ func ParseVersionMap(name string, data []byte) (VersionMap, error) {
 		if key == "" {
 			return nil, fmt.Errorf("%s: empty key: keys are the raw values the classifier reads", line)
 		}
-		if !verify.ValidVersionName(value) {
-			return nil, fmt.Errorf("%s: %q -> %q: a version is 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", line, key, value)
+		if !versionname.Valid(value) {
+			return nil, fmt.Errorf("%s: %q -> %q: %s", line, key, value, versionname.Rule)
 		}
 		m[key] = value
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseVersionMap(t *testing.T) {
-	m, err := ParseVersionMap("pods.json", []byte("{\n  \"echo-v1-abc\": \"v1\",\n  \"Hello V2\": \"v2\"\n}\n"))
+	m, err := parseVersionMap("pods.json", []byte("{\n  \"echo-v1-abc\": \"v1\",\n  \"Hello V2\": \"v2\"\n}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,9 +27,9 @@ func TestParseVersionMap(t *testing.T) {
 		{"{\"a\": \"v1\"} {}", "unexpected data after the object"},
 		{"{\"a\": \"v1\"", "pods.json:1"},
 	} {
-		_, err := ParseVersionMap("pods.json", []byte(tc.in))
+		_, err := parseVersionMap("pods.json", []byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("ParseVersionMap(%q) = %v, want an error containing %q", tc.in, err, tc.want)
+			t.Errorf("parseVersionMap(%q) = %v, want an error containing %q", tc.in, err, tc.want)
 		}
 	}
 }
@@ -54,7 +54,7 @@ func FuzzParseVersionMap(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseVersionMap("f.json", data)
+		m, err := parseVersionMap("f.json", data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "f.json:") {
 				t.Fatalf("error without file:line: %v", err)

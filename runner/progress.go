@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
@@ -58,7 +59,7 @@ func (p *progress) rate() float64 {
 
 // tick passes on loadgen's snapshot: the settle phase's counts while it
 // lasts, then the judged requests and the verdict's lines.
-func (p *progress) tick(s loadgen.Progress) {
+func (p *progress) tick(s judge.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.judging {
@@ -69,10 +70,10 @@ func (p *progress) tick(s loadgen.Progress) {
 }
 
 // done announces the probe's end with its final result.
-func (p *progress) done(out loadgen.Outcome) {
+func (p *progress) done(res verify.Result, stats loadgen.Stats) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.emit(report.ProgressDone, out.Stats.Requests, out.Stats.RateAchieved, out.Result)
+	p.emit(report.ProgressDone, stats.Requests, stats.RateAchieved, res)
 }
 
 func (p *progress) emit(state report.ProgressState, requests int64, rate float64, res verify.Result) {

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/report"
@@ -385,16 +386,15 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 	for k, v := range p.Request.Headers {
 		header.Set(k, v)
 	}
-	lp := loadgen.Probe{
+	lp := judge.Probe{Load: loadgen.Probe{
 		Target: loadgen.Target{URL: ep.URL, Host: ep.Host, Method: p.Request.Method, Header: header},
 		Options: loadgen.Options{Rate: rate, Duration: p.Settings.MaxDuration, MaxRequests: maxRequests,
 			KeepAlive: true, Via: ep.Via, SettleTimeout: settle},
 		Classify: classifier,
 		Map:      versions,
-		Expect:   exp,
-	}
+	}, Expect: exp}
 	if p.Request.Body != "" {
-		lp.Target.Body = []byte(p.Request.Body)
+		lp.Load.Target.Body = []byte(p.Request.Body)
 	}
 	if err := lp.Validate(); err != nil {
 		return inputErr(err)
@@ -409,58 +409,56 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 	}
 
 	r.probes++
+	runOpts := judge.Options{Agent: ep.Agent}
 	var live *progress
 	var onRecord []func(loadgen.Record) error
-	var runOpts []loadgen.RunOption
 	if r.opts.Progress != nil {
 		live = &progress{fn: r.opts.Progress, base: report.Progress{Scenario: name, Step: stepName, Probe: p.Name, Index: r.probes, Total: r.total}}
-		runOpts = append(runOpts, loadgen.OnProgress(liveEvery, live.tick))
+		runOpts.Every, runOpts.Progress = liveEvery, live.tick
 		onRecord = append(onRecord, func(rec loadgen.Record) error { live.record(rec); return nil })
 	} else {
-		every := r.opts.ProgressEvery
-		if every <= 0 {
-			every = 10 * time.Second
+		runOpts.Every = r.opts.ProgressEvery
+		if runOpts.Every <= 0 {
+			runOpts.Every = 10 * time.Second
 		}
-		runOpts = append(runOpts, loadgen.OnProgress(every, func(pr loadgen.Progress) {
+		runOpts.Progress = func(pr judge.Progress) {
 			r.log.Info("probe running", "probe", p.Name, "requests", pr.Requests, "elapsed", pr.Elapsed.Round(time.Second), "rate", int(pr.Rate))
-		}))
+		}
 	}
 	var saver *probeSaver
 	if r.save != nil {
-		if saver, err = r.save.probe(si, step, p.Name, lp.Target); err != nil {
+		header := loadgen.Header{Environment: r.env.Name(), Emulated: r.env.Emulated(),
+			Scenario: name, Step: stepName, Probe: p.Name, From: string(p.From), URL: ep.URL, Host: ep.Host, Rate: rate, Agent: ep.Agent}
+		if saver, err = r.save.probe(si, step, p.Name, lp.Load.Target, header); err != nil {
 			return inputErr(err)
 		}
 		onRecord = append(onRecord, saver.write)
 	}
 	if len(onRecord) > 0 {
-		runOpts = append(runOpts, loadgen.OnRecord(func(rec loadgen.Record) error {
+		runOpts.Records = func(rec loadgen.Record) error {
 			for _, fn := range onRecord {
 				if err := fn(rec); err != nil {
 					return err
 				}
 			}
 			return nil
-		}))
+		}
 	}
 
 	r.log.Info("probe", "scenario", name, "step", stepName, "probe", p.Name, "from", p.From, "url", ep.URL, "host", ep.Host, "rate", rate)
-	var out loadgen.Outcome
 	if ep.Agent != "" {
 		// The agent sends the requests from its pod, through its sidecar;
 		// this process only judges the records it streams back.
-		agent := &loadgen.AgentClient{URL: ep.Agent}
 		r.log.Info("probe runs through the in-mesh agent", "probe", p.Name, "agent", ep.Agent)
-		out, err = agent.Run(ctx, lp, runOpts...)
-	} else {
-		out, err = loadgen.Run(ctx, lp, runOpts...)
 	}
+	result, stats, err := judge.Run(ctx, lp, runOpts)
 	if live != nil {
-		live.done(out)
+		live.done(result, stats)
 	}
 	if saver != nil {
 		verdict := ""
 		if err == nil {
-			verdict = out.Result.Verdict.String()
+			verdict = result.Verdict.String()
 		}
 		if serr := saver.done(verdict); serr != nil && err == nil {
 			err = serr
@@ -468,21 +466,21 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 	}
 	rp := report.Probe{
 		Name: p.Name, Scenario: name, Step: stepName, Vantage: string(p.From),
-		Target: lp.Target, Emulated: r.env.Emulated(), Result: out.Result, Stats: out.Stats,
+		Target: lp.Load.Target, Emulated: r.env.Emulated(), Result: result, Stats: stats,
 	}
 	if m != nil {
 		rp.Notes = pred.Notes(p, exp)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			if out.Stats.Requests > 0 {
+			if stats.Requests > 0 {
 				r.add(rp)
 			}
 			return &Error{Kind: Interrupted, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
 		}
 		return &Error{Kind: EnvironmentError, Scenario: name, Step: stepName, Probe: p.Name, Err: err}
 	}
-	r.log.Info("probe done", "probe", p.Name, "verdict", out.Result.Verdict.String(), "requests", out.Stats.Requests, "duration", out.Stats.Duration.Round(time.Millisecond))
+	r.log.Info("probe done", "probe", p.Name, "verdict", result.Verdict.String(), "requests", stats.Requests, "duration", stats.Duration.Round(time.Millisecond))
 	return r.add(rp)
 }
 

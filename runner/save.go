@@ -222,7 +222,7 @@ func (s *saver) create(name string) (*os.File, error) {
 
 // probe opens the files of the probe at scenario index si, step index step,
 // and records them in the manifest.
-func (s *saver) probe(si, step int, probe string, t loadgen.Target) (*probeSaver, error) {
+func (s *saver) probe(si, step int, probe string, t loadgen.Target, h loadgen.Header) (*probeSaver, error) {
 	sc := &s.man.Scenarios[si]
 	st := &sc.Steps[step]
 	base := probeFileBase(si, sc.Name, st.Name, probe)
@@ -242,7 +242,7 @@ func (s *saver) probe(si, step int, probe string, t loadgen.Target) (*probeSaver
 		files[f] = name
 		switch f {
 		case SaveMeshcheck:
-			ps.records = loadgen.NewRecordWriter(file)
+			ps.records = loadgen.NewRecordWriter(file, h)
 		case SaveVegeta:
 			ps.vbuf = bufio.NewWriterSize(file, 64<<10)
 			ps.vegeta = vegeta.NewJSONEncoder(ps.vbuf)

@@ -178,7 +178,7 @@ func TestSaveNeverOverwrites(t *testing.T) {
 	if first.dir != filepath.Join(root, "20261202T001530Z-echo") || !slices.Equal(first.formats, []SaveFormat{SaveMeshcheck}) {
 		t.Errorf("folder %s, formats %v", first.dir, first.formats)
 	}
-	ps, err := first.probe(0, 0, "ingress", loadgen.Target{URL: "http://x/echo"})
+	ps, err := first.probe(0, 0, "ingress", loadgen.Target{URL: "http://x/echo"}, loadgen.Header{Environment: "local", Emulated: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +193,14 @@ func TestSaveNeverOverwrites(t *testing.T) {
 	}
 	// A file that exists in the folder is refused too.
 	first.force = false
-	if _, err := first.probe(0, 0, "ingress", loadgen.Target{URL: "http://x/echo"}); err == nil || !strings.Contains(err.Error(), "--force") {
+	if _, err := first.probe(0, 0, "ingress", loadgen.Target{URL: "http://x/echo"}, loadgen.Header{Environment: "local", Emulated: true}); err == nil || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("an existing results file: %v", err)
 	}
 	forced, err := newSaver(root, nil, true, doc, []*scenario.Scenario{s})
 	if err != nil {
 		t.Fatalf("--force: %v", err)
 	}
-	ps, err = forced.probe(0, 0, "ingress", loadgen.Target{URL: "http://x/echo"})
+	ps, err = forced.probe(0, 0, "ingress", loadgen.Target{URL: "http://x/echo"}, loadgen.Header{Environment: "local", Emulated: true})
 	if err != nil {
 		t.Fatalf("--force over a results file: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meshcheck/meshcheck/internal/textfmt"
 )
 
 // Method names the statistical method in results.
@@ -568,19 +570,4 @@ func Percent(x float64) string {
 }
 
 // Thousands formats n with comma separators: 1830 -> "1,830".
-func Thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func Thousands(n int64) string { return textfmt.Thousands(n) }

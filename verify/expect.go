@@ -2,9 +2,10 @@ package verify
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/meshcheck/meshcheck/internal/versionname"
 )
 
 // Defaults used by the command line and by scenarios that do not override them.
@@ -60,13 +61,10 @@ func Defaults() Expectation {
 	return Expectation{Tolerance: DefaultTolerance, Alpha: DefaultAlpha, ErrorBudget: DefaultErrorBudget}
 }
 
-// versionName is what a version may be called: a label value.
-var versionName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
-
 // ValidVersionName reports whether s may name a version (a Kubernetes label
 // value: up to 63 characters of letters, digits, '-', '_' and '.', starting
 // and ending with a letter or digit).
-func ValidVersionName(s string) bool { return versionName.MatchString(s) }
+func ValidVersionName(s string) bool { return versionname.Valid(s) }
 
 // ParseWeights parses "v1=75,v2=25" into weights, keeping their order. It
 // rejects empty input, other separators ("v1:75"), bad names, non-integer or

@@ -3,38 +3,28 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/internal/cliflag"
+	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
 func init() { register(newJudgeCommand) }
 
-// judgeFlags are the flags of `meshcheck judge`. Every value is checked as
-// the flag is parsed (see the flag types below), so a bad one is reported
-// with the flag's name and what it allows.
+// judgeFlags are the flags of `meshcheck judge`; each value is checked as it
+// is parsed (package cliflag).
 type judgeFlags struct {
-	expect           []verify.Weight
-	expectStatus     int
-	counts           []verify.Count
-	errors           int64
-	tolerance        float64
-	relative         bool
-	alpha            float64
-	errorBudget      float64
-	unexpectedBudget int64
-	report           reportFlags
+	expect *cliflag.Expect
+	counts []verify.Count
+	errors int64
+	report reportFlags
 }
 
 func newJudgeCommand() *cobra.Command {
-	f := judgeFlags{tolerance: verify.DefaultTolerance, alpha: verify.DefaultAlpha,
-		errorBudget: verify.DefaultErrorBudget}
+	var f judgeFlags
 	cmd := &cobra.Command{
 		Use:   "judge [results.ndjson] --expect v1=75,v2=25 [--counts v1=740,v2=260]",
 		Short: "Judge per-version counts against the configured weights",
@@ -62,6 +52,9 @@ Results files: a run saved with --save (meshcheck probe or run) is re-judged
 by naming the file instead of giving --counts; its judged records are
 replayed in send order through the same sequential engine, from where the
 run's settle phase ended, up to the first request the run did not judge.
+The file's first line records where the run happened (environment, whether
+the mesh was emulated, scenario, step, probe, target), and the report says
+so again; files of older versions, without that line, are still read.
 That guarantee holds only for an expectation chosen before looking at the
 traffic: trying other --expect, --tolerance or --alpha values on the same
 file until one passes voids alpha (each try is another chance of a wrong
@@ -86,19 +79,9 @@ counts are too few to decide either way).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.Var(weightsValue{&f.expect}, "expect", "configured split: version=percent pairs summing to 100, e.g. v1=75,v2=25")
-	fl.Var(intRange{&f.expectStatus, 100, 599, "an HTTP status from 100 to 599"}, "expect-status",
-		"expect this HTTP status (e.g. 403) on at least 1 - tolerance of the responses, instead of a split")
-	fl.Var(countsValue{&f.counts}, "counts", "observed responses: version=count pairs, e.g. v1=740,v2=260 (status=count with --expect-status)")
-	fl.Var(nonNegative{&f.errors}, "errors", "failed requests (no response, 5xx, unreadable) besides the counts")
-	fl.Var(floatRange{&f.tolerance, 0, 1, false, "a number in (0, 1): 0.05 = ±5 points"}, "tolerance",
-		"band half-width, in (0, 1): 0.05 = ±5 points (a fraction of each weight with --relative)")
-	fl.BoolVar(&f.relative, "relative", false, "make the tolerance a fraction of each weight (0.1 = 25% ± 2.5 points)")
-	fl.Var(floatRange{&f.alpha, 0, 0.5, false, "a number in (0, 0.5)"}, "alpha",
-		"bound on the probability of a wrong verdict, in (0, 0.5)")
-	fl.Var(floatRange{&f.errorBudget, 0, 1, true, "a number in [0, 1): 0.01 = 1% of requests"}, "error-budget",
-		"share of requests that may be errors, in [0, 1); 0 fails on the first error")
-	fl.Var(nonNegative{&f.unexpectedBudget}, "unexpected-budget", "responses from versions not in --expect that are tolerated, in all")
+	f.expect = cliflag.AddExpect(fl)
+	fl.Var(cliflag.Counts{P: &f.counts}, "counts", "observed responses: version=count pairs, e.g. v1=740,v2=260 (status=count with --expect-status)")
+	fl.Var(cliflag.Count{P: &f.errors}, "errors", "failed requests (no response, 5xx, unreadable) besides the counts")
 	f.report.add(fl)
 	return cmd
 }
@@ -109,26 +92,18 @@ func runJudge(cmd *cobra.Command, f judgeFlags) error {
 	if err := f.report.check(); err != nil {
 		return usageError(err)
 	}
-	exp, err := f.expectation()
-	if err != nil {
-		return usageError(err)
-	}
-	eng, err := verify.New(exp)
+	exp, err := f.expect.Expectation()
 	if err != nil {
 		return usageError(err)
 	}
 	if len(f.counts) == 0 {
 		return usageError(errors.New("--counts is required: the responses per version, e.g. --counts v1=740,v2=260"))
 	}
-	obs, err := f.observations(exp)
+	res, err := verify.JudgeCounts(exp, f.counts, f.errors)
 	if err != nil {
-		return usageError(err)
+		return usageError(fmt.Errorf("--counts and --errors: %w", err))
 	}
-	for _, o := range obs {
-		eng.Record(o.obs, o.n)
-	}
-	eng.Evaluate()
-	run := report.Single(report.CommandJudge, report.Probe{Result: eng.Result()})
+	run := report.Single(report.CommandJudge, report.Probe{Result: res})
 	if err := f.report.write(cmd.OutOrStdout(), run); err != nil {
 		return envError(err)
 	}
@@ -144,205 +119,16 @@ func runJudgeFile(cmd *cobra.Command, f judgeFlags, path string) error {
 	if err := f.report.check(); err != nil {
 		return usageError(err)
 	}
-	exp, err := f.expectation()
+	exp, err := f.expect.Expectation()
 	if err != nil {
 		return usageError(err)
 	}
-	eng, err := verify.New(exp)
+	run, err := judge.ReplayFile(path, exp)
 	if err != nil {
 		return usageError(err)
 	}
-	stats, err := loadgen.ReplayFile(path, eng)
-	if err != nil {
-		return usageError(err)
-	}
-	run := report.Single(report.CommandJudge, report.Probe{Result: eng.Result(), Stats: stats})
 	if err := f.report.write(cmd.OutOrStdout(), run); err != nil {
 		return envError(err)
 	}
 	return verdictError(run.Verdict)
-}
-
-// expectation builds the Expectation the flags describe.
-func (f judgeFlags) expectation() (verify.Expectation, error) {
-	exp := verify.Expectation{Weights: f.expect, Status: f.expectStatus, Tolerance: f.tolerance,
-		Relative: f.relative, Alpha: f.alpha, ErrorBudget: f.errorBudget}
-	switch {
-	case len(f.expect) > 0 && f.expectStatus != 0:
-		return exp, errors.New("--expect and --expect-status: give one of them, not both")
-	case len(f.expect) == 0 && f.expectStatus == 0:
-		return exp, errors.New("--expect is required: the configured split, e.g. --expect v1=75,v2=25 (or --expect-status 403)")
-	case f.unexpectedBudget > math.MaxInt32:
-		return exp, fmt.Errorf("--unexpected-budget %d: at most %d", f.unexpectedBudget, math.MaxInt32)
-	}
-	exp.UnexpectedBudget = int(f.unexpectedBudget)
-	if err := exp.Validate(); err != nil {
-		return exp, fmt.Errorf("expectation: %w", err)
-	}
-	return exp, nil
-}
-
-// judgeBatch is n identical observations.
-type judgeBatch struct {
-	obs verify.Observation
-	n   int64
-}
-
-// maxJudgeRequests bounds the total of --counts and --errors, far above any
-// probe, so that sums stay exact.
-const maxJudgeRequests = 1_000_000_000_000_000
-
-// observations turns --counts and --errors into batches for the engine: with
-// weights, a count per version (named or not); with a status, a count per
-// status.
-func (f judgeFlags) observations(exp verify.Expectation) ([]judgeBatch, error) {
-	var out []judgeBatch
-	total := f.errors
-	for _, c := range f.counts {
-		if total += c.N; c.N > maxJudgeRequests || total > maxJudgeRequests {
-			return nil, fmt.Errorf("--counts and --errors: %s requests in all is too many: at most 10^15", verify.Thousands(total))
-		}
-		o := verify.Observation{Status: 200, Version: c.Version}
-		if exp.Status != 0 {
-			code, err := strconv.Atoi(c.Version)
-			if err != nil || code < 100 || code > 599 {
-				return nil, fmt.Errorf("--counts %s=%d: with --expect-status the keys are HTTP statuses from 100 to 599", c.Version, c.N)
-			}
-			o = verify.Observation{Status: code}
-		}
-		out = append(out, judgeBatch{o, c.N})
-	}
-	out = append(out, judgeBatch{verify.Observation{Status: 0}, f.errors})
-	return out, nil
-}
-
-// Flag types that check their value as it is parsed; pflag reports a failed
-// Set as `invalid argument "x" for "--flag" flag: <what is allowed>`.
-
-// weightsValue is a --expect split.
-type weightsValue struct{ p *[]verify.Weight }
-
-func (v weightsValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return verify.FormatWeights(*v.p)
-}
-func (v weightsValue) Type() string { return "split" }
-func (v weightsValue) Set(s string) error {
-	ws, err := verify.ParseWeights(s)
-	if err != nil {
-		return err
-	}
-	*v.p = ws
-	return nil
-}
-
-// countsValue is a --counts list.
-type countsValue struct{ p *[]verify.Count }
-
-func (v countsValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return verify.FormatCounts(*v.p)
-}
-func (v countsValue) Type() string { return "counts" }
-func (v countsValue) Set(s string) error {
-	cs, err := verify.ParseCounts(s)
-	if err != nil {
-		return err
-	}
-	*v.p = cs
-	return nil
-}
-
-// nonNegative is a whole number of at least 0.
-type nonNegative struct{ p *int64 }
-
-func (v nonNegative) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.FormatInt(*v.p, 10)
-}
-func (v nonNegative) Type() string { return "count" }
-func (v nonNegative) Set(s string) error {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return errors.New("a whole number of at least 0")
-	}
-	*v.p = n
-	return nil
-}
-
-// intRange is a whole number in [lo, hi].
-type intRange struct {
-	p       *int
-	lo, hi  int
-	allowed string
-}
-
-func (v intRange) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.Itoa(*v.p)
-}
-func (v intRange) Type() string { return "int" }
-func (v intRange) Set(s string) error {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < v.lo || n > v.hi {
-		return errors.New(v.allowed)
-	}
-	*v.p = n
-	return nil
-}
-
-// floatRange is a number in (lo, hi), or [lo, hi) when closedLow.
-type floatRange struct {
-	p         *float64
-	lo, hi    float64
-	closedLow bool
-	allowed   string
-}
-
-func (v floatRange) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.FormatFloat(*v.p, 'g', -1, 64)
-}
-func (v floatRange) Type() string { return "float" }
-func (v floatRange) Set(s string) error {
-	x, err := strconv.ParseFloat(s, 64)
-	low := x > v.lo || (v.closedLow && x == v.lo)
-	if err != nil || !low || !(x < v.hi) {
-		return errors.New(v.allowed)
-	}
-	*v.p = x
-	return nil
-}
-
-// choice is one of a fixed set of words.
-type choice struct {
-	p       *string
-	choices []string
-}
-
-func (v choice) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return *v.p
-}
-func (v choice) Type() string { return "format" }
-func (v choice) Set(s string) error {
-	for _, c := range v.choices {
-		if s == c {
-			*v.p = s
-			return nil
-		}
-	}
-	return errors.New("want " + strings.Join(v.choices[:len(v.choices)-1], ", ") + " or " + v.choices[len(v.choices)-1])
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/meshcheck/meshcheck/internal/cliflag"
 	"github.com/meshcheck/meshcheck/report"
 )
 
@@ -46,9 +47,9 @@ var formatNames = func() []string {
 
 func (f *reportFlags) add(fl *pflag.FlagSet) {
 	f.output = string(report.FormatText)
-	fl.VarP(choice{&f.output, formatNames}, "output", "o", "format of stdout: text, json, junit or markdown")
+	fl.VarP(cliflag.Choice{P: &f.output, Choices: formatNames}, "output", "o", "format of stdout: text, json, junit or markdown")
 	fl.StringVar(&f.file, "report-file", "", "also write the report to this file, in the format of its extension (.json, .xml = JUnit, .md = Markdown, .txt) or of --report-format")
-	fl.Var(choice{&f.fileFormat, formatNames}, "report-format", "format of --report-file, whatever its extension: text, json, junit or markdown")
+	fl.Var(cliflag.Choice{P: &f.fileFormat, Choices: formatNames}, "report-format", "format of --report-file, whatever its extension: text, json, junit or markdown")
 }
 
 // stdout is the format of stdout.

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/meshcheck/meshcheck/internal/junittest"
+	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
@@ -140,17 +141,15 @@ func TestProbeJSONAndSave(t *testing.T) {
 			t.Errorf("stats lack %q", key)
 		}
 	}
-	// The saved run replays to the same verdict.
-	eng, err := verify.New(rep.Result.Expectation)
+	// The saved run replays to the same verdict, with its target.
+	replay, err := judge.ReplayFile(save, rep.Result.Expectation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := loadgen.ReplayFile(save, eng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if eng.Result().Verdict != verify.Pass || stats.Requests != rep.Result.Requests {
-		t.Fatalf("replay: %v after %d, live %d", eng.Result().Verdict, stats.Requests, rep.Result.Requests)
+	rp := replay.Probes[0]
+	if rp.Result.Verdict != verify.Pass || rp.Stats.Requests != rep.Result.Requests || rp.Target.Host != "echo.local" ||
+		rp.Emulated || rp.Stats.RateAsked != 2000 {
+		t.Fatalf("replay: %v after %d, live %d; %+v", rp.Result.Verdict, rp.Stats.Requests, rep.Result.Requests, rp)
 	}
 }
 
@@ -240,11 +239,13 @@ func TestProbeUsageErrors(t *testing.T) {
 	}{
 		{[]string{"probe", "--expect", "v1=100", "--classify", "status"}, "--url is required"},
 		{probeArgs(url, pods, "--host", "echo.local:80"), "carries a port: drop it (--host echo.local)"},
-		{probeArgs(url, pods, "--rate", "0"), "rate 0"},
+		{probeArgs(url, pods, "--rate", "0"), `"--rate" flag: from 1 to 1000000 requests per second`},
+		{probeArgs(url, pods, "--timeout", "0s"), `"--timeout" flag: a positive duration`},
+		{probeArgs(url, pods, "--duration", "-1s"), `"--duration" flag: a duration such as 30s`},
 		{probeArgs(url, pods, "--classify", "regex:(a)(b)"), "--classify"},
 		{probeArgs(url, pods, "--expect", "v1:75"), "--expect"},
 		{probeArgs(url, pods, "--expect-status", "403"), "give one of them"},
-		{[]string{"probe", "--url", url}, "--expect v1=75,v2=25 or --expect-status"},
+		{[]string{"probe", "--url", url}, "--expect is required"},
 		{probeArgs(url, badMap), "bad.json:3"},
 		{probeArgs(url, pods, "--tolerance", "2"), `"--tolerance" flag: a number in (0, 1)`},
 		{probeArgs(url, pods, "--alpha", "0.7"), `"--alpha" flag: a number in (0, 0.5)`},
@@ -259,13 +260,5 @@ func TestProbeUsageErrors(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, errOut, tc.want)
 		}
-	}
-}
-
-func TestProbeProgressLine(t *testing.T) {
-	line := probeProgressLine(loadgen.Progress{Requests: 1200, Rate: 199.5, Result: verify.Result{Lines: []verify.Line{
-		{Name: "v1", Share: 0.75, Lower: 0.7, Upper: 0.8}}}})
-	if !strings.Contains(line, "1,200 req") || !strings.Contains(line, "v1 75% [70%, 80%]") {
-		t.Fatalf("progress line %q", line)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshcheck/meshcheck/internal/cliflag"
 	"github.com/meshcheck/meshcheck/report"
 )
 
@@ -51,6 +52,6 @@ output could not be written.`,
 			return nil
 		},
 	}
-	cmd.Flags().Var(choice{&format, formatNames}, "format", "output format: text, json, junit or markdown")
+	cmd.Flags().Var(cliflag.Choice{P: &format, Choices: formatNames}, "format", "output format: text, json, junit or markdown")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/meshcheck/meshcheck/env/kind"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/internal/buildinfo"
+	"github.com/meshcheck/meshcheck/internal/cliflag"
 )
 
 func init() { register(newVersionCommand) }
@@ -73,7 +74,7 @@ Exit codes: 0 printed, 2 usage error, 4 the output could not be written.`,
 			return nil
 		},
 	}
-	cmd.Flags().VarP(choice{&output, []string{"text", "json"}}, "output", "o", "format: text or json")
+	cmd.Flags().VarP(cliflag.Choice{P: &output, Choices: []string{"text", "json"}}, "output", "o", "format: text or json")
 	return cmd
 }
 

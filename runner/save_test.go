@@ -22,7 +22,8 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// readRecords decodes a meshcheck results file.
+// readRecords decodes a meshcheck results file: its header line, then the
+// records.
 func readRecords(t *testing.T, path string) []loadgen.Record {
 	t.Helper()
 	f, err := os.Open(path)
@@ -33,6 +34,15 @@ func readRecords(t *testing.T, path string) []loadgen.Record {
 	var out []loadgen.Record
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
+	if !sc.Scan() {
+		t.Fatalf("%s: empty, want a header line", path)
+	}
+	var header struct {
+		Results string `json:"results"`
+	}
+	if err := json.Unmarshal(sc.Bytes(), &header); err != nil || header.Results == "" {
+		t.Fatalf("%s: first line %q is not a results header (%v)", path, sc.Bytes(), err)
+	}
 	for sc.Scan() {
 		var r loadgen.Record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {

@@ -49,6 +49,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("\xff\xfe"))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("spec: {steps: [{name: a, probes: [{name: p, from: mesh, request: {url: 'http://a/'}, expect: {status: 200}}]}]}"))
+	// Several mistakes at once, and values of the wrong kind everywhere.
+	f.Add([]byte("apiVersion: x\nkinds: Scenario\nmetadata: {name: A, titel: t}\nspec:\n  defaults: {rate: fast, settle: 5}\n  steps:\n    - name: s\n      apply: [../x.yaml, manifests/echo.yaml, manifests/echo.yaml]\n      probes:\n        - {name: p, from: mesh, request: {url: 'http://a/', host: h}, classify: {by: 'xml:a', podLabel: v, values: {}}, expect: {weights: {v1: 50, v1: 50, v2: x}, status: 200}}\n"))
+	f.Add([]byte("spec: {namespaces: [{name: n}], steps: [{name: s, apply: [manifests/echo.yaml, manifests/routing.yaml], probes: [{name: p, from: mesh, request: {url: 'http://echo-service.echo.svc.cluster.local/'}, classify: {by: status, podLabel: verison}, expect: {fromConfig: true}}]}]}\n"))
 
 	dir := filepath.Join(f.TempDir(), "fuzz")
 	if err := os.MkdirAll(filepath.Join(dir, "manifests"), 0o755); err != nil {

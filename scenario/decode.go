@@ -79,7 +79,7 @@ func parse(file string, data []byte, ds *diagnostics) *decoded {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return fail(1, "the file is empty: want a Scenario (apiVersion: "+APIVersion+", kind: Scenario, metadata, spec)")
+			return fail(1, "the file is empty: want a Scenario (apiVersion: "+scenarioAPIVersion+", kind: Scenario, metadata, spec)")
 		}
 		line, msg := yamlLine(err)
 		return fail(line, "not valid YAML: "+msg)
@@ -94,7 +94,7 @@ func parse(file string, data []byte, ds *diagnostics) *decoded {
 	r := &reader{file: file, lines: map[string]int{"": 1}, bad: map[string]bool{}, ds: ds}
 	shape := &shapeChecker{file: file, lines: r.lines, bad: r.bad, ds: ds}
 	if len(doc.Content) == 0 {
-		return fail(1, "the file is empty: want a Scenario (apiVersion: "+APIVersion+", kind: Scenario, metadata, spec)")
+		return fail(1, "the file is empty: want a Scenario (apiVersion: "+scenarioAPIVersion+", kind: Scenario, metadata, spec)")
 	}
 	root := doc.Content[0]
 	shape.check(root, reflectFileDoc, "", 0)
@@ -212,13 +212,13 @@ func (r *reader) scenario(fd *fileDoc) *decoded {
 	top := strings.Join(fieldNames(reflectFileDoc), ", ")
 	if fd.APIVersion == nil {
 		r.missing("", "apiVersion", "missing: a scenario file has fields %s", top)
-	} else if *fd.APIVersion != APIVersion {
-		r.errorf("apiVersion", "%q: want %s", *fd.APIVersion, APIVersion)
+	} else if *fd.APIVersion != scenarioAPIVersion {
+		r.errorf("apiVersion", "%q: want %s", *fd.APIVersion, scenarioAPIVersion)
 	}
 	if fd.Kind == nil {
 		r.missing("", "kind", "missing: a scenario file has fields %s", top)
-	} else if *fd.Kind != Kind {
-		r.errorf("kind", "%q: want %s", *fd.Kind, Kind)
+	} else if *fd.Kind != scenarioKind {
+		r.errorf("kind", "%q: want %s", *fd.Kind, scenarioKind)
 	}
 	if fd.Metadata == nil && r.present("metadata") {
 		fd.Metadata = &metadataDoc{}
@@ -304,8 +304,8 @@ func (r *reader) namespaces(list []namespaceDoc) []Namespace {
 func (r *reader) settings(sd *settingsDoc, field string, base Settings) Settings {
 	s := base
 	if v := sd.Rate; v != nil {
-		if *v < 1 || *v > MaxRate {
-			r.errorf(join(field, "rate"), "%d: want a whole number from 1 to %d", *v, MaxRate)
+		if *v < 1 || *v > maxRate {
+			r.errorf(join(field, "rate"), "%d: want a whole number from 1 to %d", *v, maxRate)
 		}
 		s.Rate = *v
 	}
@@ -346,14 +346,14 @@ func (r *reader) settings(sd *settingsDoc, field string, base Settings) Settings
 }
 
 // duration reads a Go duration such as "120s" or "2m", above 0 and at most
-// MaxMaxDuration.
+// maxMaxDuration.
 func (r *reader) duration(text, field string) time.Duration {
 	d, err := time.ParseDuration(text)
 	switch {
 	case err != nil || (d == 0 && !strings.ContainsAny(text, "nsuµmh")):
 		r.errorf(field, "%q: want a duration with a unit, such as 90s or 2m (units: ms, s, m, h)", text)
-	case d <= 0 || d > MaxMaxDuration:
-		r.errorf(field, "%s: want a duration above 0 and at most %s", text, MaxMaxDuration)
+	case d <= 0 || d > maxMaxDuration:
+		r.errorf(field, "%s: want a duration above 0 and at most %s", text, maxMaxDuration)
 	}
 	return d
 }

@@ -71,7 +71,7 @@ type Prediction struct {
 	// responses that reach a pod with the label (they sum to 1); empty when
 	// none does. Disagrees compares these, not the rounded Weights.
 	Shares map[string]float64
-	// Weights are Shares as integer percents summing to 100 (Percents), in
+	// Weights are Shares as integer percents summing to 100 (percents), in
 	// version order: what an expectation fromConfig expects. Nil when no
 	// response reaches a version.
 	Weights []verify.Weight
@@ -104,14 +104,14 @@ func Predict(m *mesh.Model, p Probe, sourceNamespace string) Prediction {
 			}
 		}
 	}
-	pr.Weights = Percents(pr.Shares)
+	pr.Weights = percents(pr.Shares)
 	return pr
 }
 
-// Percents turns shares into integer percents summing to 100 by the largest
+// percents turns shares into integer percents summing to 100 by the largest
 // remainder method (ties to the version that sorts first), in version
 // order. Shares are normalised by their sum; none, or a zero sum, gives nil.
-func Percents(shares map[string]float64) []verify.Weight {
+func percents(shares map[string]float64) []verify.Weight {
 	total := 0.0
 	for _, s := range shares {
 		total += s

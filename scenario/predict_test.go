@@ -22,11 +22,11 @@ func TestPercents(t *testing.T) {
 		{map[string]float64{"v1": 0}, ""},
 	} {
 		var parts []string
-		for _, w := range Percents(c.shares) {
+		for _, w := range percents(c.shares) {
 			parts = append(parts, fmt.Sprintf("%s=%d", w.Version, w.Percent))
 		}
 		if got := strings.Join(parts, ","); got != c.want {
-			t.Errorf("Percents(%v) = %s, want %s", c.shares, got, c.want)
+			t.Errorf("percents(%v) = %s, want %s", c.shares, got, c.want)
 		}
 	}
 	// Property, over 10,000 seeded random splits of 1 to 6 versions: the
@@ -41,15 +41,15 @@ func TestPercents(t *testing.T) {
 			total += x
 		}
 		sum := 0
-		for _, w := range Percents(shares) {
+		for _, w := range percents(shares) {
 			sum += w.Percent
 			exact := 100 * shares[w.Version] / total
 			if float64(w.Percent) < exact-1 || float64(w.Percent) > exact+1 {
-				t.Fatalf("Percents(%v): %s=%d, exact %.3f", shares, w.Version, w.Percent, exact)
+				t.Fatalf("percents(%v): %s=%d, exact %.3f", shares, w.Version, w.Percent, exact)
 			}
 		}
 		if sum != 100 {
-			t.Fatalf("Percents(%v) sums to %d", shares, sum)
+			t.Fatalf("percents(%v) sums to %d", shares, sum)
 		}
 	}
 }

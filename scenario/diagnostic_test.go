@@ -181,12 +181,12 @@ func TestScenarioLoadPaths(t *testing.T) {
 	if err := os.WriteFile(other, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hint := scenarios + " holds scenario folders: give one of " + echo + ", " + hello
+	hint := "holds scenario folders: give one of " + echo + ", " + hello
 	for _, tc := range []struct{ path, want string }{
-		{scenarios, scenarios + ": " + scenarios + " is not a scenario folder (it has no scenario.yaml), but " + hint},
-		{filepath.Join(scenarios, "ech"), filepath.Join(scenarios, "ech") + ": " + filepath.Join(scenarios, "ech") + " does not exist: give a scenario folder (one holding scenario.yaml); " + hint},
-		{empty, empty + ": " + empty + " is not a scenario folder: it has no scenario.yaml (a scenario folder holds scenario.yaml and the manifests it names)"},
-		{other, other + ": " + other + " is a file, not a scenario folder: give the folder that holds scenario.yaml"},
+		{scenarios, scenarios + ": not a scenario folder (it has no scenario.yaml), but it " + hint},
+		{filepath.Join(scenarios, "ech"), filepath.Join(scenarios, "ech") + ": does not exist: give a scenario folder (one holding scenario.yaml); " + scenarios + " " + hint},
+		{empty, empty + ": not a scenario folder: it has no scenario.yaml (a scenario folder holds scenario.yaml and the manifests it names)"},
+		{other, other + ": a file, not a scenario folder: give the folder that holds scenario.yaml"},
 	} {
 		_, _, err := Load(tc.path)
 		if err == nil || err.Error() != tc.want {

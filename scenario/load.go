@@ -62,30 +62,30 @@ func locate(given string) (dir, file, problem string) {
 	info, err := os.Stat(given)
 	switch {
 	case err != nil && errors.Is(err, fs.ErrNotExist):
-		msg := fmt.Sprintf("%s does not exist: give a scenario folder (one holding %s)", given, FileName)
+		msg := fmt.Sprintf("does not exist: give a scenario folder (one holding %s)", FileName)
 		if hint := scenarioFolders(filepath.Dir(given)); hint != "" {
-			msg += "; " + hint
+			msg += "; " + filepath.Dir(given) + " " + hint
 		}
 		return given, given, msg
 	case err != nil:
-		return given, given, fmt.Sprintf("cannot read %s: %v", given, err)
+		return given, given, fmt.Sprintf("cannot read: %v", err)
 	case !info.IsDir() && filepath.Base(given) == FileName:
 		return filepath.Dir(given), given, ""
 	case !info.IsDir():
-		return given, given, fmt.Sprintf("%s is a file, not a scenario folder: give the folder that holds %s", given, FileName)
+		return given, given, fmt.Sprintf("a file, not a scenario folder: give the folder that holds %s", FileName)
 	}
 	if _, err := os.Stat(file); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return given, file, ""
 	}
 	if hint := scenarioFolders(given); hint != "" {
-		return given, given, fmt.Sprintf("%s is not a scenario folder (it has no %s), but %s", given, FileName, hint)
+		return given, given, fmt.Sprintf("not a scenario folder (it has no %s), but it %s", FileName, hint)
 	}
-	return given, given, fmt.Sprintf("%s is not a scenario folder: it has no %s (a scenario folder holds %s and the manifests it names)", given, FileName, FileName)
+	return given, given, fmt.Sprintf("not a scenario folder: it has no %s (a scenario folder holds %s and the manifests it names)", FileName, FileName)
 }
 
 // scenarioFolders says which sub-folders of dir are scenario folders
-// ("scenarios holds scenario folders: give one of scenarios/echo,
-// scenarios/hello"), or "" when none is.
+// ("holds scenario folders: give one of scenarios/echo, scenarios/hello"),
+// or "" when none is.
 func scenarioFolders(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -102,7 +102,7 @@ func scenarioFolders(dir string) string {
 		return ""
 	}
 	sort.Strings(found)
-	return fmt.Sprintf("%s holds scenario folders: give one of %s", dir, strings.Join(found, ", "))
+	return "holds scenario folders: give one of " + strings.Join(found, ", ")
 }
 
 // readFile reads a regular file of at most limit bytes.

@@ -416,7 +416,7 @@ func TestScenarioSymlinkEscape(t *testing.T) {
 func TestScenarioMissingFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nope")
 	_, _, err := Load(dir)
-	wantError(t, err, dir, 0, "", dir+" does not exist: give a scenario folder (one holding scenario.yaml)")
+	wantError(t, err, dir, 0, "", "does not exist: give a scenario folder (one holding scenario.yaml)")
 }
 
 func TestScenarioEmptyFile(t *testing.T) {

@@ -52,15 +52,6 @@ func join(field, key string) string {
 // index appends a list index to a field path.
 func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // closest returns the allowed name nearest to s when it is close enough to
 // be a likely misspelling (edit distance at most 2, or equal ignoring case).
 func closest(s string, allowed []string) string {

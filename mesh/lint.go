@@ -17,6 +17,10 @@ type Finding struct {
 	Severity string
 	// Message is one sentence: what is wrong and what follows from it.
 	Message string
+	// Rejected is set when istiod's validation rejects the object, so
+	// applying it fails (a negative weight, hosts "*" with mesh, a bad
+	// regex).
+	Rejected bool
 }
 
 // Severities of findings.
@@ -41,6 +45,7 @@ func (m *Model) Lint() []Finding {
 		obj := "VirtualService " + v.key
 		for _, p := range v.problems {
 			add(obj, p.field, SeverityError, "%s %s, so istiod's validation rejects the VirtualService", p.field, p.msg)
+			out[len(out)-1].Rejected = true
 		}
 		if len(v.hosts) == 0 && !m.delegatedTo(v) {
 			add(obj, "spec.hosts", SeverityWarning,

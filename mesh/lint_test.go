@@ -13,6 +13,7 @@ func TestLint(t *testing.T) {
 		field    string
 		severity string
 		message  string
+		rejected bool // istiod's validation rejects the object
 	}{
 		{name: "undefined subset",
 			docs:   echoBase(echoRoute("[istio-system/ingressgateway, mesh]"), vsDoc("echo", "bad", "  hosts: [echo.local]\n  gateways: [istio-system/ingressgateway]\n  http:\n  - route:\n    - destination: {host: echo-service, subset: v1}\n      weight: 90\n    - destination: {host: echo-service, subset: v3}\n      weight: 10\n")),
@@ -25,7 +26,11 @@ func TestLint(t *testing.T) {
 		{name: "weights summing to 0",
 			docs:   echoBase(vsDoc("echo", "w", "  hosts: [echo-service]\n  http:\n  - route:\n    - destination: {host: echo-service, subset: v1}\n    - destination: {host: echo-service, subset: v2}\n")),
 			object: "VirtualService echo/w", field: "spec.http[0].route", severity: SeverityError,
-			message: "has 2 destinations whose weights sum to 0, so istiod's validation rejects the VirtualService"},
+			message: "has 2 destinations whose weights sum to 0, so istiod's validation rejects the VirtualService", rejected: true},
+		{name: "negative weight",
+			docs:   echoBase(vsDoc("echo", "neg", "  hosts: [echo-service]\n  http:\n  - route:\n    - destination: {host: echo-service, subset: v1}\n      weight: 125\n    - destination: {host: echo-service, subset: v2}\n      weight: -25\n")),
+			object: "VirtualService echo/neg", field: "spec.http[0].route[1].weight", severity: SeverityError,
+			message: "spec.http[0].route[1].weight is negative, so istiod's validation rejects the VirtualService", rejected: true},
 		{name: "gateway reference to no Gateway",
 			docs:   echoBase(vsDoc("echo", "g", "  hosts: [echo.local]\n  gateways: [mesh, missing]\n  http:\n  - route:\n    - destination: {host: echo-service}\n")),
 			object: "VirtualService echo/g", field: "spec.gateways[1]", severity: SeverityError,
@@ -33,7 +38,7 @@ func TestLint(t *testing.T) {
 		{name: "hosts * with mesh",
 			docs:   echoBase(vsDoc("echo", "s", "  hosts: [\"*\"]\n  http:\n  - route:\n    - destination: {host: echo-service}\n")),
 			object: "VirtualService echo/s", field: "spec.hosts[0]", severity: SeverityError,
-			message: `spec.hosts[0] is "*", which Istio does not allow in a VirtualService bound to mesh, so istiod's validation rejects the VirtualService`},
+			message: `spec.hosts[0] is "*", which Istio does not allow in a VirtualService bound to mesh, so istiod's validation rejects the VirtualService`, rejected: true},
 		{name: "destination host with no Service",
 			docs:   echoBase(vsDoc("echo", "h", "  hosts: [echo-service]\n  http:\n  - route:\n    - destination: {host: echo-servce}\n")),
 			object: "VirtualService echo/h", field: "spec.http[0].route[0].destination.host", severity: SeverityError,
@@ -53,7 +58,7 @@ func TestLint(t *testing.T) {
 		{name: "invalid regex",
 			docs:   echoBase(vsDoc("echo", "re", "  hosts: [echo-service]\n  http:\n  - match: [{uri: {regex: \"(\"}}]\n    route:\n    - destination: {host: echo-service}\n")),
 			object: "VirtualService echo/re", field: "spec.http[0].match[0].uri.regex", severity: SeverityError,
-			message: "is not valid RE2"},
+			message: "is not valid RE2", rejected: true},
 		{name: "conflicting VirtualServices in the mesh",
 			docs: echoBase(vsDoc("echo", "a", "  hosts: [echo-service]\n  http:\n  - route:\n    - destination: {host: echo-service}\n"),
 				vsDoc("echo", "b", "  hosts: [echo-service]\n  http:\n  - route:\n    - destination: {host: echo-service}\n")),
@@ -66,7 +71,7 @@ func TestLint(t *testing.T) {
 		{name: "route with both destinations and a redirect",
 			docs:   echoBase(vsDoc("echo", "rr", "  hosts: [echo-service]\n  http:\n  - redirect: {uri: /x}\n    route:\n    - destination: {host: echo-service}\n")),
 			object: "VirtualService echo/rr", field: "spec.http[0]", severity: SeverityError,
-			message: "combines route, redirect, directResponse or delegate"},
+			message: "combines route, redirect, directResponse or delegate", rejected: true},
 		{name: "VirtualService without hosts",
 			docs:   echoBase(vsDoc("echo", "child", "  http:\n  - route:\n    - destination: {host: echo-service}\n")),
 			object: "VirtualService echo/child", field: "spec.hosts", severity: SeverityWarning,
@@ -86,11 +91,11 @@ func TestLint(t *testing.T) {
 			findings := model(t, tc.docs...).Lint()
 			for _, f := range findings {
 				oneSentence(t, "finding", f.Message)
-				if f.Object == tc.object && f.Field == tc.field && f.Severity == tc.severity && strings.Contains(f.Message, tc.message) {
+				if f.Object == tc.object && f.Field == tc.field && f.Severity == tc.severity && strings.Contains(f.Message, tc.message) && f.Rejected == tc.rejected {
 					return
 				}
 			}
-			t.Fatalf("no %s finding %s %s %q in\n%+v", tc.severity, tc.object, tc.field, tc.message, findings)
+			t.Fatalf("no %s finding %s %s %q (rejected %v) in\n%+v", tc.severity, tc.object, tc.field, tc.message, tc.rejected, findings)
 		})
 	}
 }

@@ -285,7 +285,7 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 		if err := r.env.Apply(ctx, s, i); err != nil {
 			return envError(ctx, err, name, st.Name, "")
 		}
-		m, merr := model(s, i)
+		m, merr := s.Model(i)
 		if merr != nil {
 			r.log.Warn("no routing model for this step: probes get no notes and fromConfig cannot be derived", "step", st.Name, "error", merr)
 		}
@@ -352,9 +352,9 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 		versions = loadgen.VersionMap(maps.Clone(p.Classify.Values))
 	}
 
-	var pred Prediction
+	var pred scenario.Prediction
 	if m != nil {
-		pred = Predict(m, p, s.SourceNamespace())
+		pred = scenario.Predict(m, p, s.SourceNamespace())
 	}
 	var fromConfig []verify.Weight
 	if p.Expect.FromConfig {
@@ -363,7 +363,7 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 		}
 		if len(pred.Weights) == 0 {
 			return inputErr(fmt.Errorf("expect.fromConfig: the routing model sends no request to a pod with label %s, so there is no split to expect: %s",
-				p.VersionLabel(), pred.why()))
+				p.VersionLabel(), pred.Why()))
 		}
 		fromConfig = pred.Weights
 	}

@@ -1,10 +1,10 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
-	"math"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshcheck/meshcheck/mesh"
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 // existingNamespaces are namespaces a cluster with Istio already has, which
@@ -26,78 +25,126 @@ var clusterScoped = map[string]bool{
 	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true, "Node": true,
 }
 
-// checker gathers warnings, each reported once however many steps share it.
+// checker runs the cross-checks of one scenario, adding what it finds to
+// ds.
 type checker struct {
-	s        *Scenario
-	warnings []Warning
-	seen     map[Warning]bool
+	s  *Scenario
+	ds *diagnostics
 }
 
-func (c *checker) warn(w Warning) {
-	if c.seen[w] {
-		return
-	}
-	c.seen[w] = true
-	c.warnings = append(c.warnings, w)
+func (c *checker) warn(d Diagnostic) {
+	d.Severity = SeverityWarning
+	c.ds.add(d)
+}
+
+func (c *checker) fail(d Diagnostic) {
+	d.Severity = SeverityError
+	c.ds.add(d)
+}
+
+// at is a diagnostic at field of scenario.yaml.
+func (c *checker) at(field, format string, args ...any) Diagnostic {
+	return Diagnostic{File: c.s.File, Line: c.s.lines[field], Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // crossCheck checks what no single file shows: objects against the
-// scenario's namespaces, deletions against the state, the routing model's
-// findings on each step's state, and each probe's expectation against what
-// the model predicts for it.
-func crossCheck(s *Scenario, d *decoded) ([]Warning, error) {
-	c := &checker{s: s, seen: map[Warning]bool{}}
+// scenario's namespaces, deletions against the state, mesh probes against
+// sidecar injection, the routing model's findings on each step's state, and
+// each probe's expectation against what the model predicts for it.
+func crossCheck(s *Scenario, d *decoded, ds *diagnostics) {
+	c := &checker{s: s, ds: ds}
 	declared := map[string]bool{}
 	for _, ns := range s.Namespaces {
 		declared[ns.Name] = true
 	}
+	c.checkInjection()
 	for i, st := range s.Steps {
-		if err := c.checkObjects(st, declared); err != nil {
-			return nil, err
-		}
-		before := s.StateAt(i - 1)
+		before := len(ds.list)
+		c.checkObjects(st, declared)
+		objectsBad := slices.ContainsFunc(ds.list[before:], func(d Diagnostic) bool { return d.Severity == SeverityError })
+		prev := s.StateAt(i - 1)
 		for j, m := range st.Delete {
 			for _, o := range m.Objects {
-				if !inState(before, o) {
+				if !inState(prev, o) {
 					ref := d.delete[i][j]
-					c.warn(Warning{File: s.File, Line: ref.node.Line, Field: ref.field,
+					c.warn(Diagnostic{File: s.File, Line: ref.line, Field: ref.field,
 						Msg: fmt.Sprintf("%s (%s:%d) is not in effect before step %s: deleting it changes nothing", describeObject(o.Object), o.File, o.Line, st.Name)})
 				}
 			}
 		}
-		state := s.StateAt(i)
-		objs := make([]runtime.Object, len(state))
-		for k, o := range state {
-			objs[k] = o.Object
+		if objectsBad {
+			continue // the model would judge objects that cannot be applied
 		}
-		cfg, err := mesh.NewConfig(objs)
+		field := index("spec.steps", i)
+		model, err := s.Model(i)
 		if err != nil {
-			field := index("spec.steps", i)
+			fromConfig := false
 			for j, p := range st.Probes {
 				if p.Expect.FromConfig {
-					f := join(index(join(field, "probes"), j), "expect.fromConfig")
-					return nil, &Error{File: s.File, Line: s.lines[f], Field: f,
-						Msg: fmt.Sprintf("the routing model cannot derive the expected split at step %s: %v; give explicit weights instead", st.Name, err)}
+					fromConfig = true
+					c.fail(c.at(join(index(join(field, "probes"), j), "expect.fromConfig"),
+						"the routing model cannot derive the expected split at step %s: %v; give explicit weights instead", st.Name, errors.Unwrap(err)))
 				}
 			}
-			c.warn(Warning{File: s.File, Line: s.lines[join(field, "name")], Field: field,
-				Msg: fmt.Sprintf("the routing model cannot check step %s: %v", st.Name, err)})
+			if !fromConfig {
+				c.warn(c.at(field, "the routing model cannot check step %s: %v", st.Name, errors.Unwrap(err)))
+			}
 			continue
 		}
-		model := mesh.New(cfg)
+		state := s.StateAt(i)
 		for _, f := range model.Lint() {
-			c.warn(c.findingWarning(state, f, st.Name))
+			c.finding(state, f, st.Name)
 		}
 		for j, p := range st.Probes {
-			c.checkProbe(model, p, index(join(index("spec.steps", i), "probes"), j))
+			c.checkProbe(Predict(model, p, s.SourceNamespace()), p, index(join(field, "probes"), j))
 		}
 	}
-	return c.warnings, nil
+}
+
+// checkInjection fails mesh probes whose requests would not pass through a
+// sidecar on a cluster: they run from SourceNamespace, which is a
+// namespace with injection when the scenario has one; without one the
+// emulation would still route them as if through a sidecar and pass.
+func (c *checker) checkInjection() {
+	for _, ns := range c.s.Namespaces {
+		if ns.Injection {
+			return
+		}
+	}
+	var probes []string
+	for i, st := range c.s.Steps {
+		for j, p := range st.Probes {
+			if p.From == mesh.Mesh {
+				line := c.s.lines[join(index(join(index("spec.steps", i), "probes"), j), "from")]
+				probes = append(probes, fmt.Sprintf("%s (line %d)", p.Name, line))
+			}
+		}
+	}
+	if len(probes) == 0 {
+		return
+	}
+	src := c.s.SourceNamespace()
+	which := "probe " + probes[0] + " runs"
+	if len(probes) > 1 {
+		which = "probes " + strings.Join(probes, ", ") + " run"
+	}
+	if len(c.s.Namespaces) == 0 {
+		c.fail(c.at("spec",
+			"%s from the mesh, but the scenario lists no namespace, so the in-mesh agent runs in namespace default, which meshcheck does not label for sidecar injection: the requests would bypass the mesh; list a namespace with injection: true in spec.namespaces", which))
+		return
+	}
+	field := "spec.namespaces[0].injection"
+	if _, ok := c.s.lines[field]; !ok {
+		field = "spec.namespaces[0].name"
+	}
+	c.fail(c.at(field,
+		"namespace %s has no sidecar injection, but %s from the mesh: the in-mesh agent runs in %s (the first namespace, as none has injection), where it gets no sidecar, so the requests would bypass the mesh; set injection: true on %s",
+		src, which, src, src))
 }
 
 // checkObjects checks the namespaces of the objects a step applies, and
 // that no file applies the same object twice.
-func (c *checker) checkObjects(st Step, declared map[string]bool) error {
+func (c *checker) checkObjects(st Step, declared map[string]bool) {
 	for _, m := range st.Apply {
 		seen := map[objectKey]Object{}
 		for _, o := range m.Objects {
@@ -107,26 +154,27 @@ func (c *checker) checkObjects(st Step, declared map[string]bool) error {
 			}
 			k := keyOf(o.Object)
 			if first, dup := seen[k]; dup {
-				return &Error{File: o.File, Line: fieldLine(o, "metadata.name"), Field: "metadata.name",
-					Msg: fmt.Sprintf("%s is defined twice in this file (first on line %d): define each object once", describeObject(o.Object), fieldLine(first, "metadata.name"))}
+				c.fail(Diagnostic{File: o.File, Line: fieldLine(o, "metadata.name"), Field: "metadata.name",
+					Msg: fmt.Sprintf("%s is defined twice in this file (first on line %d): define each object once", describeObject(o.Object), fieldLine(first, "metadata.name"))})
+				continue
 			}
 			seen[k] = o
 			if a.GetName() == "" {
-				return &Error{File: o.File, Line: o.Line, Field: "metadata.name",
-					Msg: fmt.Sprintf("a %s needs a name (generateName cannot be applied idempotently)", k.kind)}
+				c.fail(Diagnostic{File: o.File, Line: o.Line, Field: "metadata.name",
+					Msg: fmt.Sprintf("a %s needs a name (generateName cannot be applied idempotently)", k.kind)})
+				continue
 			}
 			ns := a.GetNamespace()
 			switch {
 			case ns == "" && !clusterScoped[k.kind]:
-				c.warn(Warning{File: o.File, Line: fieldLine(o, "metadata"), Field: "metadata.namespace",
+				c.warn(Diagnostic{File: o.File, Line: fieldLine(o, "metadata"), Field: "metadata.namespace",
 					Msg: fmt.Sprintf("%s has no namespace: it lands in the namespace of the cluster context (usually default); name one of the scenario's namespaces", describeObject(o.Object))})
 			case ns != "" && !declared[ns] && !existingNamespaces[ns]:
-				c.warn(Warning{File: o.File, Line: fieldLine(o, "metadata.namespace"), Field: "metadata.namespace",
+				c.warn(Diagnostic{File: o.File, Line: fieldLine(o, "metadata.namespace"), Field: "metadata.namespace",
 					Msg: fmt.Sprintf("namespace %s is not in spec.namespaces (nor default or istio-system): the apply fails unless the cluster has it; list it in spec.namespaces", ns)})
 			}
 		}
 	}
-	return nil
 }
 
 func inState(state []Object, o Object) bool {
@@ -148,17 +196,24 @@ func describeObject(obj runtime.Object) string {
 	return k.kind + " " + k.namespace + "/" + k.name
 }
 
-// findingWarning places a routing-model finding at the file and line of the
-// object and field it is about.
-func (c *checker) findingWarning(state []Object, f mesh.Finding, step string) Warning {
-	msg := fmt.Sprintf("%s: %s (at step %s)", f.Object, f.Message, step)
+// finding places a routing-model finding at the file and line of the
+// object and field it is about: an error when istiod rejects the object
+// (applying it fails), else a warning, which predicts failure when the
+// finding is of severity error (requests fail).
+func (c *checker) finding(state []Object, f mesh.Finding, step string) {
+	d := Diagnostic{File: c.s.File, Field: f.Field, Msg: fmt.Sprintf("%s: %s (at step %s)", f.Object, f.Message, step),
+		PredictsFailure: f.Severity == mesh.SeverityError}
 	for _, o := range state {
-		if !sameObject(o.Object, f.Object) {
-			continue
+		if sameObject(o.Object, f.Object) {
+			d.File, d.Line = o.File, fieldLine(o, f.Field)
+			break
 		}
-		return Warning{File: o.File, Line: fieldLine(o, f.Field), Field: f.Field, Msg: msg}
 	}
-	return Warning{File: c.s.File, Field: f.Field, Msg: msg}
+	if f.Rejected {
+		c.fail(d)
+		return
+	}
+	c.warn(d)
 }
 
 // fieldLine returns the line of o's file holding the field at path
@@ -186,15 +241,13 @@ func sameObject(obj runtime.Object, name string) bool {
 	return name == k.kind+" "+ns+"/"+k.name
 }
 
-// checkProbe resolves a probe's request with the routing model and warns
-// when the request reaches nothing, or when an explicit expectation
-// disagrees with the split the model predicts.
-func (c *checker) checkProbe(model *mesh.Model, p Probe, field string) {
-	res := model.Resolve(p.ModelRequest(c.s.SourceNamespace()))
-	why := res.Reason
-	if len(res.Notes) > 0 {
-		why = res.Notes[0]
-	}
+// checkProbe holds a probe against the model's prediction for it. Sure to
+// fail, so errors: every request answered 404 (nothing serves the host or
+// path) when the probe expects versions, and a podLabel that no pod the
+// requests reach carries. Likely to fail, so warnings that predict failure:
+// another status for every request, an error share above the budget, and
+// explicit weights the prediction disagrees with.
+func (c *checker) checkProbe(pr Prediction, p Probe, field string) {
 	expectField := join(field, "expect")
 	switch {
 	case p.Expect.Weights != nil:
@@ -204,7 +257,7 @@ func (c *checker) checkProbe(model *mesh.Model, p Probe, field string) {
 	default:
 		expectField = join(expectField, "fromConfig")
 	}
-	at := func(f string) Warning { return Warning{File: c.s.File, Line: c.s.lines[f], Field: f} }
+	res := pr.Resolution
 	if res.Status != 0 {
 		if p.Expect.Status == res.Status {
 			return
@@ -213,34 +266,63 @@ func (c *checker) checkProbe(model *mesh.Model, p Probe, field string) {
 		if p.From == mesh.Mesh {
 			hostField = join(field, "request.url")
 		}
-		w := at(hostField)
+		d := c.at(hostField, "probe %s: the model predicts status %d for every request%s", p.Name, res.Status, because(res.Reason))
+		d.PredictsFailure = true
 		if res.Status == 404 {
-			w.Msg = fmt.Sprintf("probe %s: no Service or VirtualService routes this request (the model predicts 404 for every request)%s", p.Name, because(res.Reason))
-		} else {
-			w.Msg = fmt.Sprintf("probe %s: the model predicts status %d for every request%s", p.Name, res.Status, because(res.Reason))
+			d.Msg = fmt.Sprintf("probe %s: nothing serves this request: no Service or VirtualService routes it, so every request gets 404%s", p.Name, because(res.Reason))
+			if p.Expect.Status == 0 {
+				c.fail(d)
+				return
+			}
 		}
-		c.warn(w)
+		c.warn(d)
 		return
 	}
-	if p.Expect.Status != 0 {
+	if p.Classify.PodLabel != "" && len(pr.Shares) == 0 && pr.Unlabelled > 0 {
+		c.fail(c.podLabelTypo(pr, p, join(field, "classify.podLabel")))
+		return
+	}
+	exp := p.Expectation(pr.Weights)
+	switch {
+	case p.Expect.Status != 0:
 		return // the model routes; whether a policy answers the status is beyond it
-	}
-	shares, errShare := res.Shares(p.VersionLabel())
-	if p.Expect.FromConfig {
-		if errShare > p.Settings.ErrorBudget {
-			w := at(expectField)
-			w.Msg = fmt.Sprintf("probe %s: the model predicts %s of requests answered with errors (503), above the error budget %s%s",
-				p.Name, pct(errShare), pct(p.Settings.ErrorBudget), because(destinationTrouble(res, why)))
-			c.warn(w)
+	case p.Expect.FromConfig:
+		if pr.ErrorShare > p.Settings.ErrorBudget {
+			d := c.at(expectField, "probe %s: the model predicts %s of requests answered with errors (503), above the error budget %s: %s",
+				p.Name, percent(pr.ErrorShare), percent(p.Settings.ErrorBudget), pr.Why())
+			d.PredictsFailure = true
+			c.warn(d)
 		}
-		return
+	case pr.Disagrees(exp):
+		d := c.at(expectField, "probe %s expects %s but the routing model predicts %s: %s",
+			p.Name, expectedText(exp), pr.Text(), pr.Why())
+		d.PredictsFailure = true
+		c.warn(d)
 	}
-	if disagree(p, shares, errShare) {
-		w := at(expectField)
-		w.Msg = fmt.Sprintf("probe %s expects %s but the routing model predicts %s%s",
-			p.Name, formatWeights(p.Expect.Weights), formatShares(shares, errShare), because(destinationTrouble(res, why)))
-		c.warn(w)
+}
+
+// podLabelTypo says that no pod a probe reaches carries its podLabel, with
+// the labels they do carry.
+func (c *checker) podLabelTypo(pr Prediction, p Probe, field string) Diagnostic {
+	keys := map[string]bool{}
+	for _, d := range pr.Resolution.Destinations {
+		for _, w := range d.Workloads {
+			for k := range w.Labels {
+				keys[k] = true
+			}
+		}
 	}
+	carried := make([]string, 0, len(keys))
+	for k := range keys {
+		carried = append(carried, k)
+	}
+	sort.Strings(carried)
+	msg := fmt.Sprintf("probe %s: no pod its requests reach carries label %s, so no response can be classified; they carry %s",
+		p.Name, p.Classify.PodLabel, strings.Join(carried, ", "))
+	if s := closest(p.Classify.PodLabel, carried); s != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	return c.at(field, "%s", msg)
 }
 
 // because prefixes a non-empty reason with ": ".
@@ -249,77 +331,4 @@ func because(reason string) string {
 		return ""
 	}
 	return ": " + strings.TrimSuffix(reason, ".")
-}
-
-// destinationTrouble prefers the reason of a failing destination (an
-// undefined subset) over the general explanation.
-func destinationTrouble(res mesh.Resolution, why string) string {
-	for _, d := range res.Destinations {
-		if d.Status != 0 && d.Reason != "" {
-			return d.Reason
-		}
-	}
-	return why
-}
-
-// disagree reports whether the predicted shares fall outside the probe's
-// bands, send traffic to versions it does not expect, or exceed its error
-// budget.
-func disagree(p Probe, shares map[string]float64, errShare float64) bool {
-	if errShare > p.Settings.ErrorBudget {
-		return true
-	}
-	expected := map[string]bool{}
-	for _, w := range p.Expect.Weights {
-		expected[w.Version] = true
-		want := float64(w.Percent) / 100
-		half := p.Settings.Tolerance
-		if p.Settings.Relative {
-			half = p.Settings.Tolerance * want
-		}
-		if math.Abs(shares[w.Version]-want) > half+1e-9 {
-			return true
-		}
-	}
-	for v, share := range shares {
-		if !expected[v] && share > 1e-9 {
-			return true
-		}
-	}
-	return false
-}
-
-func pct(x float64) string {
-	return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%"
-}
-
-func formatWeights(ws []verify.Weight) string {
-	parts := make([]string, len(ws))
-	for i, w := range ws {
-		parts[i] = fmt.Sprintf("%s %d%%", w.Version, w.Percent)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func formatShares(shares map[string]float64, errShare float64) string {
-	versions := make([]string, 0, len(shares))
-	for v := range shares {
-		versions = append(versions, v)
-	}
-	sort.Strings(versions)
-	var parts []string
-	for _, v := range versions {
-		name := v
-		if name == "" {
-			name = "(pods without the label)"
-		}
-		parts = append(parts, name+" "+pct(shares[v]))
-	}
-	if errShare > 0 {
-		parts = append(parts, "errors "+pct(errShare))
-	}
-	if len(parts) == 0 {
-		return "no responses"
-	}
-	return strings.Join(parts, ", ")
 }

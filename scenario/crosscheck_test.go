@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,10 +10,13 @@ import (
 
 // wantWarning asserts that exactly one warning sits at file:line on field
 // and that it contains every one of msgs.
-func wantWarning(t *testing.T, ws []Warning, file string, line int, field string, msgs ...string) {
+func wantWarning(t *testing.T, ws []Diagnostic, file string, line int, field string, msgs ...string) {
 	t.Helper()
-	var found []Warning
+	var found []Diagnostic
 	for _, w := range ws {
+		if w.Severity != SeverityWarning {
+			t.Errorf("warning %s has severity %s", w, w.Severity)
+		}
 		if w.File == file && w.Line == line && w.Field == field {
 			found = append(found, w)
 		}
@@ -28,7 +32,7 @@ func wantWarning(t *testing.T, ws []Warning, file string, line int, field string
 	}
 }
 
-func joinWarnings(ws []Warning) string {
+func joinWarnings(ws []Diagnostic) string {
 	var b strings.Builder
 	for _, w := range ws {
 		b.WriteString("  ")
@@ -89,17 +93,27 @@ func TestScenarioVirtualServiceWeightsWarn(t *testing.T) {
 	}
 }
 
-func TestScenarioUnknownProbeHostWarns(t *testing.T) {
+// A host nothing serves is sure to fail a probe that expects versions:
+// both probes' hosts are errors, reported together.
+func TestScenarioUnknownProbeHostFails(t *testing.T) {
 	dir := copyDir(t, echoDir)
 	file := filepath.Join(dir, "scenario.yaml")
 	edit(t, file, "host: echo.local", "host: other.local", 1)
 	edit(t, file, "url: http://echo-service.echo", "url: http://nothing.echo", 1)
-	_, ws, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
+	_, _, err := Load(dir)
+	var le *LoadError
+	if !errors.As(err, &le) || len(le.Errors) != 2 {
+		t.Fatalf("got %v, want two errors", err)
 	}
-	wantWarning(t, ws, file, lineOf(t, file, "host: other.local", 1), "spec.steps[0].probes[0].request.host", "probe ingress", "404")
-	wantWarning(t, ws, file, lineOf(t, file, "url: http://nothing", 1), "spec.steps[0].probes[1].request.url", "probe in-mesh", "404")
+	for i, want := range []struct{ at, field, msg string }{
+		{"host: other.local", "spec.steps[0].probes[0].request.host", "probe ingress: nothing serves this request"},
+		{"url: http://nothing", "spec.steps[0].probes[1].request.url", "probe in-mesh: nothing serves this request"},
+	} {
+		e := le.Errors[i]
+		if e.File != file || e.Line != lineOf(t, file, want.at, 1) || e.Field != want.field || !strings.Contains(e.Msg, want.msg) || !strings.Contains(e.Msg, "404") {
+			t.Errorf("error %d: %v, want %s at %q on %s", i, e, want.msg, want.at, want.field)
+		}
+	}
 }
 
 func TestScenarioNamespaceWarnings(t *testing.T) {

@@ -1,12 +1,18 @@
 package scenario
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"path"
+	"reflect"
 	"regexp"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -14,20 +20,8 @@ import (
 	"github.com/meshcheck/meshcheck/verify"
 )
 
-// Allowed fields of each mapping of scenario.yaml, in documentation order.
-var (
-	topFields       = []string{"apiVersion", "kind", "metadata", "spec"}
-	metadataFields  = []string{"name", "title", "source"}
-	specFields      = []string{"namespaces", "defaults", "steps"}
-	namespaceFields = []string{"name", "injection"}
-	settingFields   = []string{"rate", "tolerance", "relative", "alpha", "errorBudget", "maxRequests", "maxDuration", "settle"}
-	stepFields      = []string{"name", "apply", "delete", "probes"}
-	probeFields     = append([]string{"name", "from", "request", "classify", "expect"}, settingFields...)
-	requestFields   = []string{"host", "path", "url", "method", "headers", "body"}
-	classifyFields  = []string{"by", "podLabel", "values"}
-	expectFields    = []string{"weights", "status", "fromConfig"}
-	methods         = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-)
+// methods are the HTTP methods a probe may send.
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 // maxMaxRequests bounds a probe's request budget.
 const maxMaxRequests = 100_000_000
@@ -44,11 +38,22 @@ var (
 	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
+const dnsLabelRule = "want a DNS label: 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit"
+
+// reflectFileDoc is the type scenario.yaml decodes into.
+var reflectFileDoc = reflect.TypeFor[fileDoc]()
+
+// fieldNames lists the yaml fields of struct t in documentation order.
+func fieldNames(t reflect.Type) []string {
+	names, _ := yamlFields(t)
+	return names
+}
+
 // manifestRef is a manifest path as written, with where it was written.
 type manifestRef struct {
 	file  string
 	field string
-	node  *yaml.Node
+	line  int
 }
 
 // decoded is scenario.yaml read into a Scenario whose manifests are only
@@ -59,424 +64,499 @@ type decoded struct {
 	delete [][]manifestRef // per step
 }
 
-// decodeScenario reads the scenario file's node tree strictly.
-func (r *nodeReader) decodeScenario(doc *yaml.Node) (*decoded, error) {
-	root := doc
-	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
-			return nil, r.errorf(doc, "", "the file is empty: want a Scenario with fields %s", strings.Join(topFields, ", "))
+// parse decodes scenario.yaml (its text is data; file names it in
+// diagnostics) without reading manifests. It returns nil when the file
+// has errors, all of them in ds.
+func parse(file string, data []byte, ds *diagnostics) *decoded {
+	fail := func(line int, msg string) *decoded {
+		ds.add(Diagnostic{Severity: SeverityError, File: file, Line: line, Msg: msg})
+		return nil
+	}
+	if line, msg := checkText(data); line > 0 {
+		return fail(line, msg)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fail(1, "the file is empty: want a Scenario (apiVersion: "+scenarioAPIVersion+", kind: Scenario, metadata, spec)")
 		}
-		root = doc.Content[0]
+		line, msg := yamlLine(err)
+		return fail(line, "not valid YAML: "+msg)
 	}
-	top, err := r.fields(root, "", topFields...)
-	if err != nil {
-		return nil, err
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return fail(extra.Line, "a second YAML document: scenario.yaml holds one Scenario; put Kubernetes objects in manifest files")
+	} else if !errors.Is(err, io.EOF) {
+		line, msg := yamlLine(err)
+		return fail(line, "not valid YAML: "+msg)
 	}
-	for _, f := range topFields {
-		if top[f] == nil {
-			return nil, r.missingf(root, "", f, "missing: a scenario file has fields %s", strings.Join(topFields, ", "))
+	r := &reader{file: file, lines: map[string]int{"": 1}, bad: map[string]bool{}, ds: ds}
+	shape := &shapeChecker{file: file, lines: r.lines, bad: r.bad, ds: ds}
+	if len(doc.Content) == 0 {
+		return fail(1, "the file is empty: want a Scenario (apiVersion: "+scenarioAPIVersion+", kind: Scenario, metadata, spec)")
+	}
+	root := doc.Content[0]
+	shape.check(root, reflectFileDoc, "", 0)
+	if shape.aliased {
+		return nil // decoding would expand the aliases
+	}
+	var fd fileDoc
+	if shape.failed {
+		// The problems are reported and their values replaced by null:
+		// decode the rest for the checks below, which find the other
+		// mistakes. Unknown keys are left out by the decoder.
+		_ = root.Decode(&fd)
+	} else {
+		strict := yaml.NewDecoder(bytes.NewReader(data))
+		strict.KnownFields(true)
+		if err := strict.Decode(&fd); err != nil {
+			// shapeChecker holds the tree against the same types, so the
+			// decoder should find nothing it did not; if it does, say so.
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				line, msg := yamlLine(err)
+				return fail(line, "not valid YAML: "+msg)
+			}
+			for _, e := range te.Errors {
+				line, msg := yamlLine(errors.New(e))
+				ds.add(Diagnostic{Severity: SeverityError, File: file, Line: line, Msg: msg})
+			}
+			return nil
 		}
 	}
-	if v, err := r.str(top["apiVersion"], "apiVersion"); err != nil {
-		return nil, err
-	} else if v != APIVersion {
-		return nil, r.errorf(top["apiVersion"], "apiVersion", "%q: want %s", v, APIVersion)
+	d := r.scenario(&fd)
+	if ds.failed() {
+		return nil
 	}
-	if v, err := r.str(top["kind"], "kind"); err != nil {
-		return nil, err
-	} else if v != Kind {
-		return nil, r.errorf(top["kind"], "kind", "%q: want %s", v, Kind)
+	d.s.File = file
+	return d
+}
+
+// reader turns a decoded fileDoc into a Scenario, checking every value and
+// reporting every problem at the line of its field.
+type reader struct {
+	file  string
+	lines map[string]int  // field path -> line, from shapeChecker
+	bad   map[string]bool // fields already reported by shapeChecker
+	ds    *diagnostics
+	// defaultsBad is set when spec.defaults has errors, which every
+	// probe's settings would repeat.
+	defaultsBad bool
+}
+
+// line returns the line of field, or of the nearest enclosing field read.
+func (r *reader) line(field string) int {
+	for f := field; ; {
+		if l, ok := r.lines[f]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			return r.lines[""]
+		}
+		f = f[:i]
 	}
+}
+
+// errorf reports a problem with field at its line.
+func (r *reader) errorf(field, format string, args ...any) {
+	r.errorAt(r.line(field), field, format, args...)
+}
+
+func (r *reader) errorAt(line int, field, format string, args ...any) {
+	r.ds.add(Diagnostic{Severity: SeverityError, File: r.file, Line: max(line, 1), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// missing reports that field sub of parent is absent, at the line of
+// parent, unless the value written there was reported already.
+func (r *reader) missing(parent, sub, format string, args ...any) {
+	f := join(parent, sub)
+	if r.bad[f] || r.bad[parent] {
+		return
+	}
+	r.errorAt(r.line(parent), f, format, args...)
+}
+
+// present reports whether field was written, even as an empty value.
+func (r *reader) present(field string) bool {
+	_, ok := r.lines[field]
+	return ok
+}
+
+// badUnder reports whether shapeChecker reported a field at or under field.
+func (r *reader) badUnder(field string) bool {
+	for f := range r.bad {
+		if f == field || strings.HasPrefix(f, field+".") || strings.HasPrefix(f, field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// errors counts the errors so far, so that a check can tell whether the
+// fields it builds on are sound.
+func (r *reader) errors() int {
+	n := 0
+	for _, d := range r.ds.list {
+		if d.Severity == SeverityError {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *reader) scenario(fd *fileDoc) *decoded {
 	s := &Scenario{lines: r.lines}
-	if s.Metadata, err = r.metadata(top["metadata"]); err != nil {
-		return nil, err
-	}
-	spec, err := r.fields(top["spec"], "spec", specFields...)
-	if err != nil {
-		return nil, err
-	}
-	if s.Namespaces, err = r.namespaces(spec["namespaces"]); err != nil {
-		return nil, err
-	}
-	s.Defaults = builtinSettings()
-	if spec["defaults"] != nil {
-		m, err := r.fields(spec["defaults"], "spec.defaults", settingFields...)
-		if err != nil {
-			return nil, err
-		}
-		if s.Defaults, err = r.settings(m, "spec.defaults", s.Defaults); err != nil {
-			return nil, err
-		}
-	}
 	d := &decoded{s: s}
-	if err := r.steps(spec["steps"], top["spec"], d); err != nil {
-		return nil, err
+	top := strings.Join(fieldNames(reflectFileDoc), ", ")
+	if fd.APIVersion == nil {
+		r.missing("", "apiVersion", "missing: a scenario file has fields %s", top)
+	} else if *fd.APIVersion != scenarioAPIVersion {
+		r.errorf("apiVersion", "%q: want %s", *fd.APIVersion, scenarioAPIVersion)
 	}
-	return d, nil
+	if fd.Kind == nil {
+		r.missing("", "kind", "missing: a scenario file has fields %s", top)
+	} else if *fd.Kind != scenarioKind {
+		r.errorf("kind", "%q: want %s", *fd.Kind, scenarioKind)
+	}
+	if fd.Metadata == nil && r.present("metadata") {
+		fd.Metadata = &metadataDoc{}
+	}
+	if fd.Spec == nil && r.present("spec") {
+		fd.Spec = &specDoc{}
+	}
+	if fd.Metadata == nil {
+		r.missing("", "metadata", "missing: a scenario file has fields %s", top)
+	} else {
+		s.Metadata = r.metadata(fd.Metadata)
+	}
+	if fd.Spec == nil {
+		r.missing("", "spec", "missing: a scenario file has fields %s", top)
+		return d
+	}
+	s.Namespaces = r.namespaces(fd.Spec.Namespaces)
+	s.Defaults = builtinSettings()
+	if fd.Spec.Defaults != nil {
+		before := r.errors()
+		s.Defaults = r.settings(fd.Spec.Defaults, "spec.defaults", s.Defaults)
+		r.defaultsBad = r.errors() > before
+	}
+	r.steps(fd.Spec.Steps, d)
+	return d
 }
 
-func (r *nodeReader) metadata(n *yaml.Node) (Metadata, error) {
-	var md Metadata
-	m, err := r.fields(n, "metadata", metadataFields...)
-	if err != nil {
-		return md, err
+func (r *reader) metadata(md *metadataDoc) Metadata {
+	var out Metadata
+	switch {
+	case md.Name == nil:
+		r.missing("metadata", "name", "missing: name the scenario with a DNS label such as echo")
+	case !dnsLabel.MatchString(*md.Name):
+		r.errorf("metadata.name", "%q: %s", *md.Name, dnsLabelRule)
+	default:
+		out.Name = *md.Name
 	}
-	if m["name"] == nil {
-		return md, r.missingf(n, "metadata", "name", "missing: name the scenario with a DNS label such as echo")
+	switch {
+	case md.Title == nil:
+		r.missing("metadata", "title", "missing: say in one line what the scenario shows")
+	case strings.TrimSpace(*md.Title) == "" || strings.ContainsAny(*md.Title, "\r\n"):
+		r.errorf("metadata.title", "want one non-empty line")
+	default:
+		out.Title = *md.Title
 	}
-	if md.Name, err = r.str(m["name"], "metadata.name"); err != nil {
-		return md, err
-	}
-	if !dnsLabel.MatchString(md.Name) {
-		return md, r.errorf(m["name"], "metadata.name", "%q: want a DNS label: 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit", md.Name)
-	}
-	if m["title"] == nil {
-		return md, r.missingf(n, "metadata", "title", "missing: say in one line what the scenario shows")
-	}
-	if md.Title, err = r.str(m["title"], "metadata.title"); err != nil {
-		return md, err
-	}
-	if strings.TrimSpace(md.Title) == "" || strings.ContainsAny(md.Title, "\r\n") {
-		return md, r.errorf(m["title"], "metadata.title", "want one non-empty line")
-	}
-	if m["source"] != nil {
-		if md.Source, err = r.str(m["source"], "metadata.source"); err != nil {
-			return md, err
+	if md.Source != nil {
+		u, err := url.Parse(*md.Source)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.errorf("metadata.source", "%q: want the tutorial's http(s) URL", *md.Source)
 		}
-		u, perr := url.Parse(md.Source)
-		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return md, r.errorf(m["source"], "metadata.source", "%q: want the tutorial's http(s) URL", md.Source)
-		}
+		out.Source = *md.Source
 	}
-	return md, nil
+	return out
 }
 
-func (r *nodeReader) namespaces(n *yaml.Node) ([]Namespace, error) {
-	items, err := r.list(n, "spec.namespaces")
-	if err != nil {
-		return nil, err
-	}
+func (r *reader) namespaces(list []namespaceDoc) []Namespace {
 	var out []Namespace
 	seen := map[string]int{}
-	for i, item := range items {
+	for i, nd := range list {
 		field := index("spec.namespaces", i)
-		m, err := r.fields(item, field, namespaceFields...)
-		if err != nil {
-			return nil, err
-		}
-		if m["name"] == nil {
-			return nil, r.missingf(item, field, "name", "missing: give the namespace's name")
-		}
 		var ns Namespace
-		if ns.Name, err = r.str(m["name"], join(field, "name")); err != nil {
-			return nil, err
-		}
-		if !dnsLabel.MatchString(ns.Name) {
-			return nil, r.errorf(m["name"], join(field, "name"), "%q: want a DNS label: 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit", ns.Name)
-		}
-		if first, dup := seen[ns.Name]; dup {
-			return nil, r.errorf(m["name"], join(field, "name"), "namespace %s is listed twice (first on line %d): list it once", ns.Name, first)
-		}
-		seen[ns.Name] = m["name"].Line
-		if m["injection"] != nil {
-			if ns.Injection, err = r.boolean(m["injection"], join(field, "injection")); err != nil {
-				return nil, err
+		switch {
+		case nd.Name == nil:
+			r.missing(field, "name", "missing: give the namespace's name")
+		case !dnsLabel.MatchString(*nd.Name):
+			r.errorf(join(field, "name"), "%q: %s", *nd.Name, dnsLabelRule)
+		default:
+			ns.Name = *nd.Name
+			if first, dup := seen[ns.Name]; dup {
+				r.errorf(join(field, "name"), "namespace %s is listed twice (first on line %d): list it once", ns.Name, first)
 			}
+			seen[ns.Name] = r.line(join(field, "name"))
+		}
+		if nd.Injection != nil {
+			ns.Injection = *nd.Injection
 		}
 		out = append(out, ns)
 	}
-	return out, nil
+	return out
 }
 
-// settings overrides base with the setting fields present in m.
-func (r *nodeReader) settings(m map[string]*yaml.Node, field string, base Settings) (Settings, error) {
+// settings overrides base with the setting fields given in sd.
+func (r *reader) settings(sd *settingsDoc, field string, base Settings) Settings {
 	s := base
-	var err error
-	if n := m["rate"]; n != nil {
-		if s.Rate, err = r.integer(n, join(field, "rate"), 1, MaxRate); err != nil {
-			return s, err
+	if v := sd.Rate; v != nil {
+		if *v < 1 || *v > maxRate {
+			r.errorf(join(field, "rate"), "%d: want a whole number from 1 to %d", *v, maxRate)
 		}
+		s.Rate = *v
 	}
-	if n := m["tolerance"]; n != nil {
-		if s.Tolerance, err = r.number(n, join(field, "tolerance"), "greater than 0 and less than 1 (0.05 = ±5 points, or 5% of each weight when relative)"); err != nil {
-			return s, err
+	if v := sd.Tolerance; v != nil {
+		if !(*v > 0 && *v < 1) {
+			r.errorf(join(field, "tolerance"), "%v: want a number greater than 0 and less than 1 (0.05 = ±5 points, or 5%% of each weight when relative)", *v)
 		}
-		if !(s.Tolerance > 0 && s.Tolerance < 1) {
-			return s, r.errorf(n, join(field, "tolerance"), "%v: want a number greater than 0 and less than 1 (0.05 = ±5 points)", s.Tolerance)
-		}
+		s.Tolerance = *v
 	}
-	if n := m["relative"]; n != nil {
-		if s.Relative, err = r.boolean(n, join(field, "relative")); err != nil {
-			return s, err
-		}
+	if v := sd.Relative; v != nil {
+		s.Relative = *v
 	}
-	if n := m["alpha"]; n != nil {
-		if s.Alpha, err = r.number(n, join(field, "alpha"), "greater than 0 and less than 0.5"); err != nil {
-			return s, err
+	if v := sd.Alpha; v != nil {
+		if !(*v > 0 && *v < 0.5) {
+			r.errorf(join(field, "alpha"), "%v: want a number greater than 0 and less than 0.5 (the chance of a wrong verdict, such as 0.001)", *v)
 		}
-		if !(s.Alpha > 0 && s.Alpha < 0.5) {
-			return s, r.errorf(n, join(field, "alpha"), "%v: want a number greater than 0 and less than 0.5 (the chance of a wrong verdict, such as 0.001)", s.Alpha)
-		}
+		s.Alpha = *v
 	}
-	if n := m["errorBudget"]; n != nil {
-		if s.ErrorBudget, err = r.number(n, join(field, "errorBudget"), "from 0 up to but not including 1"); err != nil {
-			return s, err
+	if v := sd.ErrorBudget; v != nil {
+		if !(*v >= 0 && *v < 1) {
+			r.errorf(join(field, "errorBudget"), "%v: want a share of requests from 0 up to but not including 1 (0.01 = 1%%)", *v)
 		}
-		if !(s.ErrorBudget >= 0 && s.ErrorBudget < 1) {
-			return s, r.errorf(n, join(field, "errorBudget"), "%v: want a share of requests from 0 up to but not including 1 (0.01 = 1%%)", s.ErrorBudget)
-		}
+		s.ErrorBudget = *v
 	}
-	if n := m["maxRequests"]; n != nil {
-		if s.MaxRequests, err = r.integer(n, join(field, "maxRequests"), 1, maxMaxRequests); err != nil {
-			return s, err
+	if v := sd.MaxRequests; v != nil {
+		if *v < 1 || *v > maxMaxRequests {
+			r.errorf(join(field, "maxRequests"), "%d: want a whole number from 1 to %d", *v, maxMaxRequests)
 		}
+		s.MaxRequests = *v
 	}
-	if n := m["maxDuration"]; n != nil {
-		if s.MaxDuration, err = r.duration(n, join(field, "maxDuration"), MaxMaxDuration); err != nil {
-			return s, err
-		}
+	if v := sd.MaxDuration; v != nil {
+		s.MaxDuration = r.duration(*v, join(field, "maxDuration"))
 	}
-	if n := m["settle"]; n != nil {
-		if s.Settle, err = r.duration(n, join(field, "settle"), MaxMaxDuration); err != nil {
-			return s, err
-		}
+	if v := sd.Settle; v != nil {
+		s.Settle = r.duration(*v, join(field, "settle"))
 	}
-	return s, nil
+	return s
 }
 
-func (r *nodeReader) steps(n, spec *yaml.Node, d *decoded) error {
-	if n == nil {
-		return r.missingf(spec, "spec", "steps", "missing: a scenario has at least one step")
+// duration reads a Go duration such as "120s" or "2m", above 0 and at most
+// maxMaxDuration.
+func (r *reader) duration(text, field string) time.Duration {
+	d, err := time.ParseDuration(text)
+	switch {
+	case err != nil || (d == 0 && !strings.ContainsAny(text, "nsuµmh")):
+		r.errorf(field, "%q: want a duration with a unit, such as 90s or 2m (units: ms, s, m, h)", text)
+	case d <= 0 || d > maxMaxDuration:
+		r.errorf(field, "%s: want a duration above 0 and at most %s", text, maxMaxDuration)
 	}
-	items, err := r.list(n, "spec.steps")
-	if err != nil {
-		return err
+	return d
+}
+
+func (r *reader) steps(list []stepDoc, d *decoded) {
+	if list == nil {
+		r.missing("spec", "steps", "missing: a scenario has at least one step")
+		return
 	}
-	if len(items) == 0 {
-		return r.errorf(n, "spec.steps", "empty: a scenario has at least one step")
+	if len(list) == 0 {
+		r.errorf("spec.steps", "empty: a scenario has at least one step")
+		return
 	}
 	seen := map[string]int{}
 	probes := 0
-	for i, item := range items {
+	for i, sd := range list {
 		field := index("spec.steps", i)
-		m, err := r.fields(item, field, stepFields...)
-		if err != nil {
-			return err
-		}
-		if m["name"] == nil {
-			return r.missingf(item, field, "name", "missing: name the step with a DNS label such as split-75-25")
-		}
 		var st Step
-		if st.Name, err = r.str(m["name"], join(field, "name")); err != nil {
-			return err
+		switch {
+		case sd.Name == nil:
+			r.missing(field, "name", "missing: name the step with a DNS label such as split-75-25")
+		case !dnsLabel.MatchString(*sd.Name):
+			r.errorf(join(field, "name"), "%q: %s", *sd.Name, dnsLabelRule)
+		default:
+			st.Name = *sd.Name
+			if first, dup := seen[st.Name]; dup {
+				r.errorf(join(field, "name"), "step %s is named twice (first on line %d): step names are unique in a scenario", st.Name, first)
+			}
+			seen[st.Name] = r.line(join(field, "name"))
 		}
-		if !dnsLabel.MatchString(st.Name) {
-			return r.errorf(m["name"], join(field, "name"), "%q: want a DNS label: 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit", st.Name)
+		apply := r.manifestRefs(sd.Apply, join(field, "apply"))
+		del := r.manifestRefs(sd.Delete, join(field, "delete"))
+		st.Probes = r.probes(sd.Probes, join(field, "probes"), d.s.Defaults)
+		if len(sd.Apply) == 0 && len(sd.Delete) == 0 && len(sd.Probes) == 0 &&
+			!r.bad[join(field, "apply")] && !r.bad[join(field, "delete")] && !r.bad[join(field, "probes")] {
+			r.errorf(field, "step %s does nothing: give it apply, delete or probes", st.Name)
 		}
-		if first, dup := seen[st.Name]; dup {
-			return r.errorf(m["name"], join(field, "name"), "step %s is named twice (first on line %d): step names are unique", st.Name, first)
-		}
-		seen[st.Name] = m["name"].Line
-		apply, err := r.manifestRefs(m["apply"], join(field, "apply"))
-		if err != nil {
-			return err
-		}
-		del, err := r.manifestRefs(m["delete"], join(field, "delete"))
-		if err != nil {
-			return err
-		}
-		if st.Probes, err = r.probes(m["probes"], join(field, "probes"), d.s.Defaults); err != nil {
-			return err
-		}
-		if len(apply) == 0 && len(del) == 0 && len(st.Probes) == 0 {
-			return r.errorf(item, field, "step %s does nothing: give it apply, delete or probes", st.Name)
-		}
-		probes += len(st.Probes)
+		probes += len(sd.Probes)
 		d.s.Steps = append(d.s.Steps, st)
 		d.apply = append(d.apply, apply)
 		d.delete = append(d.delete, del)
 	}
-	if probes == 0 {
-		return r.errorf(n, "spec.steps", "no step has probes: a scenario checks something with at least one probe")
+	probesBad := false
+	for i := range list {
+		probesBad = probesBad || r.badUnder(join(index("spec.steps", i), "probes"))
 	}
-	return nil
+	if probes == 0 && !probesBad {
+		r.errorf("spec.steps", "no step has probes: a scenario checks something with at least one probe")
+	}
 }
 
 // manifestRefs reads a list of manifest paths. Each is a relative,
 // slash-separated path inside the scenario folder, ending in .yaml or .yml,
 // listed once per list.
-func (r *nodeReader) manifestRefs(n *yaml.Node, field string) ([]manifestRef, error) {
-	items, err := r.list(n, field)
-	if err != nil {
-		return nil, err
-	}
+func (r *reader) manifestRefs(list []string, field string) []manifestRef {
 	var out []manifestRef
 	seen := map[string]int{}
-	for i, item := range items {
+	for i, p := range list {
 		f := index(field, i)
-		p, err := r.str(item, f)
-		if err != nil {
-			return nil, err
-		}
-		if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, `\`) || path.Clean(p) != p ||
-			p == ".." || strings.HasPrefix(p, "../") {
-			return nil, r.errorf(item, f, "%q: want a clean relative path inside the scenario folder, such as manifests/echo.yaml (no leading /, no .., no backslashes)", p)
-		}
-		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {
-			return nil, r.errorf(item, f, "%q: want a .yaml or .yml manifest file", p)
+		line := r.line(f)
+		switch {
+		case p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, `\`) || path.Clean(p) != p ||
+			p == ".." || strings.HasPrefix(p, "../"):
+			r.errorf(f, "%q: want a clean relative path inside the scenario folder, such as manifests/echo.yaml (no leading /, no .., no backslashes)", p)
+			continue
+		case path.Ext(p) != ".yaml" && path.Ext(p) != ".yml":
+			r.errorf(f, "%q: want a .yaml or .yml manifest file", p)
+			continue
 		}
 		if first, dup := seen[p]; dup {
-			return nil, r.errorf(item, f, "%s is listed twice (first on line %d): list each file once", p, first)
+			r.errorf(f, "%s is listed twice (first on line %d): list each file once", p, first)
+			continue
 		}
-		seen[p] = item.Line
-		out = append(out, manifestRef{file: p, field: f, node: item})
+		seen[p] = line
+		out = append(out, manifestRef{file: p, field: f, line: line})
 	}
-	return out, nil
+	return out
 }
 
-func (r *nodeReader) probes(n *yaml.Node, field string, defaults Settings) ([]Probe, error) {
-	items, err := r.list(n, field)
-	if err != nil {
-		return nil, err
-	}
+func (r *reader) probes(list []probeDoc, field string, defaults Settings) []Probe {
 	var out []Probe
 	seen := map[string]int{}
-	for i, item := range items {
+	for i := range list {
 		f := index(field, i)
-		p, err := r.probe(item, f, defaults)
-		if err != nil {
-			return nil, err
+		p := r.probe(&list[i], f, defaults)
+		if p.Name != "" {
+			if first, dup := seen[p.Name]; dup {
+				r.errorf(join(f, "name"), "probe %s is named twice in this step (first on line %d): probe names are unique within a step", p.Name, first)
+			}
+			seen[p.Name] = r.line(join(f, "name"))
 		}
-		if first, dup := seen[p.Name]; dup {
-			return nil, r.errorf(item, join(f, "name"), "probe %s is named twice in this step (first on line %d): probe names are unique within a step", p.Name, first)
-		}
-		seen[p.Name] = r.lines[join(f, "name")]
 		out = append(out, p)
 	}
-	return out, nil
+	return out
 }
 
-func (r *nodeReader) probe(n *yaml.Node, field string, defaults Settings) (Probe, error) {
+func (r *reader) probe(pd *probeDoc, field string, defaults Settings) Probe {
 	var p Probe
-	m, err := r.fields(n, field, probeFields...)
-	if err != nil {
-		return p, err
+	before := r.errors()
+	// An empty value is an empty mapping, whose fields are missing.
+	empty := func(sub string) bool { f := join(field, sub); return r.present(f) && !r.bad[f] }
+	if pd.Request == nil && empty("request") {
+		pd.Request = &requestDoc{}
 	}
-	for _, f := range []string{"name", "from", "request", "expect"} {
-		if m[f] == nil {
-			return p, r.missingf(n, field, f, "missing: a probe has fields name, from, request and expect (and classify unless it expects a status)")
-		}
+	if pd.Classify == nil && empty("classify") {
+		pd.Classify = &classifyDoc{}
 	}
-	if p.Name, err = r.str(m["name"], join(field, "name")); err != nil {
-		return p, err
+	if pd.Expect == nil && empty("expect") {
+		pd.Expect = &expectDoc{}
 	}
-	if !dnsLabel.MatchString(p.Name) {
-		return p, r.errorf(m["name"], join(field, "name"), "%q: want a DNS label: 1 to 63 lower-case letters, digits or '-', starting and ending with a letter or digit", p.Name)
-	}
-	from, err := r.str(m["from"], join(field, "from"))
-	if err != nil {
-		return p, err
-	}
-	switch mesh.Vantage(from) {
-	case mesh.Ingress, mesh.Mesh:
-		p.From = mesh.Vantage(from)
+	const fields = "missing: a probe has fields name, from, request and expect (and classify unless it expects a status)"
+	switch {
+	case pd.Name == nil:
+		r.missing(field, "name", fields)
+	case !dnsLabel.MatchString(*pd.Name):
+		r.errorf(join(field, "name"), "%q: %s", *pd.Name, dnsLabelRule)
 	default:
-		return p, r.errorf(m["from"], join(field, "from"), "%q: want ingress (through the ingress gateway) or mesh (from a pod with a sidecar)", from)
+		p.Name = *pd.Name
 	}
-	if p.Request, err = r.request(m["request"], join(field, "request"), p.From); err != nil {
-		return p, err
+	switch {
+	case pd.From == nil:
+		r.missing(field, "from", fields)
+	case mesh.Vantage(*pd.From) == mesh.Ingress || mesh.Vantage(*pd.From) == mesh.Mesh:
+		p.From = mesh.Vantage(*pd.From)
+	default:
+		r.errorf(join(field, "from"), "%q: want ingress (through the ingress gateway) or mesh (from a pod with a sidecar)", *pd.From)
 	}
-	if p.Expect, err = r.expect(m["expect"], join(field, "expect")); err != nil {
-		return p, err
+	if pd.Request == nil {
+		r.missing(field, "request", fields)
+	} else if p.From != "" {
+		p.Request = r.request(pd.Request, join(field, "request"), p.From)
 	}
-	if m["classify"] == nil {
-		if p.Expect.Status == 0 {
-			return p, r.missingf(n, field, "classify", "missing: a probe that expects weights says how a response names its version, e.g. classify: {by: \"json:os.hostname\", podLabel: version}")
+	if pd.Expect == nil {
+		r.missing(field, "expect", fields)
+	} else {
+		p.Expect = r.expect(pd.Expect, join(field, "expect"))
+	}
+	expectsStatus := pd.Expect != nil && (pd.Expect.Status != nil || r.bad[join(field, "expect.status")])
+	if pd.Classify == nil {
+		if !expectsStatus && !r.bad[join(field, "expect")] {
+			r.missing(field, "classify", "missing: a probe that expects weights says how a response names its version, e.g. classify: {by: \"json:os.hostname\", podLabel: version}")
 		}
-	} else if p.Classify, err = r.classify(m["classify"], join(field, "classify")); err != nil {
-		return p, err
+	} else {
+		p.Classify = r.classify(pd.Classify, join(field, "classify"))
 	}
-	if p.Settings, err = r.settings(m, field, defaults); err != nil {
-		return p, err
+	p.Settings = r.settings(&pd.settingsDoc, field, defaults)
+	if r.errors() == before && !r.defaultsBad && !r.badUnder(field) {
+		r.crossCheckProbe(p, field)
 	}
-	if err := r.crossCheckProbe(p, m, field); err != nil {
-		return p, err
-	}
-	return p, nil
+	return p
 }
 
-func (r *nodeReader) request(n *yaml.Node, field string, from mesh.Vantage) (Request, error) {
+func (r *reader) request(rd *requestDoc, field string, from mesh.Vantage) Request {
 	var q Request
-	m, err := r.fields(n, field, requestFields...)
-	if err != nil {
-		return q, err
-	}
-	read := func(name string) (string, error) {
-		if m[name] == nil {
-			return "", nil
+	get := func(v *string) string {
+		if v == nil {
+			return ""
 		}
-		return r.str(m[name], join(field, name))
+		return *v
 	}
-	if q.Host, err = read("host"); err != nil {
-		return q, err
-	}
-	if q.Path, err = read("path"); err != nil {
-		return q, err
-	}
-	if q.URL, err = read("url"); err != nil {
-		return q, err
-	}
-	if q.Body, err = read("body"); err != nil {
-		return q, err
-	}
+	q.Host, q.Path, q.URL, q.Body = get(rd.Host), get(rd.Path), get(rd.URL), get(rd.Body)
 	switch from {
 	case mesh.Ingress:
-		if m["url"] != nil {
-			return q, r.errorf(m["url"], join(field, "url"), "an ingress probe gives host and path (the environment knows the ingress address); url is for probes from mesh")
+		if rd.URL != nil {
+			r.errorf(join(field, "url"), "an ingress probe gives host and path (the environment knows the ingress address); url is for probes from mesh")
 		}
-		if m["host"] == nil {
-			return q, r.missingf(n, field, "host", "missing: an ingress probe sends a Host header that a Gateway server and VirtualService accept, e.g. host: echo.local")
+		switch h, _, hasPort := strings.Cut(q.Host, ":"); {
+		case rd.Host == nil:
+			r.missing(field, "host", "missing: an ingress probe sends a Host header that a Gateway server and VirtualService accept, e.g. host: echo.local")
+		case hasPort:
+			r.errorf(join(field, "host"), "%q: give the host without a port (%s): the environment picks the ingress port, and Istio before 1.15 answered 404 to a Host header with a port (istio/istio#6773; later versions ignore it), so a port only makes the probe depend on the Istio version", q.Host, h)
+		case !dnsName.MatchString(q.Host) || len(q.Host) > 253:
+			r.errorf(join(field, "host"), "%q: want a lower-case DNS name such as echo.local (no scheme, port, path or wildcard)", q.Host)
 		}
-		if h, _, hasPort := strings.Cut(q.Host, ":"); hasPort {
-			return q, r.errorf(m["host"], join(field, "host"), "%q: give the host without a port (%s): the environment picks the ingress port, and Istio before 1.15 answered 404 to a Host header with a port (istio/istio#6773; later versions ignore it), so a port only makes the probe depend on the Istio version", q.Host, h)
-		}
-		if !dnsName.MatchString(q.Host) || len(q.Host) > 253 {
-			return q, r.errorf(m["host"], join(field, "host"), "%q: want a lower-case DNS name such as echo.local (no scheme, port, path or wildcard)", q.Host)
-		}
-		if m["path"] == nil {
-			return q, r.missingf(n, field, "path", "missing: an ingress probe gives the path to request, e.g. path: /echo")
-		}
-		if !validPath(q.Path) {
-			return q, r.errorf(m["path"], join(field, "path"), "%q: want a path starting with / (a query is allowed, a fragment or spaces are not)", q.Path)
+		switch {
+		case rd.Path == nil:
+			r.missing(field, "path", "missing: an ingress probe gives the path to request, e.g. path: /echo")
+		case !validPath(q.Path):
+			r.errorf(join(field, "path"), "%q: want a path starting with / (a query is allowed, a fragment or spaces are not)", q.Path)
 		}
 	case mesh.Mesh:
-		for _, name := range []string{"host", "path"} {
-			if m[name] != nil {
-				return q, r.errorf(m[name], join(field, name), "a probe from mesh gives the whole url (http://host[:port]/path); %s is for ingress probes", name)
+		for name, v := range map[string]*string{"host": rd.Host, "path": rd.Path} {
+			if v != nil {
+				r.errorf(join(field, name), "a probe from mesh gives the whole url (http://host[:port]/path); %s is for ingress probes", name)
 			}
 		}
-		if m["url"] == nil {
-			return q, r.missingf(n, field, "url", "missing: a probe from mesh gives the URL a pod would call, e.g. url: http://echo-service.echo.svc.cluster.local/echo")
-		}
-		if msg := checkMeshURL(q.URL); msg != "" {
-			return q, r.errorf(m["url"], join(field, "url"), "%q: %s", q.URL, msg)
+		if rd.URL == nil {
+			r.missing(field, "url", "missing: a probe from mesh gives the URL a pod would call, e.g. url: http://echo-service.echo.svc.cluster.local/echo")
+		} else if msg := checkMeshURL(q.URL); msg != "" {
+			r.errorf(join(field, "url"), "%q: %s", q.URL, msg)
 		}
 	}
 	q.Method = "GET"
-	if m["method"] != nil {
-		if q.Method, err = r.str(m["method"], join(field, "method")); err != nil {
-			return q, err
-		}
-		if !contains(methods, q.Method) {
-			return q, r.errorf(m["method"], join(field, "method"), "%q: want one of %s", q.Method, strings.Join(methods, ", "))
+	if rd.Method != nil {
+		q.Method = *rd.Method
+		if !slices.Contains(methods, q.Method) {
+			r.errorf(join(field, "method"), "%q: want one of %s", q.Method, strings.Join(methods, ", "))
 		}
 	}
-	if m["headers"] != nil {
-		if q.Headers, err = r.headers(m["headers"], join(field, "headers")); err != nil {
-			return q, err
-		}
+	if rd.Headers != nil {
+		q.Headers = r.headers(*rd.Headers, join(field, "headers"))
 	}
-	return q, nil
+	return q
 }
 
 // validPath reports whether p is an origin-form request target: a path
@@ -511,8 +591,7 @@ func checkMeshURL(raw string) string {
 		return fmt.Sprintf("host %q: want a lower-case DNS name such as echo-service.echo.svc.cluster.local", host)
 	}
 	if p := u.Port(); p != "" {
-		var n int
-		if _, err := fmt.Sscanf(p, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != p {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != p {
 			return fmt.Sprintf("port %q: want a port from 1 to 65535", p)
 		}
 	}
@@ -524,161 +603,138 @@ func checkMeshURL(raw string) string {
 
 // headers reads a mapping of header names to values, keyed by lower-case
 // name.
-func (r *nodeReader) headers(n *yaml.Node, field string) (map[string]string, error) {
-	entries, err := r.entries(n, field)
-	if err != nil {
-		return nil, err
-	}
+func (r *reader) headers(list pairs[string], field string) map[string]string {
 	out := map[string]string{}
-	for _, e := range entries {
-		f := join(field, e.key)
-		if !headerName.MatchString(e.key) {
-			return nil, r.errorf(e.keyN, f, "%q is not an HTTP header name: use letters, digits and !#$%%&'*+-.^_`|~", e.key)
+	for _, e := range list {
+		f := join(field, e.Key)
+		if r.bad[f] {
+			continue
 		}
-		name := strings.ToLower(e.key)
-		if name == "host" {
-			return nil, r.errorf(e.keyN, f, "set the Host with request.host (ingress) or in request.url (mesh), not as a header")
+		name := strings.ToLower(e.Key)
+		switch _, dup := out[name]; {
+		case !headerName.MatchString(e.Key):
+			r.errorf(f, "%q is not an HTTP header name: use letters, digits and !#$%%&'*+-.^_`|~", e.Key)
+		case name == "host":
+			r.errorf(f, "set the Host with request.host (ingress) or in request.url (mesh), not as a header")
+		case dup:
+			r.errorf(f, "header %s is given twice (names ignore case): give it once", name)
+		case strings.ContainsAny(e.Value, "\r\n\x00"):
+			r.errorf(f, "a header value may not contain line breaks or NUL")
+		default:
+			out[name] = e.Value
 		}
-		if _, dup := out[name]; dup {
-			return nil, r.errorf(e.keyN, f, "header %s is given twice (names ignore case): give it once", name)
-		}
-		v, err := r.str(e.value, f)
-		if err != nil {
-			return nil, err
-		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			return nil, r.errorf(e.value, f, "a header value may not contain line breaks or NUL")
-		}
-		out[name] = v
-		r.lines[f] = e.keyN.Line
 	}
-	return out, nil
+	return out
 }
 
-func (r *nodeReader) classify(n *yaml.Node, field string) (Classify, error) {
+func (r *reader) classify(cd *classifyDoc, field string) Classify {
 	var c Classify
-	m, err := r.fields(n, field, classifyFields...)
-	if err != nil {
-		return c, err
-	}
-	if m["by"] == nil {
-		return c, r.missingf(n, field, "by", "missing: say where the version is read, one of %s", classifierForms)
-	}
-	if c.By, err = r.str(m["by"], join(field, "by")); err != nil {
-		return c, err
-	}
-	if msg := checkClassifier(c.By); msg != "" {
-		return c, r.errorf(m["by"], join(field, "by"), "%q: %s", c.By, msg)
-	}
-	if m["podLabel"] != nil && m["values"] != nil {
-		return c, r.errorf(m["values"], join(field, "values"), "give podLabel (the value is a pod name; its label names the version) or values (a map from value to version), not both")
-	}
-	if m["podLabel"] != nil {
-		if c.PodLabel, err = r.str(m["podLabel"], join(field, "podLabel")); err != nil {
-			return c, err
+	if cd.By == nil {
+		r.missing(field, "by", "missing: say where the version is read, one of %s", classifierForms)
+	} else {
+		c.By = *cd.By
+		if msg := checkClassifier(c.By); msg != "" {
+			r.errorf(join(field, "by"), "%q: %s", c.By, msg)
 		}
+	}
+	if cd.PodLabel != nil && cd.Values != nil {
+		r.errorf(join(field, "values"), "give podLabel (the value is a pod name; its label names the version) or values (a map from value to version), not both")
+		return c
+	}
+	if cd.PodLabel != nil {
+		c.PodLabel = *cd.PodLabel
 		if !labelKey.MatchString(c.PodLabel) {
-			return c, r.errorf(m["podLabel"], join(field, "podLabel"), "%q: want a Kubernetes label key such as version or app.kubernetes.io/version", c.PodLabel)
+			r.errorf(join(field, "podLabel"), "%q: want a Kubernetes label key such as version or app.kubernetes.io/version", c.PodLabel)
 		}
 	}
-	if m["values"] != nil {
-		entries, err := r.entries(m["values"], join(field, "values"))
-		if err != nil {
-			return c, err
-		}
-		if len(entries) == 0 {
-			return c, r.errorf(m["values"], join(field, "values"), "empty: map each response value to a version, e.g. {\"Hello V1\": v1}")
+	if cd.Values != nil {
+		f := join(field, "values")
+		if len(*cd.Values) == 0 && !r.bad[f] {
+			r.errorf(f, "empty: map each response value to a version, e.g. {\"Hello V1\": v1}")
 		}
 		c.Values = map[string]string{}
-		for _, e := range entries {
-			f := join(join(field, "values"), e.key)
-			v, err := r.str(e.value, f)
-			if err != nil {
-				return c, err
+		for _, e := range *cd.Values {
+			if r.bad[join(f, e.Key)] {
+				continue
 			}
-			if !verify.ValidVersionName(v) {
-				return c, r.errorf(e.value, f, "%q is not a version name: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", v)
+			if !verify.ValidVersionName(e.Value) {
+				r.errorf(join(f, e.Key), "%q is not a version name: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", e.Value)
 			}
-			c.Values[e.key] = v
-			r.lines[f] = e.keyN.Line
+			c.Values[e.Key] = e.Value
 		}
 	}
-	return c, nil
+	return c
 }
 
-func (r *nodeReader) expect(n *yaml.Node, field string) (Expect, error) {
+func (r *reader) expect(ed *expectDoc, field string) Expect {
 	var x Expect
-	m, err := r.fields(n, field, expectFields...)
-	if err != nil {
-		return x, err
-	}
 	var given []string
-	for _, f := range expectFields {
-		if m[f] != nil {
-			given = append(given, f)
+	for name, set := range map[string]bool{"weights": ed.Weights != nil, "status": ed.Status != nil, "fromConfig": ed.FromConfig != nil} {
+		if set || r.bad[join(field, name)] {
+			given = append(given, name)
 		}
 	}
 	if len(given) != 1 {
 		// Point at the expect key, or at the last of the fields given.
-		e := r.missingf(n, field, "", "give exactly one of weights ({v1: 75, v2: 25}), status (403) or fromConfig (true); got %d", len(given))
-		e.Field = field
+		line := r.line(field)
 		for _, f := range given {
-			e.Line = max(e.Line, r.lines[join(field, f)])
+			line = max(line, r.line(join(field, f)))
 		}
-		return x, e
+		r.errorAt(line, field, "give exactly one of weights ({v1: 75, v2: 25}), status (403) or fromConfig (true); got %d", len(given))
+		return x
 	}
-	switch given[0] {
-	case "weights":
+	switch {
+	case ed.Weights != nil:
 		f := join(field, "weights")
-		entries, err := r.entries(m["weights"], f)
-		if err != nil {
-			return x, err
+		if len(*ed.Weights) == 0 && !r.bad[f] {
+			r.errorf(f, "empty: give each version's percent, e.g. {v1: 75, v2: 25}")
+			return x
 		}
-		if len(entries) == 0 {
-			return x, r.errorf(m["weights"], f, "empty: give each version's percent, e.g. {v1: 75, v2: 25}")
-		}
-		sum := 0
-		for _, e := range entries {
-			vf := join(f, e.key)
-			if !verify.ValidVersionName(e.key) {
-				return x, r.errorf(e.keyN, vf, "%q is not a version name: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", e.key)
+		sum, ok := 0, true
+		for _, e := range *ed.Weights {
+			vf := join(f, e.Key)
+			switch {
+			case r.bad[vf]:
+				ok = false
+				continue
+			case !verify.ValidVersionName(e.Key):
+				r.errorf(vf, "%q is not a version name: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", e.Key)
+				ok = false
+			case e.Value < 0 || e.Value > 100:
+				r.errorf(vf, "%d: want a whole number from 0 to 100", e.Value)
+				ok = false
 			}
-			pct, err := r.integer(e.value, vf, 0, 100)
-			if err != nil {
-				return x, err
-			}
-			r.lines[vf] = e.keyN.Line
-			sum += pct
-			x.Weights = append(x.Weights, verify.Weight{Version: e.key, Percent: pct})
+			sum += e.Value
+			x.Weights = append(x.Weights, verify.Weight{Version: e.Key, Percent: e.Value})
 		}
-		if sum != 100 {
-			return x, r.errorf(m["weights"], f, "weights sum to %d: they must sum to 100 (percent of responses per version)", sum)
+		if ok && !r.badUnder(f) && sum != 100 {
+			r.errorf(f, "weights sum to %d: they must sum to 100 (percent of responses per version)", sum)
 		}
-	case "status":
-		if x.Status, err = r.integer(m["status"], join(field, "status"), 100, 599); err != nil {
-			return x, err
+	case ed.Status != nil:
+		x.Status = *ed.Status
+		if x.Status < 100 || x.Status > 599 {
+			r.errorf(join(field, "status"), "%d: want a whole number from 100 to 599", x.Status)
 		}
-	case "fromConfig":
-		if x.FromConfig, err = r.boolean(m["fromConfig"], join(field, "fromConfig")); err != nil {
-			return x, err
-		}
+	case ed.FromConfig != nil:
+		x.FromConfig = *ed.FromConfig
 		if !x.FromConfig {
-			return x, r.errorf(m["fromConfig"], join(field, "fromConfig"), "false: write fromConfig: true to derive the weights from the Istio config, or give weights or status instead")
+			r.errorf(join(field, "fromConfig"), "false: write fromConfig: true to derive the weights from the Istio config, or give weights or status instead")
 		}
 	}
-	return x, nil
+	return x
 }
 
 // crossCheckProbe checks what no single field shows: the expectation as
 // verify sees it, and that every version expected to answer can be
 // classified.
-func (r *nodeReader) crossCheckProbe(p Probe, m map[string]*yaml.Node, field string) error {
+func (r *reader) crossCheckProbe(p Probe, field string) {
 	placeholder := []verify.Weight{{Version: "v", Percent: 100}}
 	if err := p.Expectation(placeholder).Validate(); err != nil {
-		return r.errorf(m["expect"], join(field, "expect"), "%v", err)
+		r.errorf(join(field, "expect"), "%v", err)
+		return
 	}
 	if len(p.Classify.Values) == 0 || len(p.Expect.Weights) == 0 {
-		return nil
+		return
 	}
 	known := map[string]bool{}
 	for _, v := range p.Classify.Values {
@@ -690,11 +746,9 @@ func (r *nodeReader) crossCheckProbe(p Probe, m map[string]*yaml.Node, field str
 			for v := range known {
 				versions = append(versions, v)
 			}
-			sort.Strings(versions)
-			f := join(join(field, "expect.weights"), w.Version)
-			return &Error{File: r.file, Line: r.lines[f], Field: f,
-				Msg: fmt.Sprintf("version %s expects %d%% but classify.values maps no response to it (it maps to %s): the probe could never pass", w.Version, w.Percent, strings.Join(versions, ", "))}
+			slices.Sort(versions)
+			r.errorf(join(join(field, "expect.weights"), w.Version),
+				"version %s expects %d%% but classify.values maps no response to it (it maps to %s): the probe could never pass", w.Version, w.Percent, strings.Join(versions, ", "))
 		}
 	}
-	return nil
 }

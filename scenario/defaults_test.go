@@ -10,7 +10,7 @@ import (
 )
 
 // The built-in defaults let a correct 75/25 probe decide well within its
-// time budget (DefaultRate's comment). Seeded simulation: 200 runs of a
+// time budget (defaultRate's comment). Seeded simulation: 200 runs of a
 // probe whose true split is exactly 75/25, observed one response at a time
 // with the scenario defaults, each stopped at the first decision or at
 // Rate × MaxDuration requests. Every run must PASS (a wrong verdict has

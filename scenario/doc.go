@@ -70,19 +70,31 @@
 // rate 100/s, tolerance verify.DefaultTolerance (0.05), alpha
 // verify.DefaultAlpha (0.001), errorBudget verify.DefaultErrorBudget (0.01),
 // maxRequests verify.DefaultMaxRequests (50,000), maxDuration 120 s, settle
-// loadgen.DefaultSettleTimeout (60 s); see DefaultRate for why they suit a
+// loadgen.DefaultSettleTimeout (60 s); see defaultRate for why they suit a
 // 75/25 probe. Before judging, every probe runs an unjudged settle phase
 // until 20 consecutive responses are good (loadgen.Options); a probe that
 // does not settle within settle ends with an environment error naming what
 // it saw. maxRequests and maxDuration count the settle phase too.
 //
+// A path to a scenario's scenario.yaml is taken as its folder; any other
+// path that is not a scenario folder (a folder of scenario folders, a
+// missing folder) is an error naming the scenario folders that would work.
+//
 // # Strictness
 //
-// Every mapping of scenario.yaml admits only the fields above: an unknown or
-// misspelt field is an error naming scenario.yaml:<line>, the field's path
+// scenario.yaml is decoded into typed structs (schema.go) with the YAML
+// decoder's KnownFields(true), after its node tree has been held against
+// the same structs for line numbers and messages. Every mapping admits only
+// the fields above: an unknown or misspelt field is an error naming
+// scenario.yaml:<line>, the field's path
 // (spec.steps[0].probes[1].expect.wieghts) and the fields allowed there.
-// Every value is checked against its range, and errors say what is allowed.
-// Anchors, aliases and merge keys are rejected.
+// Every value is checked against its kind and range, and errors say what is
+// allowed. Anchors, aliases and merge keys are rejected.
+//
+// Load reports every problem at once, not the first: each is a Diagnostic
+// with a severity, and the errors come back together in a *LoadError, in
+// file and line order. A mistake is reported once; the checks that build on
+// a field already reported stay silent.
 //
 // Manifests are decoded with client-go's Kubernetes scheme plus Istio's
 // networking.istio.io (v1, v1beta1, v1alpha3) and security.istio.io (v1,
@@ -90,17 +102,37 @@
 // error at its line; unknown and duplicated fields are errors too (the
 // Kubernetes serializer's strict mode, and for Istio specs, whose own decoder
 // drops unknown fields, a check against their protobuf schema), each at the
-// line of the field.
+// line of the field. Every document of every manifest is decoded, each
+// reporting its first problem.
 //
-// # Cross-checks
+// # Cross-checks and the prediction
 //
-// After loading, the manifests in effect at each step are given to the
-// routing model (package mesh): its Lint findings (weights that do not sum to
-// 100, subsets no DestinationRule defines, whose share will be answered 503,
-// unknown gateways, ...) become warnings at the line of the field concerned.
-// Each probe's request is resolved by the model: a host that no Service or
-// VirtualService knows, or an explicit expectation that disagrees with the
-// split the model predicts, is a warning giving the model's reason in one
-// sentence. Requests from the mesh are resolved as coming from the first
-// namespace with injection (else the first namespace, else "default").
+// After loading, the manifests in effect at each step (Scenario.StateAt) are
+// given to the routing model (package mesh) through Scenario.Config and
+// Scenario.Model; Predict gives a probe's Prediction. These are the one
+// prediction that validate (these cross-checks), run (package runner) and
+// every environment use, and Prediction.Disagrees the one rule of whether a
+// prediction contradicts an expectation: it compares exact shares, so 30.4%
+// against 25 ± 5 disagrees although it rounds to 30.
+//
+// Sure to fail on a cluster, and so errors: an object istiod's validation
+// rejects (a negative weight; mesh Finding.Rejected); a probe expecting
+// versions whose every request the model answers 404 (nothing serves its
+// host or path); a classify.podLabel that no pod the probe's requests reach
+// carries (a typo: the error lists the labels they carry); and a probe from
+// mesh when no namespace of spec.namespaces has injection: true. In-mesh
+// probes run from SourceNamespace, the first namespace with injection, else
+// the first namespace, else default; without injection there the in-mesh
+// agent gets no sidecar and its requests bypass the mesh, though the local
+// emulation would route them as if through one.
+//
+// Warnings: the model's other Lint findings (weights that do not sum to
+// 100, subsets no DestinationRule defines, whose share will be answered
+// 503, unknown gateways, ...) at the line of the field concerned; another
+// status for every request; an error share above the budget; an explicit
+// expectation the prediction disagrees with, giving the model's reason in
+// one sentence; deletions of objects not in effect; objects outside the
+// scenario's namespaces. Those where the model predicts a probe fails carry
+// PredictsFailure, which `meshcheck scenarios validate --strict` turns into
+// errors.
 package scenario

@@ -38,7 +38,8 @@ func scenarioSeeds(f *testing.F) [][]byte {
 
 // FuzzLoad feeds arbitrary scenario.yaml text to Load in a folder holding
 // the manifests of the real scenarios. Load must not panic; every error is
-// a *Error at a line of scenario.yaml; a scenario that loads is complete.
+// a Diagnostic at a line of scenario.yaml (or of a manifest), each reported
+// once; a scenario that loads is complete.
 func FuzzLoad(f *testing.F) {
 	for _, s := range scenarioSeeds(f) {
 		f.Add(s)
@@ -48,6 +49,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("\xff\xfe"))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("spec: {steps: [{name: a, probes: [{name: p, from: mesh, request: {url: 'http://a/'}, expect: {status: 200}}]}]}"))
+	// Several mistakes at once, and values of the wrong kind everywhere.
+	f.Add([]byte("apiVersion: x\nkinds: Scenario\nmetadata: {name: A, titel: t}\nspec:\n  defaults: {rate: fast, settle: 5}\n  steps:\n    - name: s\n      apply: [../x.yaml, manifests/echo.yaml, manifests/echo.yaml]\n      probes:\n        - {name: p, from: mesh, request: {url: 'http://a/', host: h}, classify: {by: 'xml:a', podLabel: v, values: {}}, expect: {weights: {v1: 50, v1: 50, v2: x}, status: 200}}\n"))
+	f.Add([]byte("spec: {namespaces: [{name: n}], steps: [{name: s, apply: [manifests/echo.yaml, manifests/routing.yaml], probes: [{name: p, from: mesh, request: {url: 'http://echo-service.echo.svc.cluster.local/'}, classify: {by: status, podLabel: verison}, expect: {fromConfig: true}}]}]}\n"))
 
 	dir := filepath.Join(f.TempDir(), "fuzz")
 	if err := os.MkdirAll(filepath.Join(dir, "manifests"), 0o755); err != nil {
@@ -74,15 +78,22 @@ func FuzzLoad(f *testing.F) {
 		}
 		s, ws, err := Load(dir)
 		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %v is a %T, not a *scenario.Error", err, err)
+			var le *LoadError
+			if !errors.As(err, &le) || len(le.Errors) == 0 {
+				t.Fatalf("error %v is a %T, not a *scenario.LoadError with errors", err, err)
 			}
-			if e.File != file || e.Line < 1 {
-				t.Fatalf("error %q does not name a line of %s", err, file)
-			}
-			if !strings.HasPrefix(err.Error(), file+":"+strconv.Itoa(e.Line)+": ") {
-				t.Fatalf("error %q does not start with file:line", err)
+			seen := map[Diagnostic]bool{}
+			for _, e := range le.Errors {
+				if e.Severity != SeverityError || e.Line < 1 || (e.File != file && !strings.HasPrefix(e.File, filepath.Join(dir, "manifests"))) {
+					t.Fatalf("error %q (%s) does not name a line of %s or a manifest", e, e.Severity, file)
+				}
+				if !strings.HasPrefix(e.Error(), e.File+":"+strconv.Itoa(e.Line)+": ") {
+					t.Fatalf("error %q does not start with file:line", e)
+				}
+				if seen[e] {
+					t.Fatalf("error %q reported twice", e)
+				}
+				seen[e] = true
 			}
 			return
 		}
@@ -97,7 +108,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for _, w := range ws {
-			if w.File == "" || w.Msg == "" {
+			if w.Severity != SeverityWarning || w.File == "" || w.Msg == "" {
 				t.Fatalf("warning without a file or message: %+v", w)
 			}
 		}
@@ -105,7 +116,7 @@ func FuzzLoad(f *testing.F) {
 }
 
 // FuzzDecodeManifest feeds arbitrary text to the manifest decoder. It must
-// not panic; every error is a *Error at a line of the file (or about the
+// not panic; every problem is an error Diagnostic at a line of the file (or about the
 // file as a whole when it holds no object).
 func FuzzDecodeManifest(f *testing.F) {
 	manifests, err := filepath.Glob("../scenarios/*/manifests/*.yaml")
@@ -124,14 +135,15 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte("a: &a [*a, *a]\n---\n- b\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		objs, err := decodeManifest("m.yaml", data)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %v is a %T, not a *scenario.Error", err, err)
+		objs, problems := decodeManifest("m.yaml", data)
+		if len(problems) > 0 {
+			if objs != nil {
+				t.Fatalf("objects %v returned with problems %v", objs, problems)
 			}
-			if e.File != "m.yaml" || (e.Line < 1 && !strings.HasPrefix(e.Msg, "no objects")) {
-				t.Fatalf("error %q does not name a line of m.yaml", err)
+			for _, e := range problems {
+				if e.Severity != SeverityError || e.File != "m.yaml" || (e.Line < 1 && !strings.HasPrefix(e.Msg, "no objects")) {
+					t.Fatalf("error %q does not name a line of m.yaml", e)
+				}
 			}
 			return
 		}

@@ -89,16 +89,21 @@ func lineOf(t *testing.T, file, substr string, n int) int {
 	return 0
 }
 
-// wantError asserts that err is an *Error at file:line naming field, whose
-// message contains every one of msgs.
+// wantError asserts that err is a *LoadError holding exactly one error, at
+// file:line naming field, whose message contains every one of msgs: one
+// mistake is reported once.
 func wantError(t *testing.T, err error, file string, line int, field string, msgs ...string) {
 	t.Helper()
-	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got error %v (%T), want a *scenario.Error", err, err)
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("got error %v (%T), want a *scenario.LoadError", err, err)
 	}
-	if e.File != file || e.Line != line || e.Field != field {
-		t.Errorf("got %s:%d field %q, want %s:%d field %q\n(%v)", e.File, e.Line, e.Field, file, line, field, e)
+	if len(le.Errors) != 1 {
+		t.Errorf("got %d errors, want 1:\n%v", len(le.Errors), err)
+	}
+	e := le.Errors[0]
+	if e.Severity != SeverityError || e.File != file || e.Line != line || e.Field != field {
+		t.Errorf("got %s %s:%d field %q, want an error at %s:%d field %q\n(%v)", e.Severity, e.File, e.Line, e.Field, file, line, field, e)
 	}
 	for _, m := range msgs {
 		if !strings.Contains(e.Msg, m) {
@@ -125,8 +130,8 @@ func writeScenario(t *testing.T, files map[string]string) string {
 }
 
 // warningsContaining returns the warnings whose String contains substr.
-func warningsContaining(ws []Warning, substr string) []Warning {
-	var out []Warning
+func warningsContaining(ws []Diagnostic, substr string) []Diagnostic {
+	var out []Diagnostic
 	for _, w := range ws {
 		if strings.Contains(w.String(), substr) {
 			out = append(out, w)

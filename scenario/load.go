@@ -7,69 +7,102 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // maxScenarioBytes bounds scenario.yaml.
 const maxScenarioBytes = 1 << 20
 
-// Load reads, decodes and validates the scenario in folder dir: its
-// scenario.yaml and every manifest it names. Problems that make the scenario
-// unusable are returned as an *Error naming file, line and field; problems
-// that let it run but likely make it fail or show something unintended come
-// back as warnings, each with its reason.
-func Load(dir string) (*Scenario, []Warning, error) {
-	file := filepath.Join(dir, FileName)
-	data, err := readFile(file, maxScenarioBytes)
+// Load reads, decodes and validates the scenario in folder dir (a path to
+// its scenario.yaml is taken as its folder): its scenario.yaml and every
+// manifest it names. It returns the warnings, problems that let the
+// scenario run but likely make it fail or show something unintended, each
+// with its reason; and, when the scenario is unusable or sure to fail, a
+// *LoadError holding every error found, each naming file, line and field.
+func Load(dir string) (*Scenario, []Diagnostic, error) {
+	ds := &diagnostics{}
+	s := load(dir, ds)
+	warnings, err := ds.split()
 	if err != nil {
-		return nil, nil, &Error{File: file, Msg: err.Error()}
-	}
-	s, refs, err := parse(file, data)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.Dir = dir
-	if err := loadManifests(s, refs); err != nil {
-		return nil, nil, err
-	}
-	warnings, err := crossCheck(s, refs)
-	if err != nil {
-		return nil, nil, err
+		return nil, warnings, err
 	}
 	return s, warnings, nil
 }
 
-// parse decodes scenario.yaml (its text is data; file names it in errors)
-// without reading manifests.
-func parse(file string, data []byte) (*Scenario, *decoded, error) {
-	r := &nodeReader{file: file, lines: map[string]int{}}
-	if line, msg := checkText(data); line > 0 {
-		return nil, nil, &Error{File: file, Line: line, Msg: msg}
+func load(dir string, ds *diagnostics) *Scenario {
+	dir, file, problem := locate(dir)
+	if problem != "" {
+		ds.add(Diagnostic{Severity: SeverityError, File: file, Msg: problem})
+		return nil
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil, &Error{File: file, Line: 1, Msg: "the file is empty: want a Scenario (apiVersion: " + APIVersion + ", kind: Scenario, metadata, spec)"}
-		}
-		line, msg := yamlLine(err)
-		return nil, nil, &Error{File: file, Line: line, Msg: "not valid YAML: " + msg}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, nil, &Error{File: file, Line: extra.Line, Msg: "a second YAML document: scenario.yaml holds one Scenario; put Kubernetes objects in manifest files"}
-	} else if !errors.Is(err, io.EOF) {
-		line, msg := yamlLine(err)
-		return nil, nil, &Error{File: file, Line: line, Msg: "not valid YAML: " + msg}
-	}
-	d, err := r.decodeScenario(&doc)
+	data, err := readFile(file, maxScenarioBytes)
 	if err != nil {
-		return nil, nil, err
+		ds.add(Diagnostic{Severity: SeverityError, File: file, Msg: err.Error()})
+		return nil
 	}
-	d.s.File = file
-	return d.s, d, nil
+	d := parse(file, data, ds)
+	if d == nil {
+		return nil
+	}
+	d.s.Dir = dir
+	loadManifests(d, ds)
+	if ds.failed() {
+		return nil
+	}
+	crossCheck(d.s, d, ds)
+	return d.s
+}
+
+// locate finds the scenario folder and file a path given by the user
+// names: a scenario folder, or its scenario.yaml. For any other path it
+// says what is wrong, naming scenario folders that would work.
+func locate(given string) (dir, file, problem string) {
+	file = filepath.Join(given, FileName)
+	info, err := os.Stat(given)
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		msg := fmt.Sprintf("does not exist: give a scenario folder (one holding %s)", FileName)
+		if hint := scenarioFolders(filepath.Dir(given)); hint != "" {
+			msg += "; " + filepath.Dir(given) + " " + hint
+		}
+		return given, given, msg
+	case err != nil:
+		return given, given, fmt.Sprintf("cannot read: %v", err)
+	case !info.IsDir() && filepath.Base(given) == FileName:
+		return filepath.Dir(given), given, ""
+	case !info.IsDir():
+		return given, given, fmt.Sprintf("a file, not a scenario folder: give the folder that holds %s", FileName)
+	}
+	if _, err := os.Stat(file); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return given, file, ""
+	}
+	if hint := scenarioFolders(given); hint != "" {
+		return given, given, fmt.Sprintf("not a scenario folder (it has no %s), but it %s", FileName, hint)
+	}
+	return given, given, fmt.Sprintf("not a scenario folder: it has no %s (a scenario folder holds %s and the manifests it names)", FileName, FileName)
+}
+
+// scenarioFolders says which sub-folders of dir are scenario folders
+// ("holds scenario folders: give one of scenarios/echo, scenarios/hello"),
+// or "" when none is.
+func scenarioFolders(dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	var found []string
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if info, err := os.Stat(filepath.Join(sub, FileName)); err == nil && info.Mode().IsRegular() {
+			found = append(found, sub)
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	sort.Strings(found)
+	return "holds scenario folders: give one of " + strings.Join(found, ", ")
 }
 
 // readFile reads a regular file of at most limit bytes.
@@ -101,56 +134,63 @@ func readFile(path string, limit int64) ([]byte, error) {
 
 // loadManifests reads and decodes every manifest the steps name. A file
 // named by several steps is decoded once.
-func loadManifests(s *Scenario, d *decoded) error {
+func loadManifests(d *decoded, ds *diagnostics) {
+	s := d.s
 	root, err := filepath.EvalSymlinks(s.Dir)
 	if err != nil {
-		return &Error{File: s.File, Msg: fmt.Sprintf("cannot resolve the scenario folder %s: %v", s.Dir, err)}
+		ds.add(Diagnostic{Severity: SeverityError, File: s.File, Msg: fmt.Sprintf("cannot resolve the scenario folder %s: %v", s.Dir, err)})
+		return
 	}
 	cache := map[string][]Object{}
-	load := func(ref manifestRef) (Manifest, error) {
+	failed := map[string]bool{}
+	load := func(ref manifestRef) (Manifest, bool) {
 		if objs, ok := cache[ref.file]; ok {
-			return Manifest{File: ref.file, Objects: objs}, nil
+			return Manifest{File: ref.file, Objects: objs}, true
 		}
+		if failed[ref.file] {
+			return Manifest{}, false
+		}
+		failed[ref.file] = true
 		path := filepath.Join(s.Dir, filepath.FromSlash(ref.file))
-		refErr := func(format string, args ...any) error {
-			return &Error{File: s.File, Line: ref.node.Line, Field: ref.field, Msg: fmt.Sprintf(format, args...)}
+		refErr := func(format string, args ...any) (Manifest, bool) {
+			ds.add(Diagnostic{Severity: SeverityError, File: s.File, Line: ref.line, Field: ref.field, Msg: fmt.Sprintf(format, args...)})
+			return Manifest{}, false
 		}
 		real, err := filepath.EvalSymlinks(path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return Manifest{}, refErr("%s does not exist in the scenario folder %s", ref.file, s.Dir)
+				return refErr("%s does not exist in the scenario folder %s", ref.file, s.Dir)
 			}
-			return Manifest{}, refErr("cannot read %s: %v", ref.file, err)
+			return refErr("cannot read %s: %v", ref.file, err)
 		}
 		if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return Manifest{}, refErr("%s resolves outside the scenario folder (through a symbolic link): keep manifests inside %s", ref.file, s.Dir)
+			return refErr("%s resolves outside the scenario folder (through a symbolic link): keep manifests inside %s", ref.file, s.Dir)
 		}
 		data, err := readFile(path, maxManifestBytes)
 		if err != nil {
-			return Manifest{}, refErr("%s: %v", ref.file, err)
+			return refErr("%s: %v", ref.file, err)
 		}
-		objs, err := decodeManifest(path, data)
-		if err != nil {
-			return Manifest{}, err
+		objs, problems := decodeManifest(path, data)
+		for _, p := range problems {
+			ds.add(p)
 		}
+		if len(problems) > 0 {
+			return Manifest{}, false
+		}
+		delete(failed, ref.file)
 		cache[ref.file] = objs
-		return Manifest{File: ref.file, Objects: objs}, nil
+		return Manifest{File: ref.file, Objects: objs}, true
 	}
 	for i := range s.Steps {
 		for _, ref := range d.apply[i] {
-			m, err := load(ref)
-			if err != nil {
-				return err
+			if m, ok := load(ref); ok {
+				s.Steps[i].Apply = append(s.Steps[i].Apply, m)
 			}
-			s.Steps[i].Apply = append(s.Steps[i].Apply, m)
 		}
 		for _, ref := range d.delete[i] {
-			m, err := load(ref)
-			if err != nil {
-				return err
+			if m, ok := load(ref); ok {
+				s.Steps[i].Delete = append(s.Steps[i].Delete, m)
 			}
-			s.Steps[i].Delete = append(s.Steps[i].Delete, m)
 		}
 	}
-	return nil
 }

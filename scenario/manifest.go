@@ -97,39 +97,49 @@ func isSeparator(line []byte) bool {
 	return len(rest) == 0 || rest[0] == '#'
 }
 
-// decodeManifest decodes every document of a manifest file strictly.
-func decodeManifest(file string, data []byte) ([]Object, error) {
+// decodeManifest decodes every document of a manifest file strictly. It
+// returns the objects, or the problems of every document that does not
+// decode.
+func decodeManifest(file string, data []byte) ([]Object, []Diagnostic) {
+	fail := func(line int, msg string) ([]Object, []Diagnostic) {
+		return nil, []Diagnostic{{Severity: SeverityError, File: file, Line: line, Msg: msg}}
+	}
 	c, err := theCodec()
 	if err != nil {
-		return nil, &Error{File: file, Msg: err.Error()}
+		return fail(0, err.Error())
 	}
 	if line, msg := checkText(data); line > 0 {
-		return nil, &Error{File: file, Line: line, Msg: msg}
+		return fail(line, msg)
 	}
 	docs := splitDocuments(data)
 	if len(docs) == 0 {
-		return nil, &Error{File: file, Msg: "no objects: a manifest holds Kubernetes or Istio objects, separated by ---"}
+		return fail(0, "no objects: a manifest holds Kubernetes or Istio objects, separated by ---")
 	}
 	var out []Object
+	var problems []Diagnostic
 	for _, d := range docs {
 		obj, err := c.decodeDocument(file, d)
 		if err != nil {
-			return nil, err
+			problems = append(problems, *err)
+			continue
 		}
 		out = append(out, Object{File: file, Line: d.line, Object: obj, Raw: d.raw})
+	}
+	if len(problems) > 0 {
+		return nil, problems
 	}
 	return out, nil
 }
 
 // docError reports a problem at line (relative to the document) of d.
-func docError(file string, d document, line int, field, format string, args ...any) *Error {
+func docError(file string, d document, line int, field, format string, args ...any) *Diagnostic {
 	if line < 1 {
 		line = 1
 	}
-	return &Error{File: file, Line: d.line + line - 1, Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &Diagnostic{Severity: SeverityError, File: file, Line: d.line + line - 1, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (c *codec) decodeDocument(file string, d document) (runtime.Object, error) {
+func (c *codec) decodeDocument(file string, d document) (runtime.Object, *Diagnostic) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(d.raw, &doc); err != nil {
 		line, msg := yamlLine(err)
@@ -224,9 +234,9 @@ func groupName(g string) string {
 	return g
 }
 
-// decodeError turns a serializer error into an *Error at the line of the
+// decodeError turns a serializer error into an *Diagnostic at the line of the
 // field it names.
-func decodeError(file string, d document, root *yaml.Node, gvk schema.GroupVersionKind, err error) *Error {
+func decodeError(file string, d document, root *yaml.Node, gvk schema.GroupVersionKind, err error) *Diagnostic {
 	if se, ok := runtime.AsStrictDecodingError(err); ok {
 		for _, fe := range se.Errors() {
 			msg := fe.Error()

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -88,9 +89,9 @@ func TestScenarioManifestYAMLErrorIsInItsDocument(t *testing.T) {
 	file := filepath.Join(dir, "manifests", "echo.yaml")
 	edit(t, file, "  host: echo-service\n", "  host: [echo-service\n", 1)
 	_, _, err := Load(dir)
-	e, ok := err.(*Error)
-	if !ok {
-		t.Fatalf("got %v, want a *scenario.Error", err)
+	var e *Diagnostic
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want a *scenario.Diagnostic", err)
 	}
 	// The last document starts far into the file: the line is the file's.
 	if at := lineOf(t, file, "host: [echo-service", 1); e.File != file || e.Line < at-1 || e.Line > at+2 || !strings.Contains(e.Msg, "not valid YAML") {
@@ -201,7 +202,7 @@ func TestScenarioStateAt(t *testing.T) {
 kind: Scenario
 metadata: {name: state, title: state}
 spec:
-  namespaces: [{name: ns}]
+  namespaces: [{name: ns, injection: true}]
   steps:
     - name: one
       apply: [a.yaml, b.yaml]

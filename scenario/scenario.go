@@ -9,16 +9,17 @@ import (
 	"github.com/meshcheck/meshcheck/verify"
 )
 
-// APIVersion and Kind are what every scenario.yaml declares at its top.
+// scenarioAPIVersion and scenarioKind are what every scenario.yaml declares
+// at its top.
 const (
-	APIVersion = "meshcheck.dev/v1alpha1"
-	Kind       = "Scenario"
+	scenarioAPIVersion = "meshcheck.dev/v1alpha1"
+	scenarioKind       = "Scenario"
 	// FileName is the name of the scenario file inside a scenario folder.
 	FileName = "scenario.yaml"
-	// DefaultVersionLabel is the pod label whose values name versions when a
+	// defaultVersionLabel is the pod label whose values name versions when a
 	// probe expects fromConfig and its classifier maps response values
 	// (classify.values) instead of naming a pod label.
-	DefaultVersionLabel = "version"
+	defaultVersionLabel = "version"
 )
 
 // Built-in defaults of the settings that verify does not define.
@@ -36,14 +37,14 @@ const (
 // second is also gentle enough for a single-replica echo pod and a kind node
 // on a laptop.
 const (
-	DefaultRate        = 100
-	DefaultMaxDuration = 120 * time.Second
+	defaultRate        = 100
+	defaultMaxDuration = 120 * time.Second
 )
 
 // Limits of the settings; values outside them are input errors.
 const (
-	MaxRate        = 10000
-	MaxMaxDuration = 24 * time.Hour
+	maxRate        = 10000
+	maxMaxDuration = 24 * time.Hour
 )
 
 // Scenario is one loaded and validated scenario folder.
@@ -112,12 +113,12 @@ type Settings struct {
 // builtinSettings returns the defaults used where the file is silent.
 func builtinSettings() Settings {
 	return Settings{
-		Rate:        DefaultRate,
+		Rate:        defaultRate,
 		Tolerance:   verify.DefaultTolerance,
 		Alpha:       verify.DefaultAlpha,
 		ErrorBudget: verify.DefaultErrorBudget,
 		MaxRequests: verify.DefaultMaxRequests,
-		MaxDuration: DefaultMaxDuration,
+		MaxDuration: defaultMaxDuration,
 	}
 }
 
@@ -237,13 +238,13 @@ func (p Probe) Expectation(fromConfig []verify.Weight) verify.Expectation {
 }
 
 // VersionLabel is the pod label whose values are the probe's versions: the
-// classifier's pod label, or DefaultVersionLabel when the classifier maps
+// classifier's pod label, or defaultVersionLabel when the classifier maps
 // response values itself. It is the label to pass to mesh Shares.
 func (p Probe) VersionLabel() string {
 	if p.Classify.PodLabel != "" {
 		return p.Classify.PodLabel
 	}
-	return DefaultVersionLabel
+	return defaultVersionLabel
 }
 
 // objectKey identifies an object on a cluster: API group, kind, namespace

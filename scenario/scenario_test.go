@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -388,9 +389,9 @@ func TestScenarioYAMLSyntaxError(t *testing.T) {
 	file := filepath.Join(dir, "scenario.yaml")
 	edit(t, file, "  title: Echo", "  title: [Echo", 1)
 	_, _, err := Load(dir)
-	e, ok := err.(*Error)
-	if !ok {
-		t.Fatalf("got %v, want a *scenario.Error", err)
+	var e *Diagnostic
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want a *scenario.Diagnostic", err)
 	}
 	if at := lineOf(t, file, "title: [Echo", 1); e.File != file || e.Line < at-1 || e.Line > at+1 || !strings.Contains(e.Msg, "not valid YAML") {
 		t.Errorf("got %v, want a YAML error near %s:%d", e, file, at)
@@ -415,7 +416,7 @@ func TestScenarioSymlinkEscape(t *testing.T) {
 func TestScenarioMissingFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nope")
 	_, _, err := Load(dir)
-	wantError(t, err, filepath.Join(dir, "scenario.yaml"), 0, "", "no such file")
+	wantError(t, err, dir, 0, "", "does not exist: give a scenario folder (one holding scenario.yaml)")
 }
 
 func TestScenarioEmptyFile(t *testing.T) {
@@ -498,22 +499,35 @@ func TestScenarioExpectation(t *testing.T) {
 	}
 }
 
-func TestScenarioErrorFormat(t *testing.T) {
+func TestScenarioDiagnosticFormat(t *testing.T) {
 	cases := []struct {
-		e    Error
+		d    Diagnostic
 		want string
 	}{
-		{Error{File: "a/scenario.yaml", Line: 7, Field: "spec.x", Msg: "bad"}, "a/scenario.yaml:7: spec.x: bad"},
-		{Error{File: "a/scenario.yaml", Line: 7, Msg: "bad"}, "a/scenario.yaml:7: bad"},
-		{Error{File: "a/scenario.yaml", Msg: "no such file"}, "a/scenario.yaml: no such file"},
+		{Diagnostic{File: "a/scenario.yaml", Line: 7, Field: "spec.x", Msg: "bad"}, "a/scenario.yaml:7: spec.x: bad"},
+		{Diagnostic{File: "a/scenario.yaml", Line: 7, Msg: "bad"}, "a/scenario.yaml:7: bad"},
+		{Diagnostic{File: "a/scenario.yaml", Msg: "no such file"}, "a/scenario.yaml: no such file"},
 	}
 	for _, c := range cases {
-		if got := c.e.Error(); got != c.want {
-			t.Errorf("got %q, want %q", got, c.want)
+		for _, sev := range []Severity{SeverityError, SeverityWarning} {
+			c.d.Severity = sev
+			if got := c.d.Error(); got != c.want {
+				t.Errorf("%s: got %q, want %q", sev, got, c.want)
+			}
+			if got := c.d.String(); got != c.want {
+				t.Errorf("%s: String %q, want %q", sev, got, c.want)
+			}
 		}
-		w := Warning(c.e)
-		if got := w.String(); got != c.want {
-			t.Errorf("warning: got %q, want %q", got, c.want)
-		}
+	}
+	le := &LoadError{Errors: []Diagnostic{cases[0].d, cases[1].d}}
+	if got, want := le.Error(), cases[0].want+"\n"+cases[1].want; got != want {
+		t.Errorf("LoadError %q, want %q", got, want)
+	}
+	var d *Diagnostic
+	if !errors.As(error(le), &d) || d.Msg != "bad" || d.Field != "spec.x" {
+		t.Errorf("errors.As finds %+v, want the first diagnostic", d)
+	}
+	if SeverityError.String() != "error" || SeverityWarning.String() != "warning" {
+		t.Errorf("severities %s, %s", SeverityError, SeverityWarning)
 	}
 }

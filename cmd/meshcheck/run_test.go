@@ -145,7 +145,7 @@ func TestRunWithoutMeshGateway(t *testing.T) {
 			note = strings.TrimSpace(strings.TrimPrefix(line, "note"))
 		}
 	}
-	for _, w := range []string{"ignore VirtualService echo/echo-route", "gateways do not include mesh", "v1=50, v2=50"} {
+	for _, w := range []string{"ignore VirtualService echo/echo-route", "gateways do not include mesh", "v1 50%, v2 50%"} {
 		if !strings.Contains(note, w) {
 			t.Errorf("in-mesh note %q does not say %q", note, w)
 		}

@@ -46,6 +46,7 @@ stderr with its error and the command exits 2.`,
 
 func newScenariosValidateCommand() *cobra.Command {
 	var istioctlFlag string
+	var strict bool
 	cmd := &cobra.Command{
 		Use:   "validate <scenario-dir>...",
 		Short: "Validate scenarios without running them",
@@ -55,10 +56,14 @@ istioctl is found (--istioctl, else PATH), each step's state is also checked
 with "istioctl analyze --use-kube=false -A" and its findings (IST codes) are
 shown beside meshcheck's own.
 
-Warnings go to stderr as "warning: file:line: field: message" and istioctl's
-findings as "istioctl: file:line: IST0101 (Error) ..."; the scenario is still
-valid (exit 0). Errors go to stderr as "file:line: field: message" and the
-command exits 2; an istioctl that fails to run exits 4.`,
+Every problem goes to stderr as "error: file:line: field: message" or
+"warning: file:line: field: message", all of them at once, and istioctl's
+findings as "istioctl: file:line: IST0101 (Error) ...". Errors are mistakes and
+configs sure to fail on a cluster (istiod rejects an object, a probe's host is
+served by nothing, its podLabel is on no pod it reaches, a mesh probe would run
+without a sidecar): the command exits 2. Warnings leave the scenario valid
+(exit 0); with --strict, warnings where the routing model predicts a probe
+fails are errors too. An istioctl that fails to run exits 4.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Without --istioctl and none on PATH, src.Path stays "":
@@ -67,25 +72,40 @@ command exits 2; an istioctl that fails to run exits 4.`,
 			if err != nil && istioctlFlag != "" {
 				return usageError(err)
 			}
-			return validateScenarios(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, src.Path)
+			return validateScenarios(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, src.Path, strict)
 		},
 	}
 	cmd.Flags().StringVar(&istioctlFlag, "istioctl", "", "istioctl to analyze each step's manifests with (default: istioctl on PATH, if any)")
+	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings that predict a probe fails as errors (exit 2)")
 	return cmd
 }
 
 // validateScenarios loads every dir, reporting each result and, with an
 // istioctl, its analysis; it fails with a usage error (exit 2) when any
-// does not load, with an environment error (exit 4) when istioctl fails.
-func validateScenarios(ctx context.Context, stdout, stderr io.Writer, dirs []string, istioctl string) error {
+// does not load (or, strict, has a warning that predicts failure), with an
+// environment error (exit 4) when istioctl fails.
+func validateScenarios(ctx context.Context, stdout, stderr io.Writer, dirs []string, istioctl string, strict bool) error {
 	failed := 0
 	for _, dir := range dirs {
 		s, warnings, err := scenario.Load(dir)
+		var le *scenario.LoadError
+		if errors.As(err, &le) {
+			for _, e := range le.Errors {
+				fmt.Fprintf(stderr, "error: %s\n", e)
+			}
+		} else if err != nil {
+			fmt.Fprintf(stderr, "error: %s\n", err)
+		}
+		fatal := 0
 		for _, w := range warnings {
+			if strict && w.PredictsFailure {
+				fatal++
+				fmt.Fprintf(stderr, "error: %s (--strict: the routing model predicts the probe fails)\n", w)
+				continue
+			}
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, err)
 			failed++
 			continue
 		}
@@ -100,7 +120,12 @@ func validateScenarios(ctx context.Context, stdout, stderr io.Writer, dirs []str
 			}
 			analysis = ", " + scenarioPlural(len(findings), "istioctl finding")
 		}
-		fmt.Fprintf(stdout, "%s: ok: scenario %s, %s, %s, %s%s\n", dir, s.Metadata.Name,
+		verdict := "ok"
+		if fatal > 0 {
+			failed++
+			verdict = fmt.Sprintf("failed (--strict: %s predict failure)", scenarioPlural(fatal, "warning"))
+		}
+		fmt.Fprintf(stdout, "%s: %s: scenario %s, %s, %s, %s%s\n", dir, verdict, s.Metadata.Name,
 			scenarioPlural(len(s.Steps), "step"), scenarioPlural(scenarioProbeCount(s), "probe"), scenarioPlural(len(warnings), "warning"), analysis)
 	}
 	if failed > 0 {

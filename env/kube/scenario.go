@@ -131,16 +131,11 @@ func Kinds(s *scenario.Scenario) ([]schema.GroupVersionKind, error) {
 // to, or, when it resolves to none (no route, an error status), every
 // Service in the scenario's state.
 func ProbeServices(s *scenario.Scenario, step int, p scenario.Probe) ([]Ref, error) {
-	state := s.StateAt(step)
-	objs := make([]runtime.Object, 0, len(state))
-	for _, o := range state {
-		objs = append(objs, o.Object)
-	}
-	cfg, err := mesh.NewConfig(objs)
+	cfg, err := s.Config(step)
 	if err != nil {
-		return nil, fmt.Errorf("probe %s: routing model of step %d: %w", p.Name, step, err)
+		return nil, fmt.Errorf("probe %s: %w", p.Name, err)
 	}
-	res := mesh.New(cfg).Resolve(p.ModelRequest(s.SourceNamespace()))
+	res := scenario.Predict(mesh.New(cfg), p, s.SourceNamespace()).Resolution
 	svcGVK := schema.GroupVersionKind{Version: "v1", Kind: "Service"}
 	var refs []Ref
 	for _, d := range res.Destinations {

@@ -54,8 +54,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
@@ -158,13 +156,9 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 		return fmt.Errorf("local environment: step %d: the scenario has steps 0 to %d", step, len(s.Steps)-1)
 	}
 	objs := s.StateAt(step)
-	runtimeObjs := make([]runtime.Object, 0, len(objs))
-	for _, o := range objs {
-		runtimeObjs = append(runtimeObjs, o.Object)
-	}
-	cfg, err := mesh.NewConfig(runtimeObjs)
+	cfg, err := s.Config(step)
 	if err != nil {
-		return fmt.Errorf("step %s: %w: %w", s.Steps[step].Name, env.ErrUnsupported, err)
+		return fmt.Errorf("%w: %w", env.ErrUnsupported, err)
 	}
 	tpls := templates(objs)
 

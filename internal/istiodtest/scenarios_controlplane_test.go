@@ -18,7 +18,6 @@ import (
 	"github.com/meshcheck/meshcheck/internal/istiodtest"
 	"github.com/meshcheck/meshcheck/internal/routegen"
 	"github.com/meshcheck/meshcheck/mesh"
-	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -26,7 +25,7 @@ import (
 // TestControlPlaneScenarios applies every step of every scenario
 // under scenarios/ to the real istiod and checks, for each probe, that the
 // weighted clusters istiod programs at the probe's vantage for its request
-// are the destinations the routing model predicts (runner.Predict, the
+// are the destinations the routing model predicts (scenario.Predict, the
 // prediction run and validate use), and that their versions (through the
 // DestinationRule subsets' labels) give the scenario's expected weights.
 func TestControlPlaneScenarios(t *testing.T) {
@@ -48,7 +47,7 @@ func TestControlPlaneScenarios(t *testing.T) {
 			model := newModel(t, objs)
 			for _, p := range st.Probes {
 				t.Run(s.Metadata.Name+"/"+st.Name+"/"+p.Name, func(t *testing.T) {
-					pred := runner.Predict(model, p, s.SourceNamespace())
+					pred := scenario.Predict(model, p, s.SourceNamespace())
 					route := programmedRoute(t, cp, p, s.SourceNamespace())
 					assertSameDestinations(t, pred.Resolution, route)
 					if len(p.Expect.Weights) == 0 {
@@ -95,7 +94,7 @@ func TestControlPlaneEchoWithoutMesh(t *testing.T) {
 	}
 	model := newModel(t, objs)
 	for _, p := range s.Steps[0].Probes {
-		pred := runner.Predict(model, p, s.SourceNamespace())
+		pred := scenario.Predict(model, p, s.SourceNamespace())
 		route := programmedRoute(t, cp, p, s.SourceNamespace())
 		assertSameDestinations(t, pred.Resolution, route)
 		switch p.From {

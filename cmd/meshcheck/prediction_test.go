@@ -35,7 +35,7 @@ func TestScenariosValidateShare304(t *testing.T) {
 
 // ...and run notes the same disagreement in the probe's report.
 func TestRunShare304NotesTheDisagreement(t *testing.T) {
-	_, out, errOut := runExec(t, "run", share304, "--env", "local", "--rate", runRate, "--max-requests", "300")
+	_, out, errOut := runExec(t, "run", share304, "--env", "local", "--rate", runRate(), "--max-requests", "300")
 	if !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, "predicts v1 69.6%, v2 30.4%") {
 		t.Errorf("stderr lacks the load warning:\n%s", errOut)
 	}

@@ -8,14 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
-	"strings"
-	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/meshcheck/meshcheck/env/kind/kwait"
 )
 
 // ErrClusterExists is returned when a cluster of the name exists and
@@ -137,46 +129,4 @@ func Delete(p Provider, l Layout, log *slog.Logger) (existed bool, err error) {
 		return existed, fmt.Errorf("remove image tarballs: %w", err)
 	}
 	return existed, nil
-}
-
-// WaitNodesReady waits, watching the API server, until want nodes exist and
-// all are Ready, or fails after timeout naming the nodes that are not.
-func WaitNodesReady(ctx context.Context, client kubernetes.Interface, want int, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	nodes := client.CoreV1().Nodes()
-	src := kwait.ListWatch(nodes.List, nodes.Watch)
-	var pending []string
-	err := kwait.Until(ctx, src, func(objs kwait.Objects) bool {
-		pending = pending[:0]
-		for name, o := range objs {
-			if why := nodeNotReady(o.(*corev1.Node)); why != "" {
-				pending = append(pending, name+": "+why)
-			}
-		}
-		if len(objs) < want {
-			pending = append(pending, fmt.Sprintf("%d of %d nodes registered", len(objs), want))
-		}
-		return len(pending) == 0
-	})
-	if err == nil {
-		return nil
-	}
-	if len(pending) == 0 {
-		return fmt.Errorf("waiting for nodes: %w", err)
-	}
-	sort.Strings(pending)
-	return fmt.Errorf("nodes not Ready after %s: %s: %w", timeout, strings.Join(pending, "; "), err)
-}
-
-func nodeNotReady(n *corev1.Node) string {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			if c.Status == corev1.ConditionTrue {
-				return ""
-			}
-			return fmt.Sprintf("Ready=%s (%s)", c.Status, c.Reason)
-		}
-	}
-	return "no Ready condition yet"
 }

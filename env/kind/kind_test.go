@@ -15,10 +15,6 @@ import (
 	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
@@ -380,37 +376,6 @@ func TestDelete(t *testing.T) {
 				t.Errorf("kubeconfig still there after delete")
 			}
 		})
-	}
-}
-
-func TestWaitNodesReady(t *testing.T) {
-	client := fake.NewClientset(readyNode("meshcheck-control-plane", false))
-	watching := make(chan struct{}, 1)
-	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace())
-		watching <- struct{}{}
-		return true, w, err
-	})
-	done := make(chan error, 1)
-	go func() { done <- WaitNodesReady(context.Background(), client, 1, time.Minute) }()
-	<-watching
-	if _, err := client.CoreV1().Nodes().UpdateStatus(context.Background(), readyNode("meshcheck-control-plane", true), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestWaitNodesReadyTimesOut(t *testing.T) {
-	client := fake.NewClientset(readyNode("meshcheck-control-plane", false))
-	err := WaitNodesReady(context.Background(), client, 1, 50*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "meshcheck-control-plane: Ready=False (KubeletNotReady)") {
-		t.Fatalf("error %v", err)
-	}
-	err = WaitNodesReady(context.Background(), fake.NewClientset(), 1, 50*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "0 of 1 nodes registered") {
-		t.Fatalf("error %v", err)
 	}
 }
 

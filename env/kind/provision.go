@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/image"
 )
 
@@ -337,8 +338,8 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	if err := WaitNodesReady(ctx, client, 1, o.ReadinessTimeout); err != nil {
-		return err
+	if err := kube.WaitNodes(ctx, client, 1, kube.Wait{Timeout: o.ReadinessTimeout, Log: log}); err != nil {
+		return fmt.Errorf("kind cluster %q: %w", o.Name, err)
 	}
 	nodeList, err := s.provider.ListInternalNodes(o.Name)
 	if err != nil {

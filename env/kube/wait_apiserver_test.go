@@ -308,7 +308,9 @@ func TestWaitDeploymentsOutsideTheMesh(t *testing.T) {
 		t.Errorf("WaitDeployments with a pending pod = %v, want a timeout saying 0 of 1 pods ready", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- WaitDeployments(ctx, srv.Kube, refs[:1], Wait{Timeout: 30 * time.Second, Poll: 20 * time.Millisecond}) }()
+	go func() {
+		done <- WaitDeployments(ctx, srv.Kube, refs[:1], Wait{Timeout: 30 * time.Second, Poll: 20 * time.Millisecond})
+	}()
 	if _, err := apiservertest.MarkPodReady(ctx, srv.Kube, pods[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +340,9 @@ func TestWaitNodes(t *testing.T) {
 		t.Errorf("WaitNodes with a NotReady node = %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- WaitNodes(ctx, srv.Kube, 1, Wait{Timeout: 30 * time.Second, Poll: 20 * time.Millisecond}) }()
+	go func() {
+		done <- WaitNodes(ctx, srv.Kube, 1, Wait{Timeout: 30 * time.Second, Poll: 20 * time.Millisecond})
+	}()
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}
 	if _, err := srv.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)

@@ -99,18 +99,18 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 func TestRequiresIstio(t *testing.T) {
 	srv := apiservertest.Start(t)
 	ctx := t.Context()
-	_, err := New(ctx, Options{Kubeconfig: srv.Kubeconfig})
+	_, err := connect(ctx, WithKubeconfig(srv.Kubeconfig))
 	if !errors.Is(err, ErrNoIstio) || !strings.Contains(err.Error(), "no istiod Deployment") || !strings.Contains(err.Error(), `context "envtest"`) {
 		t.Errorf("New without Istio: err = %v, want ErrNoIstio naming istiod and the context", err)
 	}
 	installIstio(t, srv)
-	_, err = New(ctx, Options{Kubeconfig: srv.Kubeconfig})
-	if !errors.Is(err, ErrNoIstio) || !strings.Contains(err.Error(), "no available replica") {
+	_, err = connect(ctx, WithKubeconfig(srv.Kubeconfig))
+	if !errors.Is(err, ErrNoIstio) || !strings.Contains(err.Error(), "istiod in namespace istio-system is not ready") {
 		t.Errorf("New with istiod unavailable: err = %v, want ErrNoIstio", err)
 	}
 	srv.RunWorkloads(t)
 	waitAvailable(t, srv, "istiod")
-	_, err = New(ctx, Options{Kubeconfig: srv.Kubeconfig})
+	_, err = connect(ctx, WithKubeconfig(srv.Kubeconfig))
 	if err != nil {
 		t.Errorf("New with istiod available: %v", err)
 	}
@@ -148,14 +148,13 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw := &fakeForwarder{}
-	e, err := New(ctx, Options{
-		Kubeconfig:   srv.Kubeconfig,
-		Context:      "envtest",
-		Forwarder:    fw,
-		Propagation:  kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil }),
-		ReadyTimeout: 30 * time.Second,
-		PollInterval: 20 * time.Millisecond,
-	})
+	e, err := connect(ctx,
+		WithKubeconfig(srv.Kubeconfig),
+		WithContext("envtest"),
+		WithForwarder(fw),
+		WithPropagator(kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })),
+		WithReadyTimeout(30*time.Second),
+		WithPollInterval(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,8 +280,8 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 		{"https://gw.example:8443/", "https://gw.example:8443/echo"},
 	} {
 		fw2 := &fakeForwarder{}
-		e2, err := New(ctx, Options{Kubeconfig: srv.Kubeconfig, Forwarder: fw2, IngressURL: c.ingressURL,
-			Propagation: kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })})
+		e2, err := connect(ctx, WithKubeconfig(srv.Kubeconfig), WithForwarder(fw2), WithIngressURL(c.ingressURL),
+			WithPropagator(kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,4 +383,13 @@ func inventory(t *testing.T, srv *apiservertest.Server) map[string]string {
 
 func istioGVR(resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: resource}
+}
+
+// connect validates the options and connects.
+func connect(ctx context.Context, opts ...Option) (*Env, error) {
+	o, err := New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return o.Connect(ctx)
 }

@@ -19,8 +19,8 @@ import (
 // of istio-system/istio-ingressgateway; a port-forward to a ready gateway
 // pod's HTTP target port.
 func (e *Env) ingressBase(ctx context.Context) (string, error) {
-	if e.opts.IngressURL != "" {
-		return trimSlash(e.opts.IngressURL), nil
+	if e.opts.ingressURL != "" {
+		return trimSlash(e.opts.ingressURL), nil
 	}
 	if e.ingress != "" {
 		return e.ingress, nil

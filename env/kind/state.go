@@ -25,6 +25,19 @@ func DefaultStateDir() (string, error) {
 	return filepath.Join(dir, "meshcheck"), nil
 }
 
+// ResolveStateDir resolves --kubeconfig-dir: "" is DefaultStateDir, a
+// relative folder is made absolute.
+func ResolveStateDir(dir string) (string, error) {
+	if dir == "" {
+		return DefaultStateDir()
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--kubeconfig-dir %s: %w", dir, err)
+	}
+	return abs, nil
+}
+
 // Layout names the files of one cluster under a state directory.
 type Layout struct {
 	StateDir string // e.g. ~/.cache/meshcheck

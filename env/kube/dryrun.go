@@ -111,3 +111,14 @@ func hasMeshProbe(st scenario.Step) bool {
 	}
 	return false
 }
+
+// WriteDryRuns writes WriteDryRun of every scenario, in order; errors name
+// the scenario.
+func WriteDryRuns(w io.Writer, scenarios []*scenario.Scenario, agentImage string) error {
+	for _, s := range scenarios {
+		if err := WriteDryRun(w, s, agentImage); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
+		}
+	}
+	return nil
+}

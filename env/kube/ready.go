@@ -113,6 +113,18 @@ func WaitDeployments(ctx context.Context, client kubernetes.Interface, refs []Re
 	return nil
 }
 
+// DeploymentReady checks once, by the rule of WaitDeployments, whether the
+// Deployment r is ready: "" when it is, else why not. err is set when
+// waiting cannot help (a pod without its sidecar, a Deployment past its
+// progress deadline).
+func DeploymentReady(ctx context.Context, client kubernetes.Interface, r Ref) (why string, err error) {
+	st, err := deploymentReady(ctx, client, r)
+	if err != nil || st.ready {
+		return "", err
+	}
+	return st.why, nil
+}
+
 // WaitNodes waits until want nodes are registered and every node's Ready
 // condition is True, or fails after the timeout naming the nodes that are
 // not (IsNotReady holds).

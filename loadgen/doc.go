@@ -9,7 +9,7 @@
 //     attack (vegeta's Stop is permanent), within a time budget
 //     (Options.Duration) and a request budget (Options.MaxRequests). The
 //     Host travels as a header, which vegeta turns into req.Host; a Host
-//     with a port is refused because Istio answers it 404.
+//     with a port is refused (mesh.HostPortRule says why).
 //   - A Classifier reads the raw value naming a response's version
 //     (json:<path>, regex:<expr>, header:<name>, status); a VersionMap turns
 //     raw values (pod names) into versions. Errors (no response, statuses

@@ -438,7 +438,7 @@ func (r *nodeReader) request(n *yaml.Node, field string, from mesh.Vantage) (Req
 			return q, r.missingf(n, field, "host", "missing: an ingress probe sends a Host header that a Gateway server and VirtualService accept, e.g. host: echo.local")
 		}
 		if h, _, hasPort := strings.Cut(q.Host, ":"); hasPort {
-			return q, r.errorf(m["host"], join(field, "host"), "%q: give the host without a port (%s): the environment picks the ingress port, and Istio before 1.15 answered 404 to a Host header with a port (istio/istio#6773; later versions ignore it), so a port only makes the probe depend on the Istio version", q.Host, h)
+			return q, r.errorf(m["host"], join(field, "host"), "%q: give the host without a port (%s): the environment picks the ingress port; "+mesh.HostPortRule, q.Host, h)
 		}
 		if !dnsName.MatchString(q.Host) || len(q.Host) > 253 {
 			return q, r.errorf(m["host"], join(field, "host"), "%q: want a lower-case DNS name such as echo.local (no scheme, port, path or wildcard)", q.Host)

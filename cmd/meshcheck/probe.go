@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -89,7 +90,7 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 	fl := cmd.Flags()
 	d := loadgen.DefaultOptions()
 	fl.StringVar(&f.url, "url", "", "endpoint to probe (http or https)")
-	fl.StringVar(&f.host, "host", "", "Host header, without a port (Istio answers a Host with a port 404)")
+	fl.StringVar(&f.host, "host", "", "Host header, without a port: "+mesh.HostPortRule)
 	fl.StringVar(&f.method, "method", http.MethodGet, "HTTP method")
 	fl.StringArrayVarP(&f.headers, "header", "H", nil, `extra request header "Name: value" (repeatable)`)
 	fl.StringVar(&f.body, "body", "", "request body")

@@ -31,6 +31,7 @@ var runEnvFlags = map[string][]string{
 	"context":           {env.Existing},
 	"ingress-url":       {env.Existing},
 	"agent-image":       {env.Existing},
+	"image-registry":    {env.Existing},
 	"name":              {env.Kind},
 	"kubeconfig-dir":    {env.Kind},
 	"source":            {env.Kind},
@@ -55,6 +56,7 @@ type runFlags struct {
 	context          string
 	ingressURL       string
 	agentImage       string
+	imageRegistry    string
 	name             string
 	kubeconfigDir    string
 	source           string
@@ -92,6 +94,9 @@ Environments:
   existing  the cluster of a kubeconfig (--kubeconfig, --context; only read,
             never written), which must run Istio. The ingress gateway is
             --ingress-url, else its load balancer address, else a port-forward.
+            meshcheck's own images (agent, fixtures) must be pullable there:
+            push them with "meshcheck images push --registry REG" and give
+            --image-registry REG (or --agent-image for the agent alone).
 
 On kind and existing clusters meshcheck applies the scenario's manifests
 server-side (field manager meshcheck, label app.kubernetes.io/managed-by=
@@ -124,7 +129,8 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
   meshcheck run scenarios/hello --rate 1000 --save results/
   meshcheck run scenarios/echo --env kind --dry-run
   meshcheck run scenarios/echo --env kind --keep-on-failure
-  meshcheck run scenarios/echo --env existing --context staging --ingress-url http://203.0.113.7`,
+  meshcheck run scenarios/echo --env existing --context staging --ingress-url http://203.0.113.7
+  meshcheck run scenarios/hello --env existing --image-registry registry.example:5000/meshcheck`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError(errors.New("no scenario folder: give one or more, e.g. meshcheck run scenarios/echo"))
@@ -145,6 +151,7 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.StringVar(&f.context, "context", "", "existing: kubeconfig context (default: its current context)")
 	fl.StringVar(&f.ingressURL, "ingress-url", "", "existing: http(s)://host[:port] of the ingress gateway's HTTP port (default: its load balancer address, else a port-forward)")
 	fl.StringVar(&f.agentImage, "agent-image", "", "existing: image of the in-mesh agent, which the cluster must be able to pull (default: "+kube.AgentImage+")")
+	fl.StringVar(&f.imageRegistry, "image-registry", "", "existing: deploy meshcheck's images (agent, fixtures) from this registry, pinned by digest (push them first: meshcheck images push --registry REG)")
 	fl.StringVar(&f.name, "name", kind.DefaultName, "kind: cluster name (the one meshcheck up created is reused)")
 	fl.StringVar(&f.kubeconfigDir, "kubeconfig-dir", "", "kind: folder of meshcheck's kubeconfig and cluster files (default: the user cache dir + /meshcheck)")
 	fl.StringVar(&f.source, "source", "", "kind: meshcheck source tree to build the images from (default: the checkout around the working directory)")
@@ -224,6 +231,7 @@ func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 			existing.WithContext(f.context),
 			existing.WithIngressURL(f.ingressURL),
 			existing.WithAgentImage(f.agentImage),
+			existing.WithImageRegistry(f.imageRegistry),
 			existing.WithReadyTimeout(f.readinessTimeout),
 			existing.WithPropagationDelay(f.propagationDelay),
 			existing.WithLogger(log),

@@ -28,6 +28,7 @@ import (
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/image"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -55,6 +56,7 @@ type config struct {
 	context      string
 	ingressURL   string
 	agentImage   string
+	registry     string
 	forwarder    kube.Forwarder
 	propagation  kube.Propagator
 	readyTimeout time.Duration
@@ -79,6 +81,12 @@ func WithIngressURL(u string) Option { return func(c *config) { c.ingressURL = u
 // WithAgentImage is the image of the in-mesh agent, which the cluster must
 // be able to pull; by default kube.AgentImage.
 func WithAgentImage(ref string) Option { return func(c *config) { c.agentImage = ref } }
+
+// WithImageRegistry deploys meshcheck's own images (the in-mesh agent and
+// the fixture workloads the manifests name as meshcheck.local/<name>:<tag>)
+// from registry, where `meshcheck images push --registry` put them: Connect
+// resolves each tag to its digest and deploys <registry>/<name>@sha256:...
+func WithImageRegistry(registry string) Option { return func(c *config) { c.registry = registry } }
 
 // WithReadyTimeout bounds each wait for workloads (--readiness-timeout); by
 // default kube.DefaultReadyTimeout.
@@ -138,6 +146,14 @@ func New(opts ...Option) (*Opener, error) {
 			c.errs = append(c.errs, fmt.Errorf("--ingress-url %q: want http(s)://host[:port] with no path", c.ingressURL))
 		}
 	}
+	if c.registry != "" {
+		if err := image.ValidateRegistry(c.registry); err != nil {
+			c.errs = append(c.errs, fmt.Errorf("--image-registry: %w", err))
+		}
+		if c.agentImage != "" {
+			c.errs = append(c.errs, errors.New("--agent-image and --image-registry both name the agent's image: give one"))
+		}
+	}
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, env.InvalidOptions(err)
 	}
@@ -179,6 +195,9 @@ func (o *Opener) Connect(ctx context.Context) (*Env, error) {
 	if err := e.checkIstio(ctx, where); err != nil {
 		return nil, err
 	}
+	if e.images, err = o.images(ctx); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -197,12 +216,46 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 	if _, err := fmt.Fprintf(w, "# meshcheck run --env existing: the cluster of %s, %s (not contacted by --dry-run; Istio is required)\n", where, context); err != nil {
 		return err
 	}
-	return kube.WriteDryRuns(w, scenarios, o.cfg.agentImage)
+	images := kube.Images{Agent: o.cfg.agentImage}
+	if o.cfg.registry != "" {
+		r := image.Remote{Registry: o.cfg.registry}
+		images.Replace = map[string]string{}
+		for _, s := range image.Defaults() {
+			images.Replace[s.Ref()] = r.Ref(s)
+		}
+		images.Agent = images.Replace[kube.AgentImage]
+		if _, err := fmt.Fprintf(w, "# images from %s (not contacted by --dry-run; a run pins each tag to its digest)\n", o.cfg.registry); err != nil {
+			return err
+		}
+	}
+	return kube.WriteDryRuns(w, scenarios, images)
+}
+
+// images is what the environment deploys: as written, with the agent image
+// given, or meshcheck's own images from the registry pinned by digest.
+func (o *Opener) images(ctx context.Context) (kube.Images, error) {
+	images := kube.Images{Agent: o.cfg.agentImage}
+	if o.cfg.registry == "" {
+		return images, nil
+	}
+	r := image.Remote{Registry: o.cfg.registry}
+	images.Replace = map[string]string{}
+	for _, s := range image.Defaults() {
+		p, err := r.Resolve(ctx, s)
+		if err != nil {
+			return kube.Images{}, fmt.Errorf("--image-registry: %w", err)
+		}
+		images.Replace[s.Ref()] = p.Pinned()
+		o.cfg.log.Info("deploying image from the registry", "image", s.Ref(), "as", p.Pinned())
+	}
+	images.Agent = images.Replace[kube.AgentImage]
+	return images, nil
 }
 
 // Env is the existing environment.
 type Env struct {
 	opts   config
+	images kube.Images
 	client *kube.Client
 	log    *slog.Logger
 
@@ -345,7 +398,11 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 		return err
 	}
 	e.scenario, e.deployer, e.kinds, e.step = s, d, kinds, -1
-	if err := d.Apply(ctx, kube.SetupChange(s)); err != nil {
+	setup, err := kube.SetupChange(s).ReplaceImages(e.images.Replace)
+	if err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, setup); err != nil {
 		return fmt.Errorf("set up %s: %w", s.Metadata.Name, err)
 	}
 	return nil
@@ -360,6 +417,9 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 		return fmt.Errorf("existing environment: Apply of %s before its Setup", s.Metadata.Name)
 	}
 	ch, err := kube.StepChange(s, step)
+	if err == nil {
+		ch, err = ch.ReplaceImages(e.images.Replace)
+	}
 	if err != nil {
 		return err
 	}
@@ -449,7 +509,7 @@ func (e *Env) agent(ctx context.Context) (string, error) {
 	if u, ok := e.agents[ns]; ok {
 		return u, nil
 	}
-	pod, err := e.deployer.DeployAgent(ctx, ns, e.opts.agentImage)
+	pod, err := e.deployer.DeployAgent(ctx, ns, e.images.Agent)
 	if err != nil {
 		return "", err
 	}

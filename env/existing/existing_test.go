@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/scenario"
 )
 
 // kubeconfig writes a kubeconfig with one context "dev" and returns its
@@ -169,5 +170,43 @@ func TestTargetPort(t *testing.T) {
 	}
 	if _, err := targetPort(pod, corev1.ServicePort{Port: 80, TargetPort: intstr.FromString("web")}); err == nil || !strings.Contains(err.Error(), `"web"`) {
 		t.Errorf("unknown named port: err = %v", err)
+	}
+}
+
+// TestImageRegistryOptions: the registry is checked once, conflicts with
+// --agent-image, and the dry run names the registry's images (tags: a
+// dry run contacts nothing).
+func TestImageRegistryOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts []Option
+		want string
+	}{
+		{[]Option{WithImageRegistry("https://reg.example")}, "--image-registry"},
+		{[]Option{WithImageRegistry("reg.example"), WithAgentImage("x/agent:v1")}, "--agent-image and --image-registry"},
+	} {
+		if _, err := New(c.opts...); !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New: %v, want an invalid-options error naming %s", err, c.want)
+		}
+	}
+	o, err := New(WithImageRegistry("reg.example:5000/mc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := scenario.Load("../../scenarios/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := o.DryRun(&out, []*scenario.Scenario{s}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"# images from reg.example:5000/mc", "image: reg.example:5000/mc/fixture:v0.1.0", "image: reg.example:5000/mc/meshcheck:v0.1.0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "meshcheck.local/") {
+		t.Errorf("dry run still names meshcheck.local images:\n%s", got)
 	}
 }

@@ -194,7 +194,7 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 	if err := o.plan.WriteDryRun(w); err != nil {
 		return err
 	}
-	return kube.WriteDryRuns(w, scenarios, o.agentImage)
+	return kube.WriteDryRuns(w, scenarios, kube.Images{Agent: o.agentImage})
 }
 
 // AgentImage is the reference of the agent's image among the images the

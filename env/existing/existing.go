@@ -35,12 +35,12 @@ import (
 
 // Where Istio lives in a cluster.
 const (
-	// IstioNamespace is the namespace of istiod and the ingress gateway.
-	IstioNamespace = "istio-system"
-	// IngressGatewayService is the ingress gateway's Service.
-	IngressGatewayService = "istio-ingressgateway"
-	// DefaultCheckTimeout bounds Open's checks of the cluster.
-	DefaultCheckTimeout = 30 * time.Second
+	// istioNamespace is the namespace of istiod and the ingress gateway.
+	istioNamespace = "istio-system"
+	// ingressGatewayService is the ingress gateway's Service.
+	ingressGatewayService = "istio-ingressgateway"
+	// defaultCheckTimeout bounds Open's checks of the cluster.
+	defaultCheckTimeout = 30 * time.Second
 )
 
 // ErrNoIstio marks the error of a cluster without a working Istio control
@@ -176,12 +176,12 @@ func (o *Opener) Open(ctx context.Context) (env.Environment, error) {
 }
 
 // Connect reads the kubeconfig, connects and checks, within
-// DefaultCheckTimeout, that Istio runs: istiod ready in istio-system and
+// defaultCheckTimeout, that Istio runs: istiod ready in istio-system and
 // Istio's networking API served. A cluster without them is an error
 // wrapping ErrNoIstio; no kubeconfig, one that cannot be read or one that
 // lacks the context is env.ErrInvalidOptions.
 func (o *Opener) Connect(ctx context.Context) (*Env, error) {
-	ctx, cancel := context.WithTimeout(ctx, DefaultCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, defaultCheckTimeout)
 	defer cancel()
 	cfg, where, err := restConfig(o.cfg.kubeconfig, o.cfg.context)
 	if err != nil {
@@ -340,13 +340,13 @@ func describe(rules *clientcmd.ClientConfigLoadingRules) string {
 // checkIstio requires an istiod ready by kube's one readiness rule (any revision: label app=istiod)
 // in istio-system and the networking.istio.io API.
 func (e *Env) checkIstio(ctx context.Context, where string) error {
-	deps, err := e.client.Kube.AppsV1().Deployments(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+	deps, err := e.client.Kube.AppsV1().Deployments(istioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
 	if err != nil {
-		return fmt.Errorf("%s: look for istiod in %s: %w", where, IstioNamespace, err)
+		return fmt.Errorf("%s: look for istiod in %s: %w", where, istioNamespace, err)
 	}
 	if len(deps.Items) == 0 {
 		return fmt.Errorf("%s: %w: no istiod Deployment (label app=istiod) in namespace %s: install Istio (istioctl install) or use --env kind or --env local",
-			where, ErrNoIstio, IstioNamespace)
+			where, ErrNoIstio, istioNamespace)
 	}
 	var why []string
 	for _, d := range deps.Items {
@@ -362,7 +362,7 @@ func (e *Env) checkIstio(ctx context.Context, where string) error {
 		why = append(why, ref.String()+": "+w)
 	}
 	if len(why) > 0 {
-		return fmt.Errorf("%s: %w: istiod in namespace %s is not ready: %s", where, ErrNoIstio, IstioNamespace, strings.Join(why, "; "))
+		return fmt.Errorf("%s: %w: istiod in namespace %s is not ready: %s", where, ErrNoIstio, istioNamespace, strings.Join(why, "; "))
 	}
 	if _, err := e.client.Kube.Discovery().ServerResourcesForGroupVersion("networking.istio.io/v1"); err != nil {
 		return fmt.Errorf("%s: %w: the API networking.istio.io/v1 is not served (Istio's CRDs are missing or older than 1.22): %v", where, ErrNoIstio, err)

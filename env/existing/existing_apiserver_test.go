@@ -54,7 +54,7 @@ func (f *fakeForwarder) Forward(_ context.Context, ns, pod string, port int) (st
 func installIstio(t *testing.T, srv *apiservertest.Server) {
 	t.Helper()
 	ctx := t.Context()
-	if _, err := srv.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: IstioNamespace}}, metav1.CreateOptions{}); err != nil {
+	if _, err := srv.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: istioNamespace}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []struct{ name, app string }{{"istiod", "istiod"}, {"istio-ingressgateway", "istio-ingressgateway"}} {
@@ -63,7 +63,7 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 			labels["istio"] = "ingressgateway"
 		}
 		dep := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: IstioNamespace, Labels: labels},
+			ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: istioNamespace, Labels: labels},
 			Spec: appsv1.DeploymentSpec{
 				Selector: &metav1.LabelSelector{MatchLabels: labels},
 				Template: corev1.PodTemplateSpec{
@@ -73,12 +73,12 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 				},
 			},
 		}
-		if _, err := srv.Kube.AppsV1().Deployments(IstioNamespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		if _, err := srv.Kube.AppsV1().Deployments(istioNamespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: IngressGatewayService, Namespace: IstioNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: ingressGatewayService, Namespace: istioNamespace},
 		Spec: corev1.ServiceSpec{
 			Selector: map[string]string{"istio": "ingressgateway"},
 			Ports: []corev1.ServicePort{
@@ -88,7 +88,7 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 			},
 		},
 	}
-	if _, err := srv.Kube.CoreV1().Services(IstioNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := srv.Kube.CoreV1().Services(istioNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -263,16 +263,16 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 	}
 
 	// A load balancer address is used as it is, with no port-forward.
-	svc, err := srv.Kube.CoreV1().Services(IstioNamespace).Get(ctx, IngressGatewayService, metav1.GetOptions{})
+	svc, err := srv.Kube.CoreV1().Services(istioNamespace).Get(ctx, ingressGatewayService, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc.Spec.Type = corev1.ServiceTypeLoadBalancer
-	if svc, err = srv.Kube.CoreV1().Services(IstioNamespace).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if svc, err = srv.Kube.CoreV1().Services(istioNamespace).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}}
-	if _, err := srv.Kube.CoreV1().Services(IstioNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := srv.Kube.CoreV1().Services(istioNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ ingressURL, want string }{
@@ -309,7 +309,7 @@ func waitAvailable(t *testing.T, srv *apiservertest.Server, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	w, err := srv.Kube.AppsV1().Deployments(IstioNamespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	w, err := srv.Kube.AppsV1().Deployments(istioNamespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func waitAvailable(t *testing.T, srv *apiservertest.Server, name string) {
 			return
 		}
 	}
-	t.Fatalf("Deployment %s/%s not available: %v", IstioNamespace, name, ctx.Err())
+	t.Fatalf("Deployment %s/%s not available: %v", istioNamespace, name, ctx.Err())
 }
 
 // inventory maps "Kind ns/name" to resourceVersion for the kinds a scenario

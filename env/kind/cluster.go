@@ -25,8 +25,8 @@ type Cluster struct {
 // Kubeconfig is meshcheck's kubeconfig of the cluster.
 func (c *Cluster) Kubeconfig() string { return c.Layout.Kubeconfig() }
 
-// ClusterSpec is what to create (or reuse).
-type ClusterSpec struct {
+// clusterSpec is what to create (or reuse).
+type clusterSpec struct {
 	Name       string
 	NodeImage  string
 	Layout     Layout
@@ -36,10 +36,10 @@ type ClusterSpec struct {
 	Retain     bool // keep node containers when creation fails
 }
 
-// CreateOrReuse creates the cluster, or with Reuse adopts an existing one of
+// createOrReuse creates the cluster, or with Reuse adopts an existing one of
 // the name (exporting its kubeconfig to meshcheck's file). kind's Create
 // fails when the name exists, so the names are listed first.
-func CreateOrReuse(ctx context.Context, p Provider, s ClusterSpec, log *slog.Logger) (*Cluster, error) {
+func createOrReuse(ctx context.Context, p Provider, s clusterSpec, log *slog.Logger) (*Cluster, error) {
 	if err := s.Layout.Validate(); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func CreateOrReuse(ctx context.Context, p Provider, s ClusterSpec, log *slog.Log
 		if !s.Reuse {
 			return nil, fmt.Errorf("%w: %q; pass --reuse to use it, or delete it with `meshcheck down --name %s`", ErrClusterExists, s.Name, s.Name)
 		}
-		st, err := LoadState(s.Layout)
+		st, err := loadState(s.Layout)
 		if err != nil {
 			return nil, fmt.Errorf("reuse cluster %q: meshcheck did not create it here, so its port mappings are unknown (%v); delete it with `meshcheck down --name %s` or choose another --name", s.Name, err, s.Name)
 		}
@@ -71,7 +71,7 @@ func CreateOrReuse(ctx context.Context, p Provider, s ClusterSpec, log *slog.Log
 	if err := os.Remove(c.Kubeconfig()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale kubeconfig: %w", err)
 	}
-	if err := SaveState(s.Layout, State{Name: s.Name, NodeImage: s.NodeImage, Ports: s.Ports}); err != nil {
+	if err := saveState(s.Layout, State{Name: s.Name, NodeImage: s.NodeImage, Ports: s.Ports}); err != nil {
 		return nil, err
 	}
 	log.Info("creating kind cluster", "name", s.Name, "image", s.NodeImage, "kubeconfig", c.Kubeconfig())

@@ -18,9 +18,9 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// AgentImageName is the image (of image.Defaults) the in-mesh agent runs:
+// agentImageName is the image (of image.Defaults) the in-mesh agent runs:
 // meshcheck itself.
-const AgentImageName = "meshcheck"
+const agentImageName = "meshcheck"
 
 // Option configures the kind environment of `run --env kind`.
 type Option func(*config)
@@ -201,11 +201,11 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 // plan builds and loads into the nodes.
 func (p *Plan) AgentImage() (string, error) {
 	for _, s := range p.Images {
-		if s.Name == AgentImageName {
+		if s.Name == agentImageName {
 			return s.Ref(), nil
 		}
 	}
-	return "", fmt.Errorf("the kind plan builds no %q image for the in-mesh agent", AgentImageName)
+	return "", fmt.Errorf("the kind plan builds no %q image for the in-mesh agent", agentImageName)
 }
 
 // Env is the `--env kind` environment: a kind cluster with Istio and

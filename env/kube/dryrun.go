@@ -12,7 +12,7 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// WriteDryRun writes what running s would apply to a cluster, changing
+// writeDryRun writes what running s would apply to a cluster, changing
 // nothing: for the setup (the namespaces) and then each step, the objects
 // as meshcheck applies them (its labels added), as YAML documents in the
 // order Apply sends them, each headed by a comment naming the step and the
@@ -20,8 +20,8 @@ import (
 // first step with a probe from the mesh, the in-mesh agent's objects
 // running images.Agent (AgentImage when empty) in the scenario's source
 // namespace. Container images are replaced as images.Replace says.
-func WriteDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
-	if err := ValidateScenarioName(s.Metadata.Name); err != nil {
+func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
+	if err := validateScenarioName(s.Metadata.Name); err != nil {
 		return err
 	}
 	var b strings.Builder
@@ -47,7 +47,7 @@ func WriteDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 		}
 		agent = true
 		ns := s.SourceNamespace()
-		objs, err := AgentObjects(ns, images.Agent)
+		objs, err := agentObjects(ns, images.Agent)
 		if err != nil {
 			return err
 		}
@@ -115,11 +115,11 @@ func hasMeshProbe(st scenario.Step) bool {
 	return false
 }
 
-// WriteDryRuns writes WriteDryRun of every scenario, in order; errors name
+// WriteDryRuns writes writeDryRun of every scenario, in order; errors name
 // the scenario.
 func WriteDryRuns(w io.Writer, scenarios []*scenario.Scenario, images Images) error {
 	for _, s := range scenarios {
-		if err := WriteDryRun(w, s, images); err != nil {
+		if err := writeDryRun(w, s, images); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
 		}
 	}

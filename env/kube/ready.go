@@ -261,7 +261,7 @@ func podsReady(ctx context.Context, client kubernetes.Interface, dep *appsv1.Dep
 		if p.DeletionTimestamp != nil {
 			continue
 		}
-		if InjectionEnabled(ns.Labels) && p.Labels[InjectOverride] != "false" && p.Annotations[InjectOverride] != "false" && !HasSidecar(p) {
+		if injectionEnabled(ns.Labels) && p.Labels[injectOverride] != "false" && p.Annotations[injectOverride] != "false" && !hasSidecar(p) {
 			return readiness{}, fmt.Errorf("pod %s/%s of %s has no %s container although namespace %s has sidecar injection: is istiod's injector running, and was the namespace labelled before the pod was created?",
 				p.Namespace, p.Name, ref, SidecarName, dep.Namespace)
 		}
@@ -281,9 +281,9 @@ func podsReady(ctx context.Context, client kubernetes.Interface, dep *appsv1.Dep
 	return readiness{ready: true}, nil
 }
 
-// HasSidecar reports whether the pod has Istio's proxy, as a container or
+// hasSidecar reports whether the pod has Istio's proxy, as a container or
 // as a native sidecar (an init container that keeps running).
-func HasSidecar(p *corev1.Pod) bool {
+func hasSidecar(p *corev1.Pod) bool {
 	for _, c := range p.Spec.Containers {
 		if c.Name == SidecarName {
 			return true

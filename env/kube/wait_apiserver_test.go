@@ -254,8 +254,8 @@ func TestDeployAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !HasSidecar(p) || p.Spec.ServiceAccountName != AgentName || p.Labels[LabelScenario] != "agent" {
-		t.Errorf("agent pod: sidecar %v, service account %q, labels %v", HasSidecar(p), p.Spec.ServiceAccountName, p.Labels)
+	if !hasSidecar(p) || p.Spec.ServiceAccountName != AgentName || p.Labels[LabelScenario] != "agent" {
+		t.Errorf("agent pod: sidecar %v, service account %q, labels %v", hasSidecar(p), p.Spec.ServiceAccountName, p.Labels)
 	}
 	live(t, d, schemaSA, "agent", AgentName)
 	cleaned, err := d.Cleanup(ctx, nil)

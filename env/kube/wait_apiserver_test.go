@@ -3,6 +3,8 @@
 package kube
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -279,21 +281,23 @@ func TestDeployAgent(t *testing.T) {
 func TestWaitDeploymentsOutsideTheMesh(t *testing.T) {
 	srv := apiservertest.Shared(t)
 	ctx := t.Context()
-	createNamespace(t, srv, "plain", nil)
+	ns := fmt.Sprintf("plain-%d", time.Now().UnixNano()) // the shared server outlives a test run
+	createNamespace(t, srv, ns, nil)
+	t.Cleanup(func() { _ = srv.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 	d := newDeployer(t, srv, "plain", nil)
-	obj := deployment("plain", "istiod", "v1", 1)
+	obj := deployment(ns, "istiod", "v1", 1)
 	if _, err := d.apply(ctx, mustPrepare(t, d, obj)); err != nil {
 		t.Fatal(err)
 	}
-	refs := []Ref{refOf(obj), {GVK: refOf(obj).GVK, Namespace: "plain", Name: "absent"}}
+	refs := []Ref{refOf(obj), {GVK: refOf(obj).GVK, Namespace: ns, Name: "absent"}}
 	short := Wait{Timeout: 200 * time.Millisecond, Poll: 20 * time.Millisecond}
 	err := WaitDeployments(ctx, srv.Kube, refs, short)
-	for _, want := range []string{"Deployment plain/istiod-v1: the Deployment controller has not observed", "Deployment plain/absent: not found"} {
+	for _, want := range []string{"Deployment " + ns + "/istiod-v1: the Deployment controller has not observed", "Deployment " + ns + "/absent: not found"} {
 		if !IsNotReady(err) || !strings.Contains(err.Error(), want) {
 			t.Errorf("WaitDeployments before the rollout = %v, want a timeout naming %q", err, want)
 		}
 	}
-	dep, err := srv.Kube.AppsV1().Deployments("plain").Get(ctx, "istiod-v1", metav1.GetOptions{})
+	dep, err := srv.Kube.AppsV1().Deployments(ns).Get(ctx, "istiod-v1", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -303,7 +303,7 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return e.cluster.Teardown(ctx)
 }
 
-// Close implements env.Closer: it deletes the cluster if Open created it,
+// Close implements env.Closer: it deletes the cluster if Provision created it,
 // unless Keep, or KeepOnFailure when failed. A reused cluster stays. Calls
 // after the first do nothing.
 func (e *Env) Close(_ context.Context, failed bool) error {

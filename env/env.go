@@ -2,20 +2,16 @@
 // scenario needs, applies its steps, tells probes how to reach their targets
 // and which pod is which version, and tears everything down.
 //
-// Environments register a constructor under their name ("local", "kind",
-// "existing") with Register; commands create one with New.
+// Each environment's package (env/local, env/kind, env/existing) has a
+// constructor taking typed functional options, validated once, that
+// returns an Opener; the runner opens it, runs and closes it.
 package env
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
+	"io"
 	"net/url"
-	"slices"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -75,9 +71,9 @@ type Endpoint struct {
 // environment be used.
 var ErrUnsupported = errors.New("not supported by this environment")
 
-// ErrInvalidOptions marks an error about the Options given to New (a bad
-// flag value, a kubeconfig context that does not exist): the caller's input
-// is wrong (the CLI's usage error), not the environment.
+// ErrInvalidOptions marks an error about the options given to an
+// environment (a bad flag value, a kubeconfig context that does not exist):
+// the caller's input is wrong (the CLI's usage error), not the environment.
 var ErrInvalidOptions = errors.New("invalid environment options")
 
 // InvalidOptions marks err as ErrInvalidOptions, keeping its message; nil
@@ -104,114 +100,32 @@ type Closer interface {
 	Close(ctx context.Context, failed bool) error
 }
 
-// Options are given to every environment's constructor. Each environment
-// reads the fields that concern it; the rest stay zero.
-type Options struct {
-	// Log receives progress and diagnostics; nil discards them.
-	Log *slog.Logger
-
-	// Kubeconfig is the kubeconfig file of an existing cluster; "" means
-	// $KUBECONFIG, else ~/.kube/config. It is only ever read.
-	Kubeconfig string
-	// Context is the kubeconfig context to use; "" means its current one.
-	Context string
-	// IngressURL is where this host reaches the ingress gateway's HTTP
-	// port (http(s)://host[:port]); "" lets the environment find it.
-	IngressURL string
-	// AgentImage is the image of the in-mesh agent; "" means meshcheck's
-	// own versioned image.
-	AgentImage string
-	// ReadyTimeout bounds each wait for workloads (and, for kind, for the
-	// nodes and Istio); 0 means the environment's default.
-	ReadyTimeout time.Duration
-	// PropagationDelay is the pause after a change to routing
-	// configuration, for it to reach the proxies; 0 means the
-	// environment's default.
-	PropagationDelay time.Duration
-
-	// Name is the kind cluster's name; "" means meshcheck's default.
-	Name string
-	// StateDir is the absolute folder of meshcheck's kind files
-	// (kubeconfig, state, images); "" means the user cache folder.
-	StateDir string
-	// SourceDir is the meshcheck source tree kind images are built from.
-	SourceDir string
-	// Istioctl is the istioctl to install Istio with on kind; "" means the
-	// one on PATH, else the pinned release.
-	Istioctl string
-	// Keep keeps a kind cluster the run created.
-	Keep bool
-	// KeepOnFailure keeps a kind cluster the run created when the run
-	// failed.
-	KeepOnFailure bool
+// Opener makes one environment from options its package's constructor
+// validated (local.NewOpener, kind.New, existing.New, in the style of
+// kind's cluster.NewProvider): nothing is contacted until Open.
+type Opener interface {
+	// Name is the environment's name: Local, Kind or Existing.
+	Name() string
+	// Emulated reports whether the environment's mesh is emulated.
+	Emulated() bool
+	// Open creates the environment: it connects to a cluster or
+	// provisions one. Errors about the user's input (a kubeconfig that
+	// cannot be read, a context it lacks) are marked ErrInvalidOptions.
+	Open(ctx context.Context) (Environment, error)
 }
 
-// Logger returns o.Log, or a logger that discards everything.
-func (o Options) Logger() *slog.Logger {
-	if o.Log != nil {
-		return o.Log
-	}
-	return slog.New(slog.DiscardHandler)
+// DryRunner is implemented by Openers that can print what a run of the
+// scenarios would apply, contacting nothing and changing nothing.
+type DryRunner interface {
+	DryRun(w io.Writer, scenarios []*scenario.Scenario) error
 }
 
-// Factory creates an environment; ctx bounds the work of creating it
-// (connecting to a cluster, provisioning one).
-type Factory func(ctx context.Context, o Options) (Environment, error)
-
-// Names of the environments meshcheck knows, registered or not.
+// Names of the environments meshcheck knows, in the order --env lists them.
 const (
 	Local    = "local"
 	Kind     = "kind"
 	Existing = "existing"
 )
 
-var (
-	mu        sync.RWMutex
-	factories = map[string]Factory{}
-)
-
-// Register makes an environment available under name. It is meant for init
-// functions; registering a name twice is a programming error and panics.
-func Register(name string, f Factory) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := factories[name]; dup {
-		panic(fmt.Sprintf("env: environment %q registered twice", name))
-	}
-	factories[name] = f
-}
-
-// Registered reports whether an environment is registered under name.
-func Registered(name string) bool {
-	mu.RLock()
-	defer mu.RUnlock()
-	_, ok := factories[name]
-	return ok
-}
-
-// Names lists the registered environments, sorted.
-func Names() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(factories))
-	for n := range factories {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// New creates the environment registered under name; an unknown name is an
-// error listing the registered ones (and ErrInvalidOptions). The
-// constructor's own errors are returned as they are: they are written to be
-// shown on their own (the kind environment's "no container engine" line is
-// the one `meshcheck up` prints).
-func New(ctx context.Context, name string, opts Options) (Environment, error) {
-	mu.RLock()
-	f, ok := factories[name]
-	mu.RUnlock()
-	if !ok {
-		return nil, InvalidOptions(fmt.Errorf("unknown environment %q: want one of %s", name, strings.Join(Names(), ", ")))
-	}
-	return f(ctx, opts)
-}
+// Names lists the environments meshcheck knows.
+func Names() []string { return []string{Local, Kind, Existing} }

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Builder cross-compiles our binaries and packages them as image tarballs.
@@ -43,18 +45,42 @@ func (b *Builder) BuildCommand(spec Spec, p Platform, out string) (argv, env []s
 // Build compiles spec for platform p and writes its image tarball under
 // OutDir as <name>-<tag>-<os>-<arch>.tar.
 func (b *Builder) Build(ctx context.Context, spec Spec, p Platform) (Built, error) {
-	if err := spec.Validate(); err != nil {
+	img, err := b.Image(ctx, spec, p)
+	if err != nil {
 		return Built{}, err
+	}
+	base := fmt.Sprintf("%s-%s-%s-%s", spec.Name, spec.tag(), p.OS, p.Arch)
+	tarPath := filepath.Join(b.OutDir, base+".tar")
+	if err := WriteTarball(tarPath, spec, img); err != nil {
+		return Built{}, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return Built{}, fmt.Errorf("image %s digest: %w", spec.Ref(), err)
+	}
+	b.log().Info("image written", "image", spec.Ref(), "digest", digest.String(), "tarball", tarPath)
+	return Built{Spec: spec, Platform: p, Tarball: tarPath, Digest: digest.String()}, nil
+}
+
+func (b *Builder) log() *slog.Logger {
+	if b.Log == nil {
+		return slog.Default()
+	}
+	return b.Log
+}
+
+// Image compiles spec for platform p (the binary goes to OutDir and is
+// removed again) and assembles its image in memory.
+func (b *Builder) Image(ctx context.Context, spec Spec, p Platform) (v1.Image, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
 	}
 	if err := p.Validate(); err != nil {
-		return Built{}, err
+		return nil, err
 	}
-	log := b.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	log := b.log()
 	if err := os.MkdirAll(b.OutDir, 0o755); err != nil {
-		return Built{}, fmt.Errorf("image output directory: %w", err)
+		return nil, fmt.Errorf("image output directory: %w", err)
 	}
 	base := fmt.Sprintf("%s-%s-%s-%s", spec.Name, spec.tag(), p.OS, p.Arch)
 	binPath := filepath.Join(b.OutDir, base+".bin")
@@ -67,11 +93,11 @@ func (b *Builder) Build(ctx context.Context, spec Spec, p Platform) (Built, erro
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
-		return Built{}, fmt.Errorf("go build %s for %s (image %s): %w: %s", spec.Package, p, spec.Ref(), err, strings.TrimSpace(out.String()))
+		return nil, fmt.Errorf("go build %s for %s (image %s): %w: %s", spec.Package, p, spec.Ref(), err, strings.TrimSpace(out.String()))
 	}
 	binary, err := readFile("built binary", binPath)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	certsFile := b.CACerts
 	if certsFile == "" {
@@ -79,23 +105,14 @@ func (b *Builder) Build(ctx context.Context, spec Spec, p Platform) (Built, erro
 	}
 	certs, err := readFile("CA certificates (install ca-certificates on the build host)", certsFile)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	img, err := Assemble(spec, p, binary, certs)
 	if err != nil {
-		return Built{}, err
-	}
-	tarPath := filepath.Join(b.OutDir, base+".tar")
-	if err := WriteTarball(tarPath, spec, img); err != nil {
-		return Built{}, err
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		return Built{}, fmt.Errorf("image %s digest: %w", spec.Ref(), err)
+		return nil, err
 	}
 	if err := os.Remove(binPath); err != nil {
-		return Built{}, fmt.Errorf("remove intermediate binary: %w", err)
+		return nil, fmt.Errorf("remove intermediate binary: %w", err)
 	}
-	log.Info("image written", "image", spec.Ref(), "digest", digest.String(), "tarball", tarPath)
-	return Built{Spec: spec, Platform: p, Tarball: tarPath, Digest: digest.String()}, nil
+	return img, nil
 }

@@ -1,5 +1,6 @@
 // Package image builds OCI images of meshcheck's own Go binaries in-process,
-// without a registry or `docker build`, and loads them into kind nodes.
+// without `docker build`, loads them into kind nodes, and pushes them to a
+// registry for other clusters (go-containerregistry's pkg/v1/remote).
 //
 // An image is FROM scratch plus two layers: the build host's CA bundle at
 // /etc/ssl/certs/ca-certificates.crt (where Go's crypto/x509 looks first on
@@ -29,8 +30,11 @@ import (
 // Version is the tag of every image meshcheck builds of itself.
 const Version = "v0.1.0"
 
-// Registry is the registry host part of our image references. Nothing is
-// pushed there: the images are loaded into the nodes directly.
+// Registry is the registry host part of our image references as the
+// manifests write them. Nothing is pushed there: on kind the images are
+// loaded into the nodes directly; for other clusters `meshcheck images push`
+// pushes them to a real registry (Remote) and `run --image-registry` deploys
+// them from there.
 const Registry = "meshcheck.local"
 
 // User is the numeric user the images run as (non-root; the "nonroot" UID of
@@ -109,7 +113,7 @@ func (p Platform) String() string { return p.OS + "/" + p.Arch }
 // Validate accepts the platforms kind nodes run on: linux/amd64, linux/arm64.
 func (p Platform) Validate() error {
 	if p.OS != "linux" || (p.Arch != "amd64" && p.Arch != "arm64") {
-		return fmt.Errorf("platform %s: kind nodes are linux/amd64 or linux/arm64", p)
+		return fmt.Errorf("platform %s: want linux/amd64 or linux/arm64 (what kind nodes and meshcheck images run on)", p)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@
 //     attack (vegeta's Stop is permanent), within a time budget
 //     (Options.Duration) and a request budget (Options.MaxRequests). The
 //     Host travels as a header, which vegeta turns into req.Host; a Host
-//     with a port is refused because Istio answers it 404.
+//     with a port is refused (mesh.HostPortRule says why).
 //   - Results complete in any order; a sequencer (sequence.go) releases
 //     them in the order the requests were sent, so that a slow version's
 //     responses cannot come last.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/meshcheck/meshcheck/mesh"
 )
 
 // Defaults and bounds of Options.
@@ -85,9 +87,8 @@ func (t Target) Validate() error {
 	return nil
 }
 
-// validateHost checks a Host header value. It rejects a port because Istio's
-// gateway matches the Host against its route domains without one and answers
-// "echo.local:80" with 404.
+// validateHost checks a Host header value. It rejects a port, for the reason
+// mesh.HostPortRule gives.
 func validateHost(host string) error {
 	if host == "" {
 		return nil
@@ -96,7 +97,7 @@ func validateHost(host string) error {
 		return fmt.Errorf("host %q: a Host header is a name such as echo.local, without a scheme, path or spaces", host)
 	}
 	if _, port, err := net.SplitHostPort(host); err == nil {
-		return fmt.Errorf("host %q carries a port: drop it (--host %s); Istio before 1.16 answers such requests 404 (istio/istio#6773) and later versions ignore the port, so it only makes results depend on the Istio version",
+		return fmt.Errorf("host %q carries a port: drop it (--host %s); "+mesh.HostPortRule,
 			host, strings.TrimSuffix(host, ":"+port))
 	}
 	if strings.Contains(host, ":") && !(strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/verify"
 )
 
@@ -40,7 +41,7 @@ func TestHostHeaderArrivesAsGiven(t *testing.T) {
 func TestHostWithPortRefused(t *testing.T) {
 	for _, host := range []string{"echo.local:80", "[::1]:8080", "echo.local:"} {
 		err := validateHost(host)
-		if err == nil || !strings.Contains(err.Error(), "carries a port: drop it") || !strings.Contains(err.Error(), "Istio before 1.16 answers such requests 404") {
+		if err == nil || !strings.Contains(err.Error(), "carries a port: drop it") || !strings.Contains(err.Error(), mesh.HostPortRule) {
 			t.Errorf("validateHost(%q) = %v, want the port refused with the Istio version history", host, err)
 		}
 	}

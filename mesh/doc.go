@@ -13,8 +13,8 @@
 // where the docs are silent, the istiod code path (pilot/pkg/networking/core)
 // whose behaviour it reproduces. The semantics are those of Istio 1.31
 // (istio.io/api v1.31.1), including behaviour that changed since older
-// tutorials were written: since Istio 1.15 both gateways and sidecars ignore
-// the port in the Host header when matching hosts (istio/istio#40474).
+// tutorials were written: Istio now ignores the port in the Host header when
+// matching hosts (HostPortRule says since when, where).
 //
 // The control-plane tier holds the model against the real istiod, for every
 // scenario and for a generated corpus of configs (docs/fidelity.md).

@@ -157,12 +157,20 @@ func serverHostsFor(hosts []string, gatewayNamespace, vsNamespace string) []stri
 	return out
 }
 
+// HostPortRule is the one wording of how Istio treats a Host header with a
+// port, for every message that refuses one. Istio's gateway and sidecar
+// route configurations set Envoy's ignore_port_in_host_matching
+// (pilot/pkg/networking/core gateway.go and httproute.go,
+// IgnorePortInHostMatching: true): at gateways since Istio 1.15
+// (istio/istio#40474, PR #40475; the removed ISTIO_GATEWAY_STRIP_HOST_PORT
+// flag: "in Istio 1.15+ port is ignored in domain matching"), at sidecars by
+// default since 1.16 (1.16.0 change notes, SIDECAR_IGNORE_PORT_IN_HOST_MATCH).
+// Earlier gateways answered 404 (istio/istio#6773).
+const HostPortRule = "Istio ignores a port in the Host header when it matches hosts (at gateways since 1.15, at sidecars since 1.16) and answered 404 before (istio/istio#6773), so a port only makes results depend on the Istio version"
+
 // stripHostPort removes a trailing ":<digits>" from a Host header value
-// ("[v6]:port" too). Since Istio 1.15 both gateway and sidecar route
-// configurations set Envoy's ignore_port_in_host_matching, so the port in the
-// Host header plays no part in choosing the virtual host (istio/istio#40474,
-// PR #40475: "Ignore port number in domain matching entirely";
-// pilot/pkg/networking/core/gateway.go IgnorePortInHostMatching).
+// ("[v6]:port" too): the port plays no part in choosing the virtual host
+// (see HostPortRule; the pinned Istio is 1.31).
 func stripHostPort(h string) string {
 	i := strings.LastIndexByte(h, ':')
 	if i < 0 || i == len(h)-1 {
@@ -221,8 +229,8 @@ func exportedTo(exportTo []string, owner, client string) bool {
 // matches for a Service: the FQDN, "svc.ns.svc" and "svc.ns" from any
 // namespace, and the bare "svc" only from the Service's own namespace.
 // Follows pilot/pkg/networking/core/httproute.go generateVirtualHostDomains /
-// generateAltVirtualHostsForKubernetesService (ports are not added: since
-// Istio 1.15 the port is ignored in host matching).
+// generateAltVirtualHostsForKubernetesService (ports are not added: the port
+// is ignored in host matching, HostPortRule).
 func serviceDomains(name, ns, client string) []string {
 	fqdn := serviceFQDN(name, ns)
 	if ns == client {

@@ -24,7 +24,7 @@ type Request struct {
 	// Vantage is where the request enters: Ingress or Mesh.
 	Vantage Vantage
 	// Host is the Host header as sent; it may carry ":port", which Istio
-	// ignores when it matches hosts.
+	// ignores when it matches hosts (HostPortRule).
 	Host string
 	// Port is the port the request is sent to: the ingress gateway Service's
 	// port at the ingress, the destination Service's port in the mesh. 0

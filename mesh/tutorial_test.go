@@ -34,10 +34,8 @@ func TestTutorial003(t *testing.T) {
 		{name: "ingress prefix covers /echo/sub and /echoes", serverHosts: `["*"]`, gateways: both,
 			req:    Request{Vantage: Ingress, Host: "echo.local", Path: "/echoes?x=1"},
 			shares: map[string]float64{"v1": 0.75, "v2": 0.25}},
-		// Istio >= 1.15 ignores the port in the Host header at gateways
-		// (istio/istio#40474, PR #40475; gateway.go IgnorePortInHostMatching):
-		// "echo.local:80" routes like "echo.local". REFERENCES.md's "a Host
-		// with a port also gets 404" describes Istio < 1.15.
+		// HostPortRule: Istio >= 1.15 ignores the port in the Host header
+		// at gateways, so "echo.local:80" routes like "echo.local".
 		{name: "ingress echo.local:80 routes like echo.local", serverHosts: `["echo.local"]`, gateways: both,
 			req:    Request{Vantage: Ingress, Host: "echo.local:80", Path: "/echo"},
 			shares: map[string]float64{"v1": 0.75, "v2": 0.25}},

@@ -77,6 +77,9 @@ type Options struct {
 	Log *slog.Logger
 	// TeardownTimeout bounds each Teardown (0: DefaultTeardownTimeout).
 	TeardownTimeout time.Duration
+	// CloseTimeout bounds Execute's closing of the environment (0:
+	// DefaultCloseTimeout).
+	CloseTimeout time.Duration
 	// ProgressEvery is how often a running probe logs its progress (0: every
 	// 10 s) when Progress is nil.
 	ProgressEvery time.Duration

@@ -524,7 +524,7 @@ func (r *reader) request(rd *requestDoc, field string, from mesh.Vantage) Reques
 		case rd.Host == nil:
 			r.missing(field, "host", "missing: an ingress probe sends a Host header that a Gateway server and VirtualService accept, e.g. host: echo.local")
 		case hasPort:
-			r.errorf(join(field, "host"), "%q: give the host without a port (%s): the environment picks the ingress port, and Istio before 1.15 answered 404 to a Host header with a port (istio/istio#6773; later versions ignore it), so a port only makes the probe depend on the Istio version", q.Host, h)
+			r.errorf(join(field, "host"), "%q: give the host without a port (%s): the environment picks the ingress port; "+mesh.HostPortRule, q.Host, h)
 		case !dnsName.MatchString(q.Host) || len(q.Host) > 253:
 			r.errorf(join(field, "host"), "%q: want a lower-case DNS name such as echo.local (no scheme, port, path or wildcard)", q.Host)
 		}

@@ -40,7 +40,7 @@ Exit codes: 0 deleted (or already gone), 2 usage error, 4 environment error
 }
 
 func runDown(cmd *cobra.Command, f downFlags) error {
-	stateDir, err := upStateDir(f.kubeconfigDir)
+	stateDir, err := kind.ResolveStateDir(f.kubeconfigDir)
 	if err != nil {
 		return usageError(err)
 	}

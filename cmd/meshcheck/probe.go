@@ -16,6 +16,7 @@ import (
 	"github.com/meshcheck/meshcheck/internal/cliflag"
 	"github.com/meshcheck/meshcheck/judge"
 	"github.com/meshcheck/meshcheck/loadgen"
+	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/report"
 )
 
@@ -86,7 +87,7 @@ Exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive,
 	f.options.SettleTimeout = loadgen.DefaultSettleTimeout
 	f.settle = loadgen.DefaultSettleResponses
 	fl.StringVar(&f.target.URL, "url", "", "endpoint to probe (http or https)")
-	fl.StringVar(&f.target.Host, "host", "", "Host header, without a port (Istio answers a Host with a port 404)")
+	fl.StringVar(&f.target.Host, "host", "", "Host header, without a port: "+mesh.HostPortRule)
 	fl.StringVar(&f.target.Method, "method", http.MethodGet, "HTTP method")
 	fl.VarP(cliflag.Headers{P: &f.target.Header}, "header", "H", `extra request header "Name: value" (repeatable)`)
 	fl.StringVar(&f.body, "body", "", "request body")

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,26 +11,18 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/meshcheck/meshcheck/env"
-	_ "github.com/meshcheck/meshcheck/env/existing" // registers --env existing
+	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
-	"github.com/meshcheck/meshcheck/env/kind" // registers --env kind
+	"github.com/meshcheck/meshcheck/env/kind"
 	"github.com/meshcheck/meshcheck/env/kube"
-	_ "github.com/meshcheck/meshcheck/env/local" // registers --env local
+	"github.com/meshcheck/meshcheck/env/local"
 	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/runner"
 	"github.com/meshcheck/meshcheck/scenario"
-	"github.com/meshcheck/meshcheck/verify"
 )
 
 func init() { register(newRunCommand) }
-
-// runEnvironments are the values --env accepts.
-var runEnvironments = []string{env.Local, env.Kind, env.Existing}
-
-// runCloseTimeout bounds closing the environment after the run (deleting
-// a kind cluster the run created).
-const runCloseTimeout = 5 * time.Minute
 
 // runEnvFlags names the flags that only some environments read; giving one
 // to another environment is a usage error.
@@ -43,6 +31,7 @@ var runEnvFlags = map[string][]string{
 	"context":           {env.Existing},
 	"ingress-url":       {env.Existing},
 	"agent-image":       {env.Existing},
+	"image-registry":    {env.Existing},
 	"name":              {env.Kind},
 	"kubeconfig-dir":    {env.Kind},
 	"source":            {env.Kind},
@@ -70,6 +59,7 @@ type runFlags struct {
 	context          string
 	ingressURL       string
 	agentImage       string
+	imageRegistry    string
 	name             string
 	kubeconfigDir    string
 	source           string
@@ -107,6 +97,9 @@ Environments:
   existing  the cluster of a kubeconfig (--kubeconfig, --context; only read,
             never written), which must run Istio. The ingress gateway is
             --ingress-url, else its load balancer address, else a port-forward.
+            meshcheck's own images (agent, fixtures) must be pullable there:
+            push them with "meshcheck images push --registry REG" and give
+            --image-registry REG (or --agent-image for the agent alone).
 
 On kind and existing clusters meshcheck applies the scenario's manifests
 server-side (field manager meshcheck, label app.kubernetes.io/managed-by=
@@ -148,7 +141,8 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
   meshcheck run scenarios/echo --save results/ --save-format meshcheck,vegeta
   meshcheck run scenarios/echo --env kind --dry-run
   meshcheck run scenarios/echo --env kind --keep-on-failure
-  meshcheck run scenarios/echo --env existing --context staging --ingress-url http://203.0.113.7`,
+  meshcheck run scenarios/echo --env existing --context staging --ingress-url http://203.0.113.7
+  meshcheck run scenarios/hello --env existing --image-registry registry.example:5000/meshcheck`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError(errors.New("no scenario folder: give one or more, e.g. meshcheck run scenarios/echo"))
@@ -158,7 +152,7 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.env, "env", env.Local, "where to run: "+strings.Join(runEnvironments, ", "))
+	fl.StringVar(&f.env, "env", env.Local, "where to run: "+strings.Join(env.Names(), ", "))
 	f.report.add(fl)
 	fl.StringVar(&f.save, "save", "", "folder to save the run's records in: a new folder per run with a results file per probe and format and a manifest.json (replay with meshcheck judge)")
 	fl.StringVar(&f.saveFormat, "save-format", string(runner.SaveMeshcheck), "formats of --save's files, comma-separated: meshcheck (NDJSON records, for meshcheck judge) and vegeta (vegeta's JSON results, for vegeta report and vegeta plot)")
@@ -172,6 +166,7 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.StringVar(&f.context, "context", "", "existing: kubeconfig context (default: its current context)")
 	fl.StringVar(&f.ingressURL, "ingress-url", "", "existing: http(s)://host[:port] of the ingress gateway's HTTP port (default: its load balancer address, else a port-forward)")
 	fl.StringVar(&f.agentImage, "agent-image", "", "existing: image of the in-mesh agent, which the cluster must be able to pull (default: "+kube.AgentImage+")")
+	fl.StringVar(&f.imageRegistry, "image-registry", "", "existing: deploy meshcheck's images (agent, fixtures) from this registry, pinned by digest (push them first: meshcheck images push --registry REG)")
 	fl.StringVar(&f.name, "name", kind.DefaultName, "kind: cluster name (the one meshcheck up created is reused)")
 	fl.StringVar(&f.kubeconfigDir, "kubeconfig-dir", "", "kind: folder of meshcheck's kubeconfig and cluster files (default: the user cache dir + /meshcheck)")
 	fl.StringVar(&f.source, "source", "", "kind: meshcheck source tree to build the images from (default: the checkout around the working directory)")
@@ -187,18 +182,14 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 // check validates the flags, naming the flag and what is allowed.
 func (f runFlags) check(cmd *cobra.Command) error {
 	switch {
-	case !contains(runEnvironments, f.env):
-		return fmt.Errorf("--env %q: want one of %s", f.env, strings.Join(runEnvironments, ", "))
+	case !contains(env.Names(), f.env):
+		return fmt.Errorf("--env %q: want one of %s", f.env, strings.Join(env.Names(), ", "))
 	case f.rate < 0 || f.rate > loadgen.MaxRate:
 		return fmt.Errorf("--rate %d: want 1 to %d requests per second (0 keeps each probe's rate)", f.rate, loadgen.MaxRate)
 	case f.maxRequests < 0:
 		return fmt.Errorf("--max-requests %d: want at least 1 (0 keeps each probe's budget)", f.maxRequests)
 	case f.settleTimeout < 0:
 		return fmt.Errorf("--settle-timeout %s: want a positive duration such as 60s (0 keeps each probe's)", f.settleTimeout)
-	case f.readinessTimeout <= 0:
-		return fmt.Errorf("--readiness-timeout %s: want a positive duration such as 5m", f.readinessTimeout)
-	case f.propagationDelay <= 0 || f.propagationDelay > 10*time.Minute:
-		return fmt.Errorf("--propagation-delay %s: want a positive duration up to 10m, such as 5s", f.propagationDelay)
 	case f.dryRun && f.report.stdout() != report.FormatText:
 		return fmt.Errorf("--dry-run prints the YAML it would apply: -o %s does not apply to it", f.report.output)
 	case f.dryRun && f.report.file != "":
@@ -232,36 +223,42 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// options turns the flags into the environment's options.
-func (f runFlags) options(log *slog.Logger) (env.Options, error) {
-	o := env.Options{Log: log}
-	if f.env == env.Local {
-		return o, nil
-	}
-	o.ReadyTimeout = f.readinessTimeout
-	o.PropagationDelay = f.propagationDelay
+// opener is the one place --env chooses the environment: the flags become
+// that environment's typed options, which its constructor validates.
+func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 	switch f.env {
-	case env.Existing:
-		o.Kubeconfig, o.Context, o.IngressURL, o.AgentImage = f.kubeconfig, f.context, f.ingressURL, f.agentImage
 	case env.Kind:
-		stateDir, err := upStateDir(f.kubeconfigDir)
-		if err != nil {
-			return env.Options{}, err
+		opts := []kind.Option{
+			kind.WithName(f.name),
+			kind.WithStateDir(f.kubeconfigDir),
+			kind.WithIstioctl(f.istioctl),
+			kind.WithKeep(f.keep),
+			kind.WithKeepOnFailure(f.keepOnFailure),
+			kind.WithReadyTimeout(f.readinessTimeout),
+			kind.WithPropagationDelay(f.propagationDelay),
+			kind.WithLogger(log),
 		}
-		source := f.source
-		if source != "" {
-			if source, err = filepath.Abs(source); err != nil {
-				return env.Options{}, fmt.Errorf("--source: %w", err)
-			}
+		if f.source != "" {
+			opts = append(opts, kind.WithSourceDir(f.source))
 		}
-		o.Name, o.StateDir, o.SourceDir, o.Istioctl = f.name, stateDir, source, f.istioctl
-		o.Keep, o.KeepOnFailure = f.keep, f.keepOnFailure
+		return kind.New(opts...)
+	case env.Existing:
+		return existing.New(
+			existing.WithKubeconfig(f.kubeconfig),
+			existing.WithContext(f.context),
+			existing.WithIngressURL(f.ingressURL),
+			existing.WithAgentImage(f.agentImage),
+			existing.WithImageRegistry(f.imageRegistry),
+			existing.WithReadyTimeout(f.readinessTimeout),
+			existing.WithPropagationDelay(f.propagationDelay),
+			existing.WithLogger(log),
+		)
 	}
-	return o, nil
+	return local.NewOpener(local.WithLogger(log)), nil
 }
 
-// runRun loads the scenarios, creates the environment and runs; its error
-// carries the exit code.
+// runRun loads the scenarios and hands them with the environment to the
+// runner; its error carries the exit code.
 func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 	if err := f.check(cmd); err != nil {
 		return usageError(err)
@@ -288,37 +285,18 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 		logOpts.Level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(live, logOpts))
-	opts, err := f.options(log)
+	o, err := f.opener(log)
 	if err != nil {
 		return usageError(err)
 	}
 	if f.dryRun {
-		return runDryRun(cmd.OutOrStdout(), f, opts, scenarios)
-	}
-	ctx := cmd.Context()
-	e, err := env.New(ctx, f.env, opts)
-	if err != nil {
-		if errors.Is(err, env.ErrInvalidOptions) {
-			return usageError(err)
-		}
-		doc := runner.Plan(f.env, f.env == env.Local, scenarios)
-		doc.Error = &report.Error{Kind: report.ErrorEnvironment, Message: err.Error()}
-		if ctx.Err() != nil {
-			doc.Error.Kind = report.ErrorInterrupted
-			err = &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
-		} else {
-			err = envError(err)
-		}
-		if werr := f.report.failed(cmd.OutOrStdout(), doc); werr != nil {
-			log.Error("writing the report failed", "error", werr)
-		}
-		return err
+		return runError(runner.DryRun(cmd.OutOrStdout(), o, scenarios))
 	}
 	var progress func(report.Progress)
 	if live.Drawn() {
 		progress = live.Update
 	}
-	run, err := runner.Run(ctx, e, scenarios, runner.Options{
+	run, err := runner.Execute(cmd.Context(), o, scenarios, runner.Options{
 		Output:        f.report.stdout(),
 		Out:           cmd.OutOrStdout(),
 		Save:          f.save,
@@ -339,69 +317,22 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 			log.Error("writing the report files failed", "error", ferr)
 		}
 	}
-	if c, ok := e.(env.Closer); ok {
-		failed := err != nil || run.Verdict != verify.Pass
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runCloseTimeout)
-		cerr := c.Close(cctx, failed)
-		cancel()
-		if cerr != nil {
-			if err == nil {
-				return envError(fmt.Errorf("closing the %s environment: %w", e.Name(), cerr))
-			}
-			log.Error("closing the environment failed", "environment", e.Name(), "error", cerr)
-		}
+	if err == nil {
+		return verdictError(run.Verdict)
 	}
+	return runError(err)
+}
+
+// runError maps a runner error to its exit code.
+func runError(err error) error {
 	var re *runner.Error
 	switch {
 	case err == nil:
-		return verdictError(run.Verdict)
+		return nil
 	case errors.As(err, &re) && re.Kind == runner.InputError:
 		return usageError(err)
 	case errors.As(err, &re) && re.Kind == runner.Interrupted:
 		return &exitError{code: ExitInconclusive, err: fmt.Errorf("interrupted, no verdict: %w", err)}
 	}
 	return envError(err)
-}
-
-// runDryRun prints what a run on a cluster would do, changing nothing and
-// contacting nothing: for kind the cluster plan (kind config, IstioOperator,
-// istioctl command lines, images), then for each scenario the manifests it
-// would apply per step.
-func runDryRun(out io.Writer, f runFlags, opts env.Options, scenarios []*scenario.Scenario) error {
-	agentImage := opts.AgentImage
-	switch f.env {
-	case env.Kind:
-		plan, err := kind.PlanFor(opts, exec.LookPath)
-		if err != nil {
-			return usageError(err)
-		}
-		if agentImage, err = plan.AgentImage(); err != nil {
-			return usageError(err)
-		}
-		fmt.Fprintf(out, "# meshcheck run --env kind: the cluster %q is reused if it exists, else created as below", plan.Options.Name)
-		if plan.Options.Keep {
-			fmt.Fprint(out, " and kept (--keep)\n")
-		} else {
-			fmt.Fprint(out, " and deleted after the run\n")
-		}
-		if err := plan.WriteDryRun(out); err != nil {
-			return err
-		}
-	case env.Existing:
-		where := "$KUBECONFIG or ~/.kube/config"
-		if opts.Kubeconfig != "" {
-			where = opts.Kubeconfig
-		}
-		context := "its current context"
-		if opts.Context != "" {
-			context = "context " + opts.Context
-		}
-		fmt.Fprintf(out, "# meshcheck run --env existing: the cluster of %s, %s (not contacted by --dry-run; Istio is required)\n", where, context)
-	}
-	for _, s := range scenarios {
-		if err := kube.WriteDryRun(out, s, agentImage); err != nil {
-			return usageError(fmt.Errorf("scenario %s: %w", s.Metadata.Name, err))
-		}
-	}
-	return nil
 }

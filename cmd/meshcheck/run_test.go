@@ -281,6 +281,12 @@ func TestRunKindDryRun(t *testing.T) {
 		!strings.Contains(out, "image: registry.example/meshcheck:v0.1.0\n") || strings.Contains(out, "kind: Cluster") {
 		t.Errorf("existing --dry-run: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// existing with --image-registry: the agent and the fixtures from it.
+	code, out, errOut = runExec(t, "run", "../../scenarios/hello", "--env", "existing", "--dry-run", "--image-registry", "reg.example/mc")
+	if code != ExitPass || !strings.Contains(out, "image: reg.example/mc/fixture:v0.1.0\n") || !strings.Contains(out, "image: reg.example/mc/meshcheck:v0.1.0\n") ||
+		strings.Contains(out, "meshcheck.local/") {
+		t.Errorf("existing --dry-run --image-registry: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 // TestRunEnvironmentFlags: a flag of another environment, or a bad value,
@@ -292,6 +298,8 @@ func TestRunEnvironmentFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--env", "local", "--kubeconfig", "k"}, "--kubeconfig is for --env existing"},
+		{[]string{"--env", "kind", "--image-registry", "reg.example", "--kubeconfig-dir", dir}, "--image-registry is for --env existing"},
+		{[]string{"--env", "existing", "--image-registry", "reg.example", "--agent-image", "a/b:v1", "--dry-run"}, "--agent-image and --image-registry"},
 		{[]string{"--kubeconfig-dir", dir}, "--kubeconfig-dir is for --env kind"},
 		{[]string{"--env", "existing", "--name", "x", "--keep"}, "--keep is for --env kind; --name is for --env kind"},
 		{[]string{"--env", "kind", "--ingress-url", "http://gw", "--kubeconfig-dir", dir}, "--ingress-url is for --env existing"},

@@ -80,20 +80,8 @@ kind, istioctl or readiness failure).`,
 	return cmd
 }
 
-// upStateDir resolves --kubeconfig-dir to an absolute folder.
-func upStateDir(dir string) (string, error) {
-	if dir == "" {
-		return kind.DefaultStateDir()
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("--kubeconfig-dir %s: %w", dir, err)
-	}
-	return abs, nil
-}
-
 func runUp(cmd *cobra.Command, f upFlags) error {
-	stateDir, err := upStateDir(f.kubeconfigDir)
+	stateDir, err := kind.ResolveStateDir(f.kubeconfigDir)
 	if err != nil {
 		return usageError(err)
 	}

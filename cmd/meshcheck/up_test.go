@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	kindconfig "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -131,21 +132,29 @@ type upFakes struct {
 
 func newUpFakes() *upFakes {
 	one := int32(1)
-	dep := func(name string) *appsv1.Deployment {
-		return &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: istio.Namespace, Generation: 1},
-			Spec:       appsv1.DeploymentSpec{Replicas: &one},
-			Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}},
-		}
+	objs := []runtime.Object{
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "meshcheck-control-plane"},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: istio.Namespace}},
 	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "meshcheck-control-plane"},
-		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+	// istiod and the gateway: rolled out, available, one ready pod each.
+	for _, name := range []string{istio.IstiodDeployment, istio.GatewayDeployment} {
+		sel := map[string]string{"app": name}
+		objs = append(objs, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: istio.Namespace, Generation: 1},
+			Spec:       appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: sel}},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}},
+		}, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: istio.Namespace, Labels: sel},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		})
+	}
 	return &upFakes{
 		prober:   &upFakeProber{},
 		provider: &upFakeProvider{},
 		istioctl: &upFakeIstioctl{},
-		client:   fake.NewClientset(node, dep(istio.IstiodDeployment), dep(istio.GatewayDeployment)),
+		client:   fake.NewClientset(objs...),
 	}
 }
 

@@ -12,11 +12,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
@@ -24,83 +28,234 @@ import (
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/image"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-func init() {
-	env.Register(env.Existing, func(ctx context.Context, o env.Options) (env.Environment, error) {
-		ctx, cancel := context.WithTimeout(ctx, DefaultCheckTimeout)
-		defer cancel()
-		return New(ctx, FromEnv(o))
-	})
-}
-
-// FromEnv returns the options of the existing environment that o sets:
-// the kubeconfig and context, the ingress URL, the agent image and the
-// waits (a positive PropagationDelay replaces kube's default delay).
-func FromEnv(o env.Options) Options {
-	opts := Options{
-		Kubeconfig:   o.Kubeconfig,
-		Context:      o.Context,
-		IngressURL:   o.IngressURL,
-		AgentImage:   o.AgentImage,
-		ReadyTimeout: o.ReadyTimeout,
-		Log:          o.Log,
-	}
-	if o.PropagationDelay > 0 {
-		opts.Propagation = kube.Delay(o.PropagationDelay)
-	}
-	return opts
-}
-
 // Where Istio lives in a cluster.
 const (
-	// IstioNamespace is the namespace of istiod and the ingress gateway.
-	IstioNamespace = "istio-system"
-	// IngressGatewayService is the ingress gateway's Service.
-	IngressGatewayService = "istio-ingressgateway"
-	// DefaultCheckTimeout bounds New's checks of the cluster.
-	DefaultCheckTimeout = 30 * time.Second
+	// istioNamespace is the namespace of istiod and the ingress gateway.
+	istioNamespace = "istio-system"
+	// ingressGatewayService is the ingress gateway's Service.
+	ingressGatewayService = "istio-ingressgateway"
+	// defaultCheckTimeout bounds Open's checks of the cluster.
+	defaultCheckTimeout = 30 * time.Second
 )
 
 // ErrNoIstio marks the error of a cluster without a working Istio control
 // plane: the CLI exits 4 with it.
 var ErrNoIstio = errors.New("the cluster has no working Istio")
 
-// Options configure the existing environment.
-type Options struct {
-	// Kubeconfig is the kubeconfig file to read; empty means $KUBECONFIG,
-	// else ~/.kube/config. meshcheck never writes it.
-	Kubeconfig string
-	// Context is the kubeconfig context to use; empty means its current
-	// context.
-	Context string
-	// IngressURL is where this host reaches the ingress gateway's HTTP
-	// port, e.g. http://203.0.113.7; empty means the gateway Service's
-	// load-balancer address, else a port-forward to a gateway pod.
-	IngressURL string
-	// AgentImage is the image of the in-mesh agent; empty means
-	// kube.AgentImage, which the cluster must be able to pull.
-	AgentImage string
-	// Forwarder opens port-forwards; nil means kube.SPDYForwarder.
-	Forwarder kube.Forwarder
-	// Propagation waits for configuration to reach the proxies; nil means
-	// kube.Delay(kube.DefaultPropagationDelay).
-	Propagation kube.Propagator
-	// ReadyTimeout bounds each wait for workloads; 0 means
-	// kube.DefaultReadyTimeout.
-	ReadyTimeout time.Duration
-	// PollInterval is how often waits read the API; 0 means
-	// kube.DefaultPollInterval.
-	PollInterval time.Duration
-	// Log receives progress; nil discards.
-	Log *slog.Logger
+// Option configures the existing environment.
+type Option func(*config)
+
+// config is what the options set; New validates it once.
+type config struct {
+	kubeconfig   string
+	context      string
+	ingressURL   string
+	agentImage   string
+	registry     string
+	forwarder    kube.Forwarder
+	propagation  kube.Propagator
+	readyTimeout time.Duration
+	pollInterval time.Duration
+	log          *slog.Logger
+	errs         []error
+}
+
+// WithKubeconfig reads the cluster from the kubeconfig file path, which
+// meshcheck never writes; by default $KUBECONFIG, else ~/.kube/config.
+func WithKubeconfig(path string) Option { return func(c *config) { c.kubeconfig = path } }
+
+// WithContext uses the kubeconfig context name; by default its current
+// context.
+func WithContext(name string) Option { return func(c *config) { c.context = name } }
+
+// WithIngressURL is where this host reaches the ingress gateway's HTTP port
+// (http(s)://host[:port], e.g. http://203.0.113.7); by default the gateway
+// Service's load-balancer address, else a port-forward to a gateway pod.
+func WithIngressURL(u string) Option { return func(c *config) { c.ingressURL = u } }
+
+// WithAgentImage is the image of the in-mesh agent, which the cluster must
+// be able to pull; by default kube.AgentImage.
+func WithAgentImage(ref string) Option { return func(c *config) { c.agentImage = ref } }
+
+// WithImageRegistry deploys meshcheck's own images (the in-mesh agent and
+// the fixture workloads the manifests name as meshcheck.local/<name>:<tag>)
+// from registry, where `meshcheck images push --registry` put them: Connect
+// resolves each tag to its digest and deploys <registry>/<name>@sha256:...
+func WithImageRegistry(registry string) Option { return func(c *config) { c.registry = registry } }
+
+// WithReadyTimeout bounds each wait for workloads (--readiness-timeout); by
+// default kube.DefaultReadyTimeout.
+func WithReadyTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("--readiness-timeout %s: want a positive duration such as 5m", d))
+		}
+		c.readyTimeout = d
+	}
+}
+
+// WithPropagationDelay pauses d after each routing change for the
+// configuration to reach the proxies (--propagation-delay); by default
+// kube.DefaultPropagationDelay.
+func WithPropagationDelay(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 || d > 10*time.Minute {
+			c.errs = append(c.errs, fmt.Errorf("--propagation-delay %s: want a positive duration up to 10m, such as 5s", d))
+		}
+		c.propagation = kube.Delay(d)
+	}
+}
+
+// WithPropagator waits for configuration to reach the proxies with p
+// instead of a fixed delay.
+func WithPropagator(p kube.Propagator) Option { return func(c *config) { c.propagation = p } }
+
+// WithForwarder opens port-forwards with f; by default kube.SPDYForwarder.
+func WithForwarder(f kube.Forwarder) Option { return func(c *config) { c.forwarder = f } }
+
+// WithPollInterval is how often waits read the API; by default
+// kube.DefaultPollInterval.
+func WithPollInterval(d time.Duration) Option { return func(c *config) { c.pollInterval = d } }
+
+// WithLogger sends progress to log; by default it is discarded.
+func WithLogger(log *slog.Logger) Option { return func(c *config) { c.log = log } }
+
+// Opener opens the existing environment; it implements env.Opener and
+// env.DryRunner.
+type Opener struct{ cfg config }
+
+// New validates the options (errors are env.ErrInvalidOptions, naming the
+// flag) and returns the environment's Opener. It contacts nothing and reads
+// no file: Open does.
+func New(opts ...Option) (*Opener, error) {
+	c := config{}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.ingressURL != "" {
+		u, err := url.Parse(c.ingressURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			c.errs = append(c.errs, fmt.Errorf("--ingress-url %q: want http(s)://host[:port] with no path", c.ingressURL))
+		}
+	}
+	if c.registry != "" {
+		if err := image.ValidateRegistry(c.registry); err != nil {
+			c.errs = append(c.errs, fmt.Errorf("--image-registry: %w", err))
+		}
+		if c.agentImage != "" {
+			c.errs = append(c.errs, errors.New("--agent-image and --image-registry both name the agent's image: give one"))
+		}
+	}
+	if err := errors.Join(c.errs...); err != nil {
+		return nil, env.InvalidOptions(err)
+	}
+	return &Opener{cfg: c}, nil
+}
+
+// Name returns "existing".
+func (*Opener) Name() string { return env.Existing }
+
+// Emulated is false: the mesh is real.
+func (*Opener) Emulated() bool { return false }
+
+// Open implements env.Opener with Connect.
+func (o *Opener) Open(ctx context.Context) (env.Environment, error) {
+	e, err := o.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Connect reads the kubeconfig, connects and checks, within
+// defaultCheckTimeout, that Istio runs: istiod ready in istio-system and
+// Istio's networking API served. A cluster without them is an error
+// wrapping ErrNoIstio; no kubeconfig, one that cannot be read or one that
+// lacks the context is env.ErrInvalidOptions.
+func (o *Opener) Connect(ctx context.Context) (*Env, error) {
+	ctx, cancel := context.WithTimeout(ctx, defaultCheckTimeout)
+	defer cancel()
+	cfg, where, err := restConfig(o.cfg.kubeconfig, o.cfg.context)
+	if err != nil {
+		return nil, env.InvalidOptions(err)
+	}
+	client, err := kube.NewClient(cfg, o.cfg.log)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{opts: o.cfg, client: client, log: o.cfg.log.With("env", env.Existing), agents: map[string]string{}}
+	if err := e.checkIstio(ctx, where); err != nil {
+		return nil, err
+	}
+	if e.images, err = o.images(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// DryRun implements env.DryRunner: it names the cluster that would be used
+// (not contacted) and prints, for each scenario, the objects a run would
+// apply.
+func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
+	where := "$KUBECONFIG or ~/.kube/config"
+	if o.cfg.kubeconfig != "" {
+		where = o.cfg.kubeconfig
+	}
+	context := "its current context"
+	if o.cfg.context != "" {
+		context = "context " + o.cfg.context
+	}
+	if _, err := fmt.Fprintf(w, "# meshcheck run --env existing: the cluster of %s, %s (not contacted by --dry-run; Istio is required)\n", where, context); err != nil {
+		return err
+	}
+	images := kube.Images{Agent: o.cfg.agentImage}
+	if o.cfg.registry != "" {
+		r := image.Remote{Registry: o.cfg.registry}
+		images.Replace = map[string]string{}
+		for _, s := range image.Defaults() {
+			images.Replace[s.Ref()] = r.Ref(s)
+		}
+		images.Agent = images.Replace[kube.AgentImage]
+		if _, err := fmt.Fprintf(w, "# images from %s (not contacted by --dry-run; a run pins each tag to its digest)\n", o.cfg.registry); err != nil {
+			return err
+		}
+	}
+	return kube.WriteDryRuns(w, scenarios, images)
+}
+
+// images is what the environment deploys: as written, with the agent image
+// given, or meshcheck's own images from the registry pinned by digest.
+func (o *Opener) images(ctx context.Context) (kube.Images, error) {
+	images := kube.Images{Agent: o.cfg.agentImage}
+	if o.cfg.registry == "" {
+		return images, nil
+	}
+	r := image.Remote{Registry: o.cfg.registry}
+	images.Replace = map[string]string{}
+	for _, s := range image.Defaults() {
+		p, err := r.Resolve(ctx, s)
+		if err != nil {
+			return kube.Images{}, fmt.Errorf("--image-registry: %w", err)
+		}
+		images.Replace[s.Ref()] = p.Pinned()
+		o.cfg.log.Info("deploying image from the registry", "image", s.Ref(), "as", p.Pinned())
+	}
+	images.Agent = images.Replace[kube.AgentImage]
+	return images, nil
 }
 
 // Env is the existing environment.
 type Env struct {
-	opts   Options
+	opts   config
+	images kube.Images
 	client *kube.Client
 	log    *slog.Logger
 
@@ -114,45 +269,20 @@ type Env struct {
 	stops    []func()
 }
 
-// New reads the kubeconfig, connects and checks that Istio runs: istiod
-// available in istio-system and Istio's networking API served. A cluster
-// without them is an error wrapping ErrNoIstio; a bad ingress URL or a
-// kubeconfig that cannot be read or lacks the context is
-// env.ErrInvalidOptions.
-func New(ctx context.Context, opts Options) (*Env, error) {
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if opts.IngressURL != "" {
-		u, err := url.Parse(opts.IngressURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, env.InvalidOptions(fmt.Errorf("--ingress-url %q: want http(s)://host[:port] with no path", opts.IngressURL))
-		}
-	}
-	cfg, where, err := restConfig(opts.Kubeconfig, opts.Context)
-	if err != nil {
-		return nil, env.InvalidOptions(err)
-	}
-	client, err := kube.NewClient(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	e := &Env{opts: opts, client: client, log: log.With("env", env.Existing), agents: map[string]string{}}
-	if err := e.checkIstio(ctx, where); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
 // restConfig reads the kubeconfig without ever writing it: no migration of
 // old kubeconfig files, and no persisting of refreshed credentials. It
 // returns the config and a phrase naming the cluster for messages.
 func restConfig(path, context string) (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	return restConfigFrom(clientcmd.NewDefaultClientConfigLoadingRules(), path, context)
+}
+
+// restConfigFrom is restConfig with client-go's loading rules given.
+func restConfigFrom(rules *clientcmd.ClientConfigLoadingRules, path, context string) (*rest.Config, string, error) {
 	rules.MigrationRules = nil // migration copies files into ~/.kube
 	if path != "" {
 		rules.ExplicitPath = path
+	} else if !anyExists(rules.GetLoadingPrecedence()) {
+		return nil, "", fmt.Errorf("no kubeconfig found: looked at %s: give --kubeconfig FILE (only read, never written), or run with --env kind or --env local", lookedAt(rules))
 	}
 	raw, err := rules.Load()
 	if err != nil {
@@ -180,6 +310,26 @@ func restConfig(path, context string) (*rest.Config, string, error) {
 	return cfg, fmt.Sprintf("cluster of context %q", name), nil
 }
 
+// anyExists reports whether any of the files exists.
+func anyExists(files []string) bool {
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// lookedAt says where client-go's default rules look for a kubeconfig:
+// each file of $KUBECONFIG, else ~/.kube/config.
+func lookedAt(rules *clientcmd.ClientConfigLoadingRules) string {
+	files := strings.Join(rules.GetLoadingPrecedence(), ", ")
+	if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) != "" {
+		return "$KUBECONFIG (" + files + ")"
+	}
+	return "$KUBECONFIG (not set) and ~/.kube/config (" + files + ")"
+}
+
 func describe(rules *clientcmd.ClientConfigLoadingRules) string {
 	if rules.ExplicitPath != "" {
 		return rules.ExplicitPath
@@ -187,25 +337,32 @@ func describe(rules *clientcmd.ClientConfigLoadingRules) string {
 	return "($KUBECONFIG or ~/.kube/config)"
 }
 
-// checkIstio requires an available istiod (any revision: label app=istiod)
+// checkIstio requires an istiod ready by kube's one readiness rule (any revision: label app=istiod)
 // in istio-system and the networking.istio.io API.
 func (e *Env) checkIstio(ctx context.Context, where string) error {
-	deps, err := e.client.Kube.AppsV1().Deployments(IstioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
+	deps, err := e.client.Kube.AppsV1().Deployments(istioNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
 	if err != nil {
-		return fmt.Errorf("%s: look for istiod in %s: %w", where, IstioNamespace, err)
+		return fmt.Errorf("%s: look for istiod in %s: %w", where, istioNamespace, err)
 	}
 	if len(deps.Items) == 0 {
 		return fmt.Errorf("%s: %w: no istiod Deployment (label app=istiod) in namespace %s: install Istio (istioctl install) or use --env kind or --env local",
-			where, ErrNoIstio, IstioNamespace)
+			where, ErrNoIstio, istioNamespace)
 	}
-	available := false
+	var why []string
 	for _, d := range deps.Items {
-		if d.Status.AvailableReplicas > 0 {
-			available = true
+		ref := kube.Ref{GVK: appsv1.SchemeGroupVersion.WithKind("Deployment"), Namespace: d.Namespace, Name: d.Name}
+		w, err := kube.DeploymentReady(ctx, e.client.Kube, ref)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %w", where, ErrNoIstio, err)
 		}
+		if w == "" {
+			why = nil
+			break
+		}
+		why = append(why, ref.String()+": "+w)
 	}
-	if !available {
-		return fmt.Errorf("%s: %w: istiod in namespace %s has no available replica", where, ErrNoIstio, IstioNamespace)
+	if len(why) > 0 {
+		return fmt.Errorf("%s: %w: istiod in namespace %s is not ready: %s", where, ErrNoIstio, istioNamespace, strings.Join(why, "; "))
 	}
 	if _, err := e.client.Kube.Discovery().ServerResourcesForGroupVersion("networking.istio.io/v1"); err != nil {
 		return fmt.Errorf("%s: %w: the API networking.istio.io/v1 is not served (Istio's CRDs are missing or older than 1.22): %v", where, ErrNoIstio, err)
@@ -229,9 +386,9 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	}
 	d, err := kube.NewDeployer(e.client, kube.Options{
 		Scenario:     s.Metadata.Name,
-		Propagation:  e.opts.Propagation,
-		ReadyTimeout: e.opts.ReadyTimeout,
-		PollInterval: e.opts.PollInterval,
+		Propagation:  e.opts.propagation,
+		ReadyTimeout: e.opts.readyTimeout,
+		PollInterval: e.opts.pollInterval,
 	})
 	if err != nil {
 		return err
@@ -241,7 +398,11 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 		return err
 	}
 	e.scenario, e.deployer, e.kinds, e.step = s, d, kinds, -1
-	if err := d.Apply(ctx, kube.SetupChange(s)); err != nil {
+	setup, err := kube.SetupChange(s).ReplaceImages(e.images.Replace)
+	if err != nil {
+		return err
+	}
+	if err := d.Apply(ctx, setup); err != nil {
 		return fmt.Errorf("set up %s: %w", s.Metadata.Name, err)
 	}
 	return nil
@@ -256,6 +417,9 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 		return fmt.Errorf("existing environment: Apply of %s before its Setup", s.Metadata.Name)
 	}
 	ch, err := kube.StepChange(s, step)
+	if err == nil {
+		ch, err = ch.ReplaceImages(e.images.Replace)
+	}
 	if err != nil {
 		return err
 	}
@@ -332,8 +496,8 @@ func (e *Env) Teardown(ctx context.Context) error {
 
 // forwarder returns the configured Forwarder or the SPDY one.
 func (e *Env) forwarder() kube.Forwarder {
-	if e.opts.Forwarder != nil {
-		return e.opts.Forwarder
+	if e.opts.forwarder != nil {
+		return e.opts.forwarder
 	}
 	return kube.SPDYForwarder{Client: e.client}
 }
@@ -345,7 +509,7 @@ func (e *Env) agent(ctx context.Context) (string, error) {
 	if u, ok := e.agents[ns]; ok {
 		return u, nil
 	}
-	pod, err := e.deployer.DeployAgent(ctx, ns, e.opts.AgentImage)
+	pod, err := e.deployer.DeployAgent(ctx, ns, e.images.Agent)
 	if err != nil {
 		return "", err
 	}

@@ -54,7 +54,7 @@ func (f *fakeForwarder) Forward(_ context.Context, ns, pod string, port int) (st
 func installIstio(t *testing.T, srv *apiservertest.Server) {
 	t.Helper()
 	ctx := t.Context()
-	if _, err := srv.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: IstioNamespace}}, metav1.CreateOptions{}); err != nil {
+	if _, err := srv.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: istioNamespace}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []struct{ name, app string }{{"istiod", "istiod"}, {"istio-ingressgateway", "istio-ingressgateway"}} {
@@ -63,7 +63,7 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 			labels["istio"] = "ingressgateway"
 		}
 		dep := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: IstioNamespace, Labels: labels},
+			ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: istioNamespace, Labels: labels},
 			Spec: appsv1.DeploymentSpec{
 				Selector: &metav1.LabelSelector{MatchLabels: labels},
 				Template: corev1.PodTemplateSpec{
@@ -73,12 +73,12 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 				},
 			},
 		}
-		if _, err := srv.Kube.AppsV1().Deployments(IstioNamespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		if _, err := srv.Kube.AppsV1().Deployments(istioNamespace).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: IngressGatewayService, Namespace: IstioNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: ingressGatewayService, Namespace: istioNamespace},
 		Spec: corev1.ServiceSpec{
 			Selector: map[string]string{"istio": "ingressgateway"},
 			Ports: []corev1.ServicePort{
@@ -88,7 +88,7 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 			},
 		},
 	}
-	if _, err := srv.Kube.CoreV1().Services(IstioNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := srv.Kube.CoreV1().Services(istioNamespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -99,18 +99,18 @@ func installIstio(t *testing.T, srv *apiservertest.Server) {
 func TestRequiresIstio(t *testing.T) {
 	srv := apiservertest.Start(t)
 	ctx := t.Context()
-	_, err := New(ctx, Options{Kubeconfig: srv.Kubeconfig})
+	_, err := connect(ctx, WithKubeconfig(srv.Kubeconfig))
 	if !errors.Is(err, ErrNoIstio) || !strings.Contains(err.Error(), "no istiod Deployment") || !strings.Contains(err.Error(), `context "envtest"`) {
 		t.Errorf("New without Istio: err = %v, want ErrNoIstio naming istiod and the context", err)
 	}
 	installIstio(t, srv)
-	_, err = New(ctx, Options{Kubeconfig: srv.Kubeconfig})
-	if !errors.Is(err, ErrNoIstio) || !strings.Contains(err.Error(), "no available replica") {
+	_, err = connect(ctx, WithKubeconfig(srv.Kubeconfig))
+	if !errors.Is(err, ErrNoIstio) || !strings.Contains(err.Error(), "istiod in namespace istio-system is not ready") {
 		t.Errorf("New with istiod unavailable: err = %v, want ErrNoIstio", err)
 	}
 	srv.RunWorkloads(t)
 	waitAvailable(t, srv, "istiod")
-	_, err = New(ctx, Options{Kubeconfig: srv.Kubeconfig})
+	_, err = connect(ctx, WithKubeconfig(srv.Kubeconfig))
 	if err != nil {
 		t.Errorf("New with istiod available: %v", err)
 	}
@@ -148,14 +148,13 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw := &fakeForwarder{}
-	e, err := New(ctx, Options{
-		Kubeconfig:   srv.Kubeconfig,
-		Context:      "envtest",
-		Forwarder:    fw,
-		Propagation:  kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil }),
-		ReadyTimeout: 30 * time.Second,
-		PollInterval: 20 * time.Millisecond,
-	})
+	e, err := connect(ctx,
+		WithKubeconfig(srv.Kubeconfig),
+		WithContext("envtest"),
+		WithForwarder(fw),
+		WithPropagator(kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })),
+		WithReadyTimeout(30*time.Second),
+		WithPollInterval(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,16 +263,16 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 	}
 
 	// A load balancer address is used as it is, with no port-forward.
-	svc, err := srv.Kube.CoreV1().Services(IstioNamespace).Get(ctx, IngressGatewayService, metav1.GetOptions{})
+	svc, err := srv.Kube.CoreV1().Services(istioNamespace).Get(ctx, ingressGatewayService, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc.Spec.Type = corev1.ServiceTypeLoadBalancer
-	if svc, err = srv.Kube.CoreV1().Services(IstioNamespace).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if svc, err = srv.Kube.CoreV1().Services(istioNamespace).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.7"}}
-	if _, err := srv.Kube.CoreV1().Services(IstioNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := srv.Kube.CoreV1().Services(istioNamespace).UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ ingressURL, want string }{
@@ -281,8 +280,8 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 		{"https://gw.example:8443/", "https://gw.example:8443/echo"},
 	} {
 		fw2 := &fakeForwarder{}
-		e2, err := New(ctx, Options{Kubeconfig: srv.Kubeconfig, Forwarder: fw2, IngressURL: c.ingressURL,
-			Propagation: kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })})
+		e2, err := connect(ctx, WithKubeconfig(srv.Kubeconfig), WithForwarder(fw2), WithIngressURL(c.ingressURL),
+			WithPropagator(kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +309,7 @@ func waitAvailable(t *testing.T, srv *apiservertest.Server, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	w, err := srv.Kube.AppsV1().Deployments(IstioNamespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	w, err := srv.Kube.AppsV1().Deployments(istioNamespace).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +319,7 @@ func waitAvailable(t *testing.T, srv *apiservertest.Server, name string) {
 			return
 		}
 	}
-	t.Fatalf("Deployment %s/%s not available: %v", IstioNamespace, name, ctx.Err())
+	t.Fatalf("Deployment %s/%s not available: %v", istioNamespace, name, ctx.Err())
 }
 
 // inventory maps "Kind ns/name" to resourceVersion for the kinds a scenario
@@ -384,4 +383,13 @@ func inventory(t *testing.T, srv *apiservertest.Server) map[string]string {
 
 func istioGVR(resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: resource}
+}
+
+// connect validates the options and connects.
+func connect(ctx context.Context, opts ...Option) (*Env, error) {
+	o, err := New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return o.Connect(ctx)
 }

@@ -11,9 +11,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/scenario"
 )
 
 // kubeconfig writes a kubeconfig with one context "dev" and returns its
@@ -64,35 +66,82 @@ func TestRestConfig(t *testing.T) {
 	}
 }
 
-// TestNewRejectsBadIngressURL checks the ingress URL before any connection.
-func TestNewRejectsBadIngressURL(t *testing.T) {
-	for _, u := range []string{"203.0.113.7", "ftp://x", "http://", "http://x/path"} {
-		_, err := New(t.Context(), Options{Kubeconfig: kubeconfig(t, "dev"), IngressURL: u})
-		if err == nil || !strings.Contains(err.Error(), "--ingress-url") || !errors.Is(err, env.ErrInvalidOptions) {
-			t.Errorf("New with ingress URL %q: err = %v, want an invalid-options error", u, err)
+// TestNoKubeconfigAnywhere: with no --kubeconfig, no $KUBECONFIG file and
+// no ~/.kube/config, the error says so, where it looked and to give
+// --kubeconfig (not "give --context").
+func TestNoKubeconfigAnywhere(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("KUBECONFIG", "")
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.Precedence = []string{filepath.Join(home, ".kube", "config")} // the default rules' ~/.kube/config
+	_, _, err := restConfigFrom(rules, "", "")
+	if err == nil {
+		t.Fatal("restConfig without any kubeconfig: no error")
+	}
+	for _, want := range []string{"no kubeconfig found", "$KUBECONFIG (not set)", "~/.kube/config (" + filepath.Join(home, ".kube", "config") + ")", "give --kubeconfig"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "--context") {
+		t.Errorf("error %q asks for --context", err)
+	}
+	absent := filepath.Join(home, "absent")
+	t.Setenv("KUBECONFIG", absent)
+	if _, _, err := restConfig("", ""); err == nil || !strings.Contains(err.Error(), "$KUBECONFIG ("+absent+")") {
+		t.Errorf("restConfig with $KUBECONFIG naming no file = %v, want it named", err)
+	}
+	o, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Connect(t.Context()); !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), "no kubeconfig found") {
+		t.Errorf("Connect without a kubeconfig = %v, want an invalid-options error (exit 2)", err)
+	}
+}
+
+// TestNewRejectsBadOptions checks the options before any connection, and
+// the kubeconfig when connecting.
+func TestNewRejectsBadOptions(t *testing.T) {
+	for _, c := range []struct {
+		o    Option
+		want string
+	}{
+		{WithIngressURL("203.0.113.7"), "--ingress-url"},
+		{WithIngressURL("ftp://x"), "--ingress-url"},
+		{WithIngressURL("http://"), "--ingress-url"},
+		{WithIngressURL("http://x/path"), "--ingress-url"},
+		{WithReadyTimeout(0), "--readiness-timeout 0s"},
+		{WithPropagationDelay(11 * time.Minute), "--propagation-delay 11m0s"},
+	} {
+		_, err := New(WithKubeconfig(kubeconfig(t, "dev")), c.o)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, env.ErrInvalidOptions) {
+			t.Errorf("New with %s: err = %v, want an invalid-options error", c.want, err)
 		}
 	}
 	for _, c := range []struct{ path, context string }{{kubeconfig(t, "dev"), "prod"}, {filepath.Join(t.TempDir(), "absent"), ""}} {
-		if _, err := New(t.Context(), Options{Kubeconfig: c.path, Context: c.context}); !errors.Is(err, env.ErrInvalidOptions) {
-			t.Errorf("New with kubeconfig %s, context %q: err = %v, want an invalid-options error", filepath.Base(c.path), c.context, err)
+		o, err := New(WithKubeconfig(c.path), WithContext(c.context))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Connect(t.Context()); !errors.Is(err, env.ErrInvalidOptions) {
+			t.Errorf("Connect with kubeconfig %s, context %q: err = %v, want an invalid-options error", filepath.Base(c.path), c.context, err)
 		}
 	}
 }
 
-// TestFromEnv maps the environment options, and the propagation delay only
-// when one is given.
-func TestFromEnv(t *testing.T) {
-	o := FromEnv(env.Options{Kubeconfig: "/k", Context: "c", IngressURL: "http://gw", AgentImage: "img:v1", ReadyTimeout: time.Minute, Name: "ignored"})
-	if o.Kubeconfig != "/k" || o.Context != "c" || o.IngressURL != "http://gw" || o.AgentImage != "img:v1" || o.ReadyTimeout != time.Minute || o.Propagation != nil {
-		t.Errorf("FromEnv = %+v", o)
+// TestPropagationDelay: the delay option waits that long.
+func TestPropagationDelay(t *testing.T) {
+	o, err := New(WithPropagationDelay(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
 	}
-	o = FromEnv(env.Options{PropagationDelay: time.Millisecond})
-	if o.Propagation == nil {
-		t.Fatal("FromEnv with a propagation delay: no Propagator")
+	if o.cfg.propagation == nil {
+		t.Fatal("WithPropagationDelay: no Propagator")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if err := o.Propagation.Propagate(ctx, kube.PhaseMake, nil); err != nil {
+	if err := o.cfg.propagation.Propagate(ctx, kube.PhaseMake, nil); err != nil {
 		t.Errorf("Propagate: %v", err)
 	}
 }
@@ -121,5 +170,43 @@ func TestTargetPort(t *testing.T) {
 	}
 	if _, err := targetPort(pod, corev1.ServicePort{Port: 80, TargetPort: intstr.FromString("web")}); err == nil || !strings.Contains(err.Error(), `"web"`) {
 		t.Errorf("unknown named port: err = %v", err)
+	}
+}
+
+// TestImageRegistryOptions: the registry is checked once, conflicts with
+// --agent-image, and the dry run names the registry's images (tags: a
+// dry run contacts nothing).
+func TestImageRegistryOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts []Option
+		want string
+	}{
+		{[]Option{WithImageRegistry("https://reg.example")}, "--image-registry"},
+		{[]Option{WithImageRegistry("reg.example"), WithAgentImage("x/agent:v1")}, "--agent-image and --image-registry"},
+	} {
+		if _, err := New(c.opts...); !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New: %v, want an invalid-options error naming %s", err, c.want)
+		}
+	}
+	o, err := New(WithImageRegistry("reg.example:5000/mc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := scenario.Load("../../scenarios/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := o.DryRun(&out, []*scenario.Scenario{s}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"# images from reg.example:5000/mc", "image: reg.example:5000/mc/fixture:v0.1.0", "image: reg.example:5000/mc/meshcheck:v0.1.0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "meshcheck.local/") {
+		t.Errorf("dry run still names meshcheck.local images:\n%s", got)
 	}
 }

@@ -19,15 +19,15 @@ import (
 // of istio-system/istio-ingressgateway; a port-forward to a ready gateway
 // pod's HTTP target port.
 func (e *Env) ingressBase(ctx context.Context) (string, error) {
-	if e.opts.IngressURL != "" {
-		return trimSlash(e.opts.IngressURL), nil
+	if e.opts.ingressURL != "" {
+		return trimSlash(e.opts.ingressURL), nil
 	}
 	if e.ingress != "" {
 		return e.ingress, nil
 	}
-	svc, err := e.client.Kube.CoreV1().Services(IstioNamespace).Get(ctx, IngressGatewayService, metav1.GetOptions{})
+	svc, err := e.client.Kube.CoreV1().Services(istioNamespace).Get(ctx, ingressGatewayService, metav1.GetOptions{})
 	if err != nil {
-		return "", fmt.Errorf("find the ingress gateway: Service %s/%s: %w (install Istio's ingress gateway, or give --ingress-url)", IstioNamespace, IngressGatewayService, err)
+		return "", fmt.Errorf("find the ingress gateway: Service %s/%s: %w (install Istio's ingress gateway, or give --ingress-url)", istioNamespace, ingressGatewayService, err)
 	}
 	port, err := httpPort(svc)
 	if err != nil {
@@ -54,7 +54,7 @@ func (e *Env) ingressBase(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	addr, stop, err := e.forwarder().Forward(context.WithoutCancel(ctx), IstioNamespace, pod, target)
+	addr, stop, err := e.forwarder().Forward(context.WithoutCancel(ctx), istioNamespace, pod, target)
 	if err != nil {
 		return "", fmt.Errorf("reach the ingress gateway: %w", err)
 	}

@@ -14,16 +14,16 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// ExitAnalyzeFindings is the exit status of `istioctl analyze` when it
+// exitAnalyzeFindings is the exit status of `istioctl analyze` when it
 // found errors (istioctl/pkg/analyze: FileParseError 78, AnalyzerFoundIssues
 // 79): findings, not a failure to run.
-const ExitAnalyzeFindings = 79
+const exitAnalyzeFindings = 79
 
-// AnalyzeArgs is the argv (without istioctl itself) that analyzes manifest
+// analyzeArgs is the argv (without istioctl itself) that analyzes manifest
 // files without a cluster: --use-kube=false reads only the files, -A checks
 // every namespace (without it istioctl checks only "default"), -o json for
 // machine-readable messages.
-func AnalyzeArgs(files []string) []string {
+func analyzeArgs(files []string) []string {
 	return append([]string{"analyze", "--use-kube=false", "-A", "-o", "json"}, files...)
 }
 
@@ -67,11 +67,11 @@ type analyzeMessage struct {
 	Reference string `json:"reference"`
 }
 
-// AnalyzeScenario runs `istioctl analyze` (AnalyzeArgs) through r on the
+// AnalyzeScenario runs `istioctl analyze` (analyzeArgs) through r on the
 // state each step of s leaves (the objects in effect, each as written in
 // its manifest), and returns istioctl's findings in step order, each
 // reported once, placed at the manifest file and line of the field
-// istioctl names. Exit status 0 and ExitAnalyzeFindings are findings; any
+// istioctl names. Exit status 0 and exitAnalyzeFindings are findings; any
 // other status is an error quoting istioctl's output.
 func AnalyzeScenario(ctx context.Context, r Runner, istioctl string, s *scenario.Scenario) ([]Finding, error) {
 	dir, err := os.MkdirTemp("", "meshcheck-analyze-")
@@ -161,9 +161,9 @@ func placeReference(ref, file string, starts []int, state []scenario.Object) (st
 // analyze runs istioctl analyze on one file.
 func analyze(ctx context.Context, r Runner, istioctl, file string) ([]analyzeMessage, error) {
 	var stdout, stderr bytes.Buffer
-	err := r.Run(ctx, Cmd{Path: istioctl, Args: AnalyzeArgs([]string{file}), Env: os.Environ(), Stdout: &stdout, Stderr: &stderr})
+	err := r.Run(ctx, Cmd{Path: istioctl, Args: analyzeArgs([]string{file}), Env: os.Environ(), Stdout: &stdout, Stderr: &stderr})
 	var ee *ExitError
-	if err != nil && !(errors.As(err, &ee) && ee.Code == ExitAnalyzeFindings) {
+	if err != nil && !(errors.As(err, &ee) && ee.Code == exitAnalyzeFindings) {
 		return nil, fmt.Errorf("%s: %w: %s", istioctl, err, lastLines(stderr.String(), 5))
 	}
 	var msgs []analyzeMessage

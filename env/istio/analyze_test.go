@@ -45,7 +45,7 @@ func TestAnalyzeScenarioPlacesFindingsInTheManifests(t *testing.T) {
 		// istioctl names the state file and the line of the subset field.
 		fmt.Fprintf(c.Stdout, `[{"code":"IST0101","level":"Error","message":"Referenced host+subset in destinationrule not found: \"echo-service+v2\"","origin":"VirtualService echo/echo-route","reference":"%s:%d"}]`,
 			file, lineOf(t, file, "subset: v2"))
-		return &ExitError{Code: ExitAnalyzeFindings}
+		return &ExitError{Code: exitAnalyzeFindings}
 	})
 	findings, err := AnalyzeScenario(context.Background(), r, "istioctl", s)
 	if err != nil {

@@ -29,12 +29,12 @@ import (
 // so it covers the kind v0.30.0 node image, Kubernetes 1.34.
 const DefaultVersion = "1.31.0"
 
-// DefaultReleaseURL is where Istio publishes release artifacts:
+// defaultReleaseURL is where Istio publishes release artifacts:
 // <base>/<version>/istioctl-<version>-<os>-<arch>.tar.gz and a .sha256 file
 // next to it (istio/release-builder pkg/build/archive.go
 // createStandaloneIstioctl, pkg/util/files.go CreateSha; the same URL as
 // istio/istio release/downloadIstioCtl.sh).
-const DefaultReleaseURL = "https://github.com/istio/istio/releases/download"
+const defaultReleaseURL = "https://github.com/istio/istio/releases/download"
 
 var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-(alpha|beta|rc)\.[0-9]+)?$`)
 
@@ -72,10 +72,10 @@ func ArchiveName(version string, p Platform) (string, error) {
 	return fmt.Sprintf("istioctl-%s-%s-%s.tar.gz", version, osName, p.Arch), nil
 }
 
-// ParseChecksum reads a release .sha256 file: "<64 hex digits> <file name>"
+// parseChecksum reads a release .sha256 file: "<64 hex digits> <file name>"
 // (the name may carry sha256sum's "*" binary marker). If the file names an
 // archive, it must be want.
-func ParseChecksum(content, want string) ([]byte, error) {
+func parseChecksum(content, want string) ([]byte, error) {
 	fields := strings.Fields(content)
 	if len(fields) == 0 || len(fields) > 2 {
 		return nil, fmt.Errorf("checksum file: want \"<sha256> <file>\", got %q", truncate(content, 120))
@@ -101,7 +101,7 @@ func truncate(s string, n int) string {
 
 // Downloader fetches istioctl releases into a cache directory.
 type Downloader struct {
-	BaseURL  string        // DefaultReleaseURL when empty
+	BaseURL  string        // defaultReleaseURL when empty
 	CacheDir string        // binaries go to <CacheDir>/<version>/<os>-<arch>/istioctl
 	Client   *http.Client  // http.DefaultClient when nil
 	MaxBytes int64         // archive size limit; 512 MiB when 0
@@ -122,7 +122,7 @@ func (d *Downloader) URL(version string, p Platform) (string, error) {
 	}
 	base := d.BaseURL
 	if base == "" {
-		base = DefaultReleaseURL
+		base = defaultReleaseURL
 	}
 	return strings.TrimSuffix(base, "/") + "/" + version + "/" + archive, nil
 }
@@ -162,7 +162,7 @@ func (d *Downloader) Fetch(ctx context.Context, version string, p Platform) (str
 	if err != nil {
 		return "", err
 	}
-	want, err := ParseChecksum(string(sumFile), archive)
+	want, err := parseChecksum(string(sumFile), archive)
 	if err != nil {
 		return "", fmt.Errorf("%s.sha256: %w", url, err)
 	}

@@ -191,12 +191,12 @@ func TestArchiveName(t *testing.T) {
 func TestParseChecksum(t *testing.T) {
 	sum := strings.Repeat("0f", 32)
 	for _, ok := range []string{sum + " a.tar.gz\n", sum + "  *a.tar.gz", sum + "\n", sum + " ./dist/a.tar.gz"} {
-		if _, err := ParseChecksum(ok, "a.tar.gz"); err != nil {
+		if _, err := parseChecksum(ok, "a.tar.gz"); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", sum[:63] + " a.tar.gz", sum + " b.tar.gz", sum + " a.tar.gz extra", "zz" + sum[2:]} {
-		if _, err := ParseChecksum(bad, "a.tar.gz"); err == nil {
+		if _, err := parseChecksum(bad, "a.tar.gz"); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -207,7 +207,7 @@ func FuzzParseChecksum(f *testing.F) {
 	f.Add("", "x")
 	f.Add("deadbeef", "x")
 	f.Fuzz(func(t *testing.T, content, want string) {
-		sum, err := ParseChecksum(content, want)
+		sum, err := parseChecksum(content, want)
 		if err == nil && len(sum) != sha256.Size {
 			t.Fatalf("accepted a %d-byte sum", len(sum))
 		}

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshcheck/meshcheck/env/kube"
 )
 
 // Origin says where an istioctl comes from.
@@ -185,8 +188,17 @@ func (in *Installer) Install(ctx context.Context, operatorFile string) error {
 	return fmt.Errorf("istioctl install %s: %w; its last %d lines:\n  %s", what, err, len(tail), strings.Join(tail, "\n  "))
 }
 
-// Verify waits until istiod and the ingress gateway Deployments are
-// available, up to the readiness timeout.
+// Verify waits, up to the readiness timeout, until istiod and the ingress
+// gateway Deployments are ready by meshcheck's one readiness rule
+// (kube.WaitDeployments: rolled out, available, their pods ready).
 func (in *Installer) Verify(ctx context.Context, client kubernetes.Interface) error {
-	return WaitDeployments(ctx, client, Namespace, []string{IstiodDeployment, GatewayDeployment}, in.timeout())
+	deployment := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	refs := []kube.Ref{
+		{GVK: deployment, Namespace: Namespace, Name: IstiodDeployment},
+		{GVK: deployment, Namespace: Namespace, Name: GatewayDeployment},
+	}
+	if err := kube.WaitDeployments(ctx, client, refs, kube.Wait{Timeout: in.timeout(), Log: in.Log}); err != nil {
+		return fmt.Errorf("istio: %w", err)
+	}
+	return nil
 }

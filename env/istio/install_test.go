@@ -17,7 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -209,34 +209,52 @@ func TestLocatorEnsureDownloads(t *testing.T) {
 	}
 }
 
-func deployment(name string, ready bool) *appsv1.Deployment {
+// istioObjects are istio-system, the Deployment name with the selector
+// app=name, and when ready its status as the controller reports an
+// available rollout and one ready pod of it: ready by kube.WaitDeployments.
+func istioObjects(name string, ready bool) []runtime.Object {
 	one := int32(1)
+	sel := map[string]string{"app": name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace, Generation: 1},
-		Spec:       appsv1.DeploymentSpec{Replicas: &one},
+		Spec:       appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: sel}},
 		Status:     appsv1.DeploymentStatus{ObservedGeneration: 1},
 	}
+	objs := []runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}}
 	if ready {
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}}
+		objs = append(objs, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: Namespace, Labels: sel},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		})
 	}
-	return d
+	return append(objs, d)
 }
 
 func TestVerifyWaitsForIstiodAndGateway(t *testing.T) {
-	client := fake.NewClientset(deployment("istiod", true), deployment("istio-ingressgateway", false))
-	watching := make(chan struct{}, 1)
-	client.PrependWatchReactor("deployments", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace())
-		watching <- struct{}{}
-		return true, w, err
+	objs := istioObjects("istiod", true)
+	client := fake.NewClientset(append(objs, istioObjects("istio-ingressgateway", false)[1:]...)...)
+	polled := make(chan struct{}, 1)
+	client.PrependReactor("get", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.GetAction).GetName() == "istio-ingressgateway" {
+			select {
+			case polled <- struct{}{}:
+			default:
+			}
+		}
+		return false, nil, nil
 	})
 	in := &Installer{ReadinessTimeout: time.Minute}
 	done := make(chan error, 1)
-	go func() { done <- in.Verify(context.Background(), client) }()
-	// The gateway becomes available once Verify watches.
-	<-watching
-	if _, err := client.AppsV1().Deployments(Namespace).UpdateStatus(context.Background(), deployment("istio-ingressgateway", true), metav1.UpdateOptions{}); err != nil {
+	go func() { done <- in.Verify(t.Context(), client) }()
+	// The gateway becomes ready once Verify has seen it not ready.
+	<-polled
+	ready := istioObjects("istio-ingressgateway", true)
+	if _, err := client.CoreV1().Pods(Namespace).Create(t.Context(), ready[1].(*corev1.Pod), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.AppsV1().Deployments(Namespace).UpdateStatus(t.Context(), ready[2].(*appsv1.Deployment), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -245,13 +263,13 @@ func TestVerifyWaitsForIstiodAndGateway(t *testing.T) {
 }
 
 func TestVerifyTimesOutNamingWhatIsMissing(t *testing.T) {
-	client := fake.NewClientset(deployment("istiod", false))
+	client := fake.NewClientset(istioObjects("istiod", false)...)
 	in := &Installer{ReadinessTimeout: 50 * time.Millisecond}
-	err := in.Verify(context.Background(), client)
+	err := in.Verify(t.Context(), client)
 	if err == nil {
 		t.Fatal("Verify passed without a gateway")
 	}
-	for _, want := range []string{"istio-system/istio-ingressgateway: not found", "istio-system/istiod: 0/1 replicas updated, 0 ready"} {
+	for _, want := range []string{"Deployment istio-system/istio-ingressgateway: not found", "Deployment istio-system/istiod: 0 of 1 replicas updated"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

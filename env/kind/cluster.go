@@ -8,14 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
-	"strings"
-	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/meshcheck/meshcheck/env/kind/kwait"
 )
 
 // ErrClusterExists is returned when a cluster of the name exists and
@@ -33,8 +25,8 @@ type Cluster struct {
 // Kubeconfig is meshcheck's kubeconfig of the cluster.
 func (c *Cluster) Kubeconfig() string { return c.Layout.Kubeconfig() }
 
-// ClusterSpec is what to create (or reuse).
-type ClusterSpec struct {
+// clusterSpec is what to create (or reuse).
+type clusterSpec struct {
 	Name       string
 	NodeImage  string
 	Layout     Layout
@@ -44,10 +36,10 @@ type ClusterSpec struct {
 	Retain     bool // keep node containers when creation fails
 }
 
-// CreateOrReuse creates the cluster, or with Reuse adopts an existing one of
+// createOrReuse creates the cluster, or with Reuse adopts an existing one of
 // the name (exporting its kubeconfig to meshcheck's file). kind's Create
 // fails when the name exists, so the names are listed first.
-func CreateOrReuse(ctx context.Context, p Provider, s ClusterSpec, log *slog.Logger) (*Cluster, error) {
+func createOrReuse(ctx context.Context, p Provider, s clusterSpec, log *slog.Logger) (*Cluster, error) {
 	if err := s.Layout.Validate(); err != nil {
 		return nil, err
 	}
@@ -63,7 +55,7 @@ func CreateOrReuse(ctx context.Context, p Provider, s ClusterSpec, log *slog.Log
 		if !s.Reuse {
 			return nil, fmt.Errorf("%w: %q; pass --reuse to use it, or delete it with `meshcheck down --name %s`", ErrClusterExists, s.Name, s.Name)
 		}
-		st, err := LoadState(s.Layout)
+		st, err := loadState(s.Layout)
 		if err != nil {
 			return nil, fmt.Errorf("reuse cluster %q: meshcheck did not create it here, so its port mappings are unknown (%v); delete it with `meshcheck down --name %s` or choose another --name", s.Name, err, s.Name)
 		}
@@ -79,7 +71,7 @@ func CreateOrReuse(ctx context.Context, p Provider, s ClusterSpec, log *slog.Log
 	if err := os.Remove(c.Kubeconfig()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale kubeconfig: %w", err)
 	}
-	if err := SaveState(s.Layout, State{Name: s.Name, NodeImage: s.NodeImage, Ports: s.Ports}); err != nil {
+	if err := saveState(s.Layout, State{Name: s.Name, NodeImage: s.NodeImage, Ports: s.Ports}); err != nil {
 		return nil, err
 	}
 	log.Info("creating kind cluster", "name", s.Name, "image", s.NodeImage, "kubeconfig", c.Kubeconfig())
@@ -137,46 +129,4 @@ func Delete(p Provider, l Layout, log *slog.Logger) (existed bool, err error) {
 		return existed, fmt.Errorf("remove image tarballs: %w", err)
 	}
 	return existed, nil
-}
-
-// WaitNodesReady waits, watching the API server, until want nodes exist and
-// all are Ready, or fails after timeout naming the nodes that are not.
-func WaitNodesReady(ctx context.Context, client kubernetes.Interface, want int, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	nodes := client.CoreV1().Nodes()
-	src := kwait.ListWatch(nodes.List, nodes.Watch)
-	var pending []string
-	err := kwait.Until(ctx, src, func(objs kwait.Objects) bool {
-		pending = pending[:0]
-		for name, o := range objs {
-			if why := nodeNotReady(o.(*corev1.Node)); why != "" {
-				pending = append(pending, name+": "+why)
-			}
-		}
-		if len(objs) < want {
-			pending = append(pending, fmt.Sprintf("%d of %d nodes registered", len(objs), want))
-		}
-		return len(pending) == 0
-	})
-	if err == nil {
-		return nil
-	}
-	if len(pending) == 0 {
-		return fmt.Errorf("waiting for nodes: %w", err)
-	}
-	sort.Strings(pending)
-	return fmt.Errorf("nodes not Ready after %s: %s: %w", timeout, strings.Join(pending, "; "), err)
-}
-
-func nodeNotReady(n *corev1.Node) string {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			if c.Status == corev1.ConditionTrue {
-				return ""
-			}
-			return fmt.Sprintf("Ready=%s (%s)", c.Status, c.Reason)
-		}
-	}
-	return "no Ready condition yet"
 }

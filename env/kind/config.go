@@ -26,9 +26,9 @@ const DefaultName = "meshcheck"
 // image.go).
 const DefaultNodeImage = "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
 
-// ListenAddress is the only host address the port mappings bind: the
+// listenAddress is the only host address the port mappings bind: the
 // gateway is reachable from this machine only.
-const ListenAddress = "127.0.0.1"
+const listenAddress = "127.0.0.1"
 
 // Preferred host ports; when busy and not asked for explicitly, a free port
 // is chosen instead.
@@ -52,24 +52,24 @@ func (p Ports) Gateway() istio.GatewayPorts {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 
-// ValidateName applies kind's cluster name rule (v0.30.0
+// validateName applies kind's cluster name rule (v0.30.0
 // pkg/internal/apis/config/validate.go: ^[a-z0-9.-]+$), starting with a
 // letter or digit (container names must, and "." or ".." would escape
 // meshcheck's state directory), and kind's length warning threshold (50,
 // pkg/cluster/internal/create) as an error.
-func ValidateName(name string) error {
+func validateName(name string) error {
 	if !nameRE.MatchString(name) || len(name) > 50 {
 		return fmt.Errorf("--name %q: a kind cluster name is 1-50 characters of a-z, 0-9, '.' and '-', starting with a letter or digit", name)
 	}
 	return nil
 }
 
-// ClusterConfig is the v1alpha4 config meshcheck creates: one control-plane
+// clusterConfig is the v1alpha4 config meshcheck creates: one control-plane
 // node with the pinned image and extraPortMappings whose containerPorts are
 // the gateway nodePorts (kind docs, configuration: "NodePort with Port
 // Mappings": the node containerPort and the Service nodePort must be equal),
 // bound to 127.0.0.1 on the host.
-func ClusterConfig(name, nodeImage string, p Ports) *v1alpha4.Cluster {
+func clusterConfig(name, nodeImage string, p Ports) *v1alpha4.Cluster {
 	return &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
 		Name:     name,
@@ -77,8 +77,8 @@ func ClusterConfig(name, nodeImage string, p Ports) *v1alpha4.Cluster {
 			Role:  v1alpha4.ControlPlaneRole,
 			Image: nodeImage,
 			ExtraPortMappings: []v1alpha4.PortMapping{
-				{ContainerPort: p.HTTPNode, HostPort: int32(p.HTTPHost), ListenAddress: ListenAddress, Protocol: v1alpha4.PortMappingProtocolTCP},
-				{ContainerPort: p.HTTPSNode, HostPort: int32(p.HTTPSHost), ListenAddress: ListenAddress, Protocol: v1alpha4.PortMappingProtocolTCP},
+				{ContainerPort: p.HTTPNode, HostPort: int32(p.HTTPHost), ListenAddress: listenAddress, Protocol: v1alpha4.PortMappingProtocolTCP},
+				{ContainerPort: p.HTTPSNode, HostPort: int32(p.HTTPSHost), ListenAddress: listenAddress, Protocol: v1alpha4.PortMappingProtocolTCP},
 			},
 		}},
 	}

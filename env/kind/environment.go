@@ -4,72 +4,212 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-func init() {
-	env.Register(env.Kind, func(ctx context.Context, o env.Options) (env.Environment, error) {
-		return Open(ctx, o, DefaultDeps(o.Logger()))
-	})
+// agentImageName is the image (of image.Defaults) the in-mesh agent runs:
+// meshcheck itself.
+const agentImageName = "meshcheck"
+
+// Option configures the kind environment of `run --env kind`.
+type Option func(*config)
+
+// config is what the options set; New validates it once.
+type config struct {
+	name, stateDir, sourceDir, istioctl string
+	keep, keepOnFailure                 bool
+	readyTimeout                        time.Duration
+	existing                            []existing.Option
+	deps                                *Deps
+	log                                 *slog.Logger
+	errs                                []error
 }
 
-// AgentImageName is the image (of image.Defaults) the in-mesh agent runs:
-// meshcheck itself.
-const AgentImageName = "meshcheck"
+// WithName is the cluster's name (--name): the one `meshcheck up` created
+// is reused; by default DefaultName.
+func WithName(name string) Option { return func(c *config) { c.name = name } }
 
-// PlanFor is the plan of `run --env kind`: the cluster of o.Name (reused
-// when it exists, as `meshcheck up` left it; created otherwise), under
-// o.StateDir, images built from o.SourceDir (the checkout around the
-// working folder when empty), waits bounded by o.ReadyTimeout
-// (istio.DefaultReadinessTimeout when 0). Errors are env.ErrInvalidOptions.
-func PlanFor(o env.Options, lookPath func(string) (string, error)) (*Plan, error) {
-	if o.Kubeconfig != "" || o.Context != "" || o.IngressURL != "" || o.AgentImage != "" {
-		return nil, env.InvalidOptions(errors.New("the kind environment uses its own kubeconfig, ingress address and images: a kubeconfig, context, ingress URL or agent image is for --env existing"))
+// WithStateDir is the folder of meshcheck's kind files (--kubeconfig-dir:
+// kubeconfig, state, images), made absolute; by default DefaultStateDir.
+func WithStateDir(dir string) Option {
+	return func(c *config) {
+		abs, err := ResolveStateDir(dir)
+		if err != nil {
+			c.errs = append(c.errs, err)
+		}
+		c.stateDir = abs
 	}
-	source := o.SourceDir
-	if source == "" {
+}
+
+// WithSourceDir is the meshcheck source tree the images are built from
+// (--source), made absolute; by default the checkout around the working
+// folder.
+func WithSourceDir(dir string) Option {
+	return func(c *config) {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			c.errs = append(c.errs, fmt.Errorf("--source %s: %w", dir, err))
+		}
+		c.sourceDir = abs
+	}
+}
+
+// WithIstioctl is the istioctl to install Istio with (--istioctl); by
+// default the one on PATH, else the pinned release.
+func WithIstioctl(path string) Option { return func(c *config) { c.istioctl = path } }
+
+// WithKeep keeps a cluster the run creates (--keep).
+func WithKeep(keep bool) Option { return func(c *config) { c.keep = keep } }
+
+// WithKeepOnFailure keeps a cluster the run creates when the run fails
+// (--keep-on-failure).
+func WithKeepOnFailure(keep bool) Option { return func(c *config) { c.keepOnFailure = keep } }
+
+// WithReadyTimeout bounds each wait for the nodes, Istio and the workloads
+// (--readiness-timeout); by default istio.DefaultReadinessTimeout.
+func WithReadyTimeout(d time.Duration) Option {
+	return func(c *config) {
+		c.readyTimeout = d
+		c.existing = append(c.existing, existing.WithReadyTimeout(d))
+	}
+}
+
+// WithPropagationDelay pauses d after each routing change for the
+// configuration to reach the proxies (--propagation-delay).
+func WithPropagationDelay(d time.Duration) Option {
+	return func(c *config) { c.existing = append(c.existing, existing.WithPropagationDelay(d)) }
+}
+
+// WithDeps replaces the process boundaries (container engine, kind,
+// clients, istioctl, image builds) by d; by default DefaultDeps.
+func WithDeps(d Deps) Option { return func(c *config) { c.deps = &d } }
+
+// WithLogger sends progress to log; by default it is discarded.
+func WithLogger(log *slog.Logger) Option { return func(c *config) { c.log = log } }
+
+// Opener opens the kind environment; it implements env.Opener and
+// env.DryRunner.
+type Opener struct {
+	plan       *Plan
+	agentImage string
+	deps       Deps
+	existing   []existing.Option
+	log        *slog.Logger
+}
+
+// New validates the options once and plans `run --env kind`: the cluster of
+// the name (reused when it exists, as `meshcheck up` left it; created
+// otherwise) under the state folder, images built from the source tree.
+// Errors are env.ErrInvalidOptions, naming the flag. It changes nothing.
+func New(opts ...Option) (*Opener, error) {
+	c := config{}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	d := DefaultDeps(c.log)
+	if c.deps != nil {
+		d = *c.deps
+	}
+	if d.Log == nil {
+		d.Log = c.log
+	}
+	if err := errors.Join(c.errs...); err != nil {
+		return nil, env.InvalidOptions(err)
+	}
+	if c.sourceDir == "" {
 		// A missing checkout is reported by NewPlan with the --source hint.
-		source, _ = FindSourceDir(".")
+		c.sourceDir, _ = FindSourceDir(".")
 	}
-	timeout := o.ReadyTimeout
-	if timeout == 0 {
-		timeout = istio.DefaultReadinessTimeout
+	if c.readyTimeout == 0 {
+		c.readyTimeout = istio.DefaultReadinessTimeout
 	}
 	p, err := NewPlan(Options{
-		Name:             o.Name,
-		StateDir:         o.StateDir,
-		Istioctl:         o.Istioctl,
+		Name:             c.name,
+		StateDir:         c.stateDir,
+		Istioctl:         c.istioctl,
 		Reuse:            true,
-		Keep:             o.Keep,
-		KeepOnFailure:    o.KeepOnFailure,
-		ReadinessTimeout: timeout,
-		SourceDir:        source,
-	}, lookPath)
+		Keep:             c.keep,
+		KeepOnFailure:    c.keepOnFailure,
+		ReadinessTimeout: c.readyTimeout,
+		SourceDir:        c.sourceDir,
+	}, d.LookPath)
 	if err != nil {
 		return nil, env.InvalidOptions(err)
 	}
-	return p, nil
+	agent, err := p.AgentImage()
+	if err != nil {
+		return nil, env.InvalidOptions(err)
+	}
+	// The existing environment's own options are checked once here too.
+	ex := slices.Concat(c.existing, []existing.Option{existing.WithLogger(c.log)})
+	if _, err := existing.New(ex...); err != nil {
+		return nil, err
+	}
+	return &Opener{plan: p, agentImage: agent, deps: d, existing: ex, log: c.log}, nil
+}
+
+// Plan is what Open will provision.
+func (o *Opener) Plan() *Plan { return o.plan }
+
+// Name returns "kind".
+func (*Opener) Name() string { return env.Kind }
+
+// Emulated is false: the mesh is real.
+func (*Opener) Emulated() bool { return false }
+
+// Open implements env.Opener with Provision.
+func (o *Opener) Open(ctx context.Context) (env.Environment, error) {
+	e, err := o.Provision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// DryRun implements env.DryRunner: the cluster plan (kind config,
+// IstioOperator, istioctl command lines, images), then for each scenario
+// the objects a run would apply.
+func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
+	keep := " and deleted after the run\n"
+	if o.plan.Options.Keep {
+		keep = " and kept (--keep)\n"
+	}
+	if _, err := fmt.Fprintf(w, "# meshcheck run --env kind: the cluster %q is reused if it exists, else created as below%s", o.plan.Options.Name, keep); err != nil {
+		return err
+	}
+	if err := o.plan.WriteDryRun(w); err != nil {
+		return err
+	}
+	return kube.WriteDryRuns(w, scenarios, kube.Images{Agent: o.agentImage})
 }
 
 // AgentImage is the reference of the agent's image among the images the
 // plan builds and loads into the nodes.
 func (p *Plan) AgentImage() (string, error) {
 	for _, s := range p.Images {
-		if s.Name == AgentImageName {
+		if s.Name == agentImageName {
 			return s.Ref(), nil
 		}
 	}
-	return "", fmt.Errorf("the kind plan builds no %q image for the in-mesh agent", AgentImageName)
+	return "", fmt.Errorf("the kind plan builds no %q image for the in-mesh agent", agentImageName)
 }
 
 // Env is the `--env kind` environment: a kind cluster with Istio and
-// meshcheck's images, provisioned (or reused) by Open, on which the
+// meshcheck's images, provisioned (or reused) by Opener.Provision, on which the
 // existing-cluster environment deploys the scenarios through meshcheck's
 // own kubeconfig and reaches the ingress gateway at the host port kind maps
 // to its nodePort.
@@ -86,35 +226,24 @@ var (
 	_ env.Closer      = (*Env)(nil)
 )
 
-// Open provisions the environment with Provision: it reuses the cluster of
-// the name that `meshcheck up` created, or creates one (cluster, Istio,
-// images) that Close deletes again unless o.Keep (or o.KeepOnFailure after
-// a failed run). Without a container engine it fails with the one-line
-// error `meshcheck up` gives (a *NoEngineError).
-func Open(ctx context.Context, o env.Options, d Deps) (*Env, error) {
-	plan, err := PlanFor(o, d.LookPath)
+// Provision provisions the environment with the package's Provision: it
+// reuses the cluster of the name that `meshcheck up` created, or creates
+// one (cluster, Istio, images) that Close deletes again unless kept.
+// Without a container engine it fails with the one-line error `meshcheck
+// up` gives (a *NoEngineError).
+func (o *Opener) Provision(ctx context.Context) (*Env, error) {
+	s, err := Provision(ctx, o.plan, o.deps)
 	if err != nil {
 		return nil, err
 	}
-	agentImage, err := plan.AgentImage()
-	if err != nil {
-		return nil, env.InvalidOptions(err)
+	opener, err := existing.New(slices.Concat(o.existing, []existing.Option{
+		existing.WithKubeconfig(s.Kubeconfig()),
+		existing.WithIngressURL("http://" + s.HTTPAddr()),
+		existing.WithAgentImage(o.agentImage)})...)
+	var c *existing.Env
+	if err == nil {
+		c, err = opener.Connect(ctx)
 	}
-	if d.Log == nil {
-		d.Log = o.Logger()
-	}
-	s, err := Provision(ctx, plan, d)
-	if err != nil {
-		return nil, err
-	}
-	opts := existing.FromEnv(o)
-	opts.Kubeconfig = s.Kubeconfig()
-	opts.Context = ""
-	opts.IngressURL = "http://" + s.HTTPAddr()
-	opts.AgentImage = agentImage
-	cctx, cancel := context.WithTimeout(ctx, existing.DefaultCheckTimeout)
-	defer cancel()
-	c, err := existing.New(cctx, opts)
 	if err != nil {
 		if errors.Is(err, env.ErrInvalidOptions) {
 			// meshcheck's own kubeconfig of the cluster is at fault, not
@@ -128,7 +257,7 @@ func Open(ctx context.Context, o env.Options, d Deps) (*Env, error) {
 		}
 		return nil, err
 	}
-	return &Env{cluster: c, log: o.Logger(), session: s}, nil
+	return &Env{cluster: c, log: o.log, session: s}, nil
 }
 
 // Session is the kind session the environment runs on; nil after Close.
@@ -174,7 +303,7 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return e.cluster.Teardown(ctx)
 }
 
-// Close implements env.Closer: it deletes the cluster if Open created it,
+// Close implements env.Closer: it deletes the cluster if Provision created it,
 // unless Keep, or KeepOnFailure when failed. A reused cluster stays. Calls
 // after the first do nothing.
 func (e *Env) Close(_ context.Context, failed bool) error {

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/internal/apiservertest"
@@ -88,9 +87,8 @@ func TestKindEnvironmentOnAPIServer(t *testing.T) {
 	w, srv := apiserverWorld(t)
 	ctx := t.Context()
 	dir := t.TempDir()
-	opts := env.Options{StateDir: dir, SourceDir: sourceDir(t), ReadyTimeout: 30 * time.Second,
-		PropagationDelay: time.Millisecond, Keep: true, Log: discard()}
-	e, err := Open(ctx, opts, w.realDeps())
+	opts := []Option{WithStateDir(dir), WithReadyTimeout(30 * time.Second), WithPropagationDelay(time.Millisecond), WithLogger(discard())}
+	e, err := open(t, w.realDeps(), append(opts, WithKeep(true))...)
 	if err != nil {
 		t.Fatalf("Open: %v\nlogs:\n%s", err, w.logs)
 	}
@@ -154,8 +152,7 @@ func TestKindEnvironmentOnAPIServer(t *testing.T) {
 
 	// The next run reuses it (kind exports meshcheck's kubeconfig again),
 	// and never deletes what it did not create.
-	opts.Keep = false
-	e2, err := Open(ctx, opts, w.realDeps())
+	e2, err := open(t, w.realDeps(), opts...)
 	if err != nil {
 		t.Fatalf("Open again: %v", err)
 	}
@@ -176,7 +173,7 @@ func TestKindEnvironmentOnAPIServer(t *testing.T) {
 
 	// A run that creates the cluster deletes it at the end.
 	w.provider.clusters = nil
-	e3, err := Open(ctx, opts, w.realDeps())
+	e3, err := open(t, w.realDeps(), opts...)
 	if err != nil {
 		t.Fatalf("Open a third time: %v", err)
 	}

@@ -13,23 +13,23 @@ import (
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// TestRegisteredAsKind: the environment registers itself under "kind".
-func TestRegisteredAsKind(t *testing.T) {
-	if !env.Registered(env.Kind) {
-		t.Fatal("the kind environment is not registered")
-	}
-}
-
-// TestPlanForRun: run --env kind reuses the cluster of the name, with the
-// options given, and rejects the existing environment's options.
-func TestPlanForRun(t *testing.T) {
+// TestNewPlansTheRun: run --env kind reuses the cluster of the name, with
+// the options given, validated once: bad input is env.ErrInvalidOptions
+// naming the flag, and nothing is created.
+func TestNewPlansTheRun(t *testing.T) {
 	dir := t.TempDir()
-	p, err := PlanFor(env.Options{Name: "ci-1", StateDir: dir, SourceDir: sourceDir(t), Keep: true}, onPath)
+	onPathDeps := Deps{LookPath: onPath}
+	k, err := New(WithName("ci-1"), WithStateDir(dir), WithSourceDir(sourceDir(t)), WithKeep(true), WithDeps(onPathDeps))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if k.Name() != env.Kind || k.Emulated() {
+		t.Errorf("Name %q, Emulated %v", k.Name(), k.Emulated())
+	}
+	p := k.Plan()
 	o := p.Options
 	if !o.Reuse || o.Name != "ci-1" || o.StateDir != dir || !o.Keep || o.KeepOnFailure || o.ReadinessTimeout != istio.DefaultReadinessTimeout {
 		t.Errorf("plan options %+v", o)
@@ -40,36 +40,61 @@ func TestPlanForRun(t *testing.T) {
 	if ref, err := p.AgentImage(); err != nil || ref != "meshcheck.local/meshcheck:v0.1.0" {
 		t.Errorf("AgentImage() = %q, %v", ref, err)
 	}
-	p, err = PlanFor(env.Options{StateDir: dir, SourceDir: sourceDir(t), ReadyTimeout: time.Minute, KeepOnFailure: true}, onPath)
-	if err != nil || p.Options.Name != DefaultName || p.Options.ReadinessTimeout != time.Minute || !p.Options.KeepOnFailure {
-		t.Errorf("defaults: %+v, %v", p.Options, err)
+	k, err = New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithReadyTimeout(time.Minute), WithKeepOnFailure(true), WithDeps(onPathDeps))
+	if err != nil || k.Plan().Options.Name != DefaultName || k.Plan().Options.ReadinessTimeout != time.Minute || !k.Plan().Options.KeepOnFailure {
+		t.Errorf("defaults: %v", err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err = New(WithStateDir("relative"), WithSourceDir(sourceDir(t)), WithDeps(onPathDeps))
+	if err != nil || k.Plan().Options.StateDir != filepath.Join(wd, "relative") {
+		t.Errorf("a relative --kubeconfig-dir is made absolute: %v", err)
 	}
 	for _, c := range []struct {
-		o    env.Options
+		o    Option
 		want string
 	}{
-		{env.Options{Kubeconfig: "/home/u/.kube/config"}, "for --env existing"},
-		{env.Options{Context: "prod"}, "for --env existing"},
-		{env.Options{IngressURL: "http://gw"}, "for --env existing"},
-		{env.Options{AgentImage: "x:v1"}, "for --env existing"},
-		{env.Options{Name: "Bad_Name"}, "--name"},
-		{env.Options{StateDir: "relative"}, "--kubeconfig-dir"},
-		{env.Options{SourceDir: "/"}, "--source"},
-		{env.Options{Istioctl: "/does/not/exist"}, "--istioctl"},
+		{WithName("Bad_Name"), "--name"},
+		{WithSourceDir("/"), "--source"},
+		{WithIstioctl("/does/not/exist"), "--istioctl"},
+		{WithReadyTimeout(-time.Second), "--readiness-timeout -1s"},
+		{WithPropagationDelay(0), "--propagation-delay 0s"},
 	} {
-		if c.o.StateDir == "" {
-			c.o.StateDir = dir
-		}
-		if c.o.SourceDir == "" {
-			c.o.SourceDir = sourceDir(t)
-		}
-		_, err := PlanFor(c.o, onPath)
+		_, err := New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(onPathDeps), c.o)
 		if !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("PlanFor(%+v) = %v, want an invalid-options error naming %s", c.o, err, c.want)
+			t.Errorf("New(%s) = %v, want an invalid-options error naming it", c.want, err)
 		}
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("planning created %d entries in %s", len(entries), dir)
+	}
+}
+
+// TestDryRunPrintsThePlanAndTheManifests: the cluster plan, then the
+// objects of each scenario with the agent image loaded into the nodes.
+func TestDryRunPrintsThePlanAndTheManifests(t *testing.T) {
+	dir := t.TempDir()
+	k, err := New(WithName("ci-7"), WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(Deps{LookPath: onPath}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := scenario.Load("../../scenarios/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := k.DryRun(&out, []*scenario.Scenario{s}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`the cluster "ci-7" is reused if it exists`, "kind: Cluster", "kind: IstioOperator", "apply VirtualService echo/echo-route", "image: meshcheck.local/meshcheck:v0.1.0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out.String())
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("--dry-run created %d entries in %s", len(entries), dir)
 	}
 }
 
@@ -80,7 +105,7 @@ func TestOpenWithoutEngine(t *testing.T) {
 	noEngine := &NoEngineError{Tried: []string{"docker: not on PATH", "nerdctl: not on PATH", "podman: not on PATH"}}
 	w.prober = &fakeProber{err: noEngine}
 	dir := t.TempDir()
-	_, err := Open(t.Context(), env.Options{StateDir: dir, SourceDir: sourceDir(t)}, w.deps())
+	_, err := open(t, w.deps(), WithStateDir(dir))
 	if !errors.Is(err, ErrNoEngine) || err.Error() != noEngine.Error() || errors.Is(err, env.ErrInvalidOptions) {
 		t.Fatalf("Open without an engine: %v\nwant exactly: %v", err, noEngine)
 	}
@@ -111,7 +136,7 @@ contexts: [{name: kind-meshcheck, context: {cluster: kind-meshcheck, user: kind-
 current-context: kind-meshcheck
 `, closed))}
 	dir := t.TempDir()
-	_, err = Open(t.Context(), env.Options{StateDir: dir, SourceDir: sourceDir(t), ReadyTimeout: time.Minute}, w.deps())
+	_, err = open(t, w.deps(), WithStateDir(dir), WithReadyTimeout(time.Minute))
 	if err == nil || errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), `kind cluster "meshcheck"`) || !strings.Contains(err.Error(), "istiod") {
 		t.Fatalf("Open on an unreachable cluster: %v, want an environment error naming the cluster and the Istio check", err)
 	}
@@ -121,10 +146,20 @@ current-context: kind-meshcheck
 	}
 	// A bare kubeconfig (no context) is meshcheck's fault, not the user's.
 	w = newWorld()
-	_, err = Open(t.Context(), env.Options{StateDir: t.TempDir(), SourceDir: sourceDir(t), ReadyTimeout: time.Minute}, w.deps())
+	_, err = open(t, w.deps(), WithStateDir(t.TempDir()), WithReadyTimeout(time.Minute))
 	if err == nil || errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), "no current context") {
 		t.Errorf("Open with a kubeconfig without context: %v, want an environment error", err)
 	}
+}
+
+// open provisions the environment with the deps d and a source tree.
+func open(t *testing.T, d Deps, opts ...Option) (*Env, error) {
+	t.Helper()
+	k, err := New(append([]Option{WithSourceDir(sourceDir(t)), WithDeps(d)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return k.Provision(t.Context())
 }
 
 // TestCloseIsOnce: Close ends the session once.

@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -167,14 +168,31 @@ func readyNode(name string, ready bool) *corev1.Node {
 	}
 }
 
-func availableDeployment(name string) *appsv1.Deployment {
+// availableDeployment is the Deployment name in istio-system, rolled out
+// and available, with one ready pod: ready by kube.WaitDeployments.
+func availableDeployment(name string) []runtime.Object {
 	one := int32(1)
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: istio.Namespace, Generation: 1},
-		Spec:       appsv1.DeploymentSpec{Replicas: &one},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
-			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}},
+	sel := map[string]string{"app": name}
+	return []runtime.Object{
+		&appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: istio.Namespace, Generation: 1},
+			Spec:       appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: sel}},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}},
+		},
+		&corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: istio.Namespace, Labels: sel},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		},
 	}
+}
+
+// istioCluster is a ready node, istio-system and available istiod and
+// ingress gateway Deployments.
+func istioCluster() []runtime.Object {
+	objs := []runtime.Object{readyNode("meshcheck-control-plane", true), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: istio.Namespace}}}
+	objs = append(objs, availableDeployment(istio.IstiodDeployment)...)
+	return append(objs, availableDeployment(istio.GatewayDeployment)...)
 }
 
 // world is a full set of fakes for Provision.
@@ -194,9 +212,8 @@ func newWorld() *world {
 		prober:   &fakeProber{engine: Engine{Name: "docker", Binary: "docker"}},
 		provider: &fakeProvider{},
 		istioctl: &fakeIstioctl{},
-		client: fake.NewClientset(readyNode("meshcheck-control-plane", true),
-			availableDeployment(istio.IstiodDeployment), availableDeployment(istio.GatewayDeployment)),
-		logs: &bytes.Buffer{},
+		client:   fake.NewClientset(istioCluster()...),
+		logs:     &bytes.Buffer{},
 	}
 }
 

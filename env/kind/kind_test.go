@@ -15,10 +15,6 @@ import (
 	"time"
 
 	yamlv3 "go.yaml.in/yaml/v3"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/kind/pkg/apis/config/defaults"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
@@ -40,7 +36,7 @@ func TestDefaultNodeImageIsKindsPinnedDefault(t *testing.T) {
 }
 
 func TestConfigYAMLMapsGatewayNodePorts(t *testing.T) {
-	b, err := ConfigYAML(ClusterConfig("meshcheck", DefaultNodeImage, testPorts))
+	b, err := ConfigYAML(clusterConfig("meshcheck", DefaultNodeImage, testPorts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +72,12 @@ func TestConfigYAMLMapsGatewayNodePorts(t *testing.T) {
 
 func TestValidateName(t *testing.T) {
 	for _, ok := range []string{"meshcheck", "ci-1.2"} {
-		if err := ValidateName(ok); err != nil {
+		if err := validateName(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "Mesh", "a_b", strings.Repeat("a", 51), "..", ".", "-x", "a/b"} {
-		if err := ValidateName(bad); err == nil {
+		if err := validateName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -94,12 +90,12 @@ func FuzzValidateName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if ValidateName(name) != nil {
+		if validateName(name) != nil {
 			return
 		}
 		l := Layout{StateDir: "/state", Name: name}
 		if l.Validate() != nil {
-			t.Fatalf("%q: ValidateName accepts, Layout.Validate rejects", name)
+			t.Fatalf("%q: validateName accepts, Layout.Validate rejects", name)
 		}
 		if filepath.Dir(l.Kubeconfig()) != filepath.Join("/state", "clusters", name) || filepath.Dir(filepath.Dir(l.Kubeconfig())) != "/state/clusters" {
 			t.Fatalf("%q: kubeconfig %s escapes /state/clusters", name, l.Kubeconfig())
@@ -114,14 +110,14 @@ func TestPickPort(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
-	if _, err := PickPort("--http-port", busyPort, DefaultHTTPPort); err == nil || !strings.Contains(err.Error(), "--http-port "+strconv.Itoa(busyPort)+": 127.0.0.1:"+strconv.Itoa(busyPort)+" is in use") {
+	if _, err := pickPort("--http-port", busyPort, DefaultHTTPPort); err == nil || !strings.Contains(err.Error(), "--http-port "+strconv.Itoa(busyPort)+": 127.0.0.1:"+strconv.Itoa(busyPort)+" is in use") {
 		t.Errorf("busy explicit port: %v", err)
 	}
-	got, err := PickPort("--http-port", 0, busyPort)
+	got, err := pickPort("--http-port", 0, busyPort)
 	if err != nil || got == busyPort || got == 0 {
 		t.Errorf("preferred port busy: got %d, %v; want another free port", got, err)
 	}
-	if _, err := PickPort("--http-port", 70000, DefaultHTTPPort); err == nil {
+	if _, err := pickPort("--http-port", 70000, DefaultHTTPPort); err == nil {
 		t.Error("port 70000 accepted")
 	}
 }
@@ -250,20 +246,20 @@ func TestKindProviderRefusesEmptyKubeconfig(t *testing.T) {
 	}
 }
 
-func spec(t *testing.T) ClusterSpec {
+func spec(t *testing.T) clusterSpec {
 	t.Helper()
 	l := Layout{StateDir: t.TempDir(), Name: "meshcheck"}
-	cfg, err := ConfigYAML(ClusterConfig("meshcheck", DefaultNodeImage, testPorts))
+	cfg, err := ConfigYAML(clusterConfig("meshcheck", DefaultNodeImage, testPorts))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ClusterSpec{Name: "meshcheck", NodeImage: DefaultNodeImage, Layout: l, Ports: testPorts, ConfigYAML: cfg}
+	return clusterSpec{Name: "meshcheck", NodeImage: DefaultNodeImage, Layout: l, Ports: testPorts, ConfigYAML: cfg}
 }
 
 func TestCreateCallsKindExactly(t *testing.T) {
 	s := spec(t)
 	f := &fakeProvider{}
-	c, err := CreateOrReuse(context.Background(), f, s, discard())
+	c, err := createOrReuse(context.Background(), f, s, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +278,7 @@ func TestCreateCallsKindExactly(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("kubeconfig mode %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
-	st, err := LoadState(s.Layout)
+	st, err := loadState(s.Layout)
 	if err != nil || st.Ports != testPorts {
 		t.Errorf("state %+v, %v", st, err)
 	}
@@ -291,7 +287,7 @@ func TestCreateCallsKindExactly(t *testing.T) {
 func TestCreateRefusesExistingWithoutReuse(t *testing.T) {
 	s := spec(t)
 	f := &fakeProvider{clusters: []string{"meshcheck"}}
-	_, err := CreateOrReuse(context.Background(), f, s, discard())
+	_, err := createOrReuse(context.Background(), f, s, discard())
 	if !errors.Is(err, ErrClusterExists) || !strings.Contains(err.Error(), "--reuse") || !strings.Contains(err.Error(), "meshcheck down --name meshcheck") {
 		t.Fatalf("error %v", err)
 	}
@@ -306,12 +302,12 @@ func TestReuseExportsKubeconfigAndKeepsPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := Ports{HTTPHost: 9090, HTTPSHost: 9443, HTTPNode: 30080, HTTPSNode: 30443}
-	if err := SaveState(s.Layout, State{Name: "meshcheck", NodeImage: DefaultNodeImage, Ports: old}); err != nil {
+	if err := saveState(s.Layout, State{Name: "meshcheck", NodeImage: DefaultNodeImage, Ports: old}); err != nil {
 		t.Fatal(err)
 	}
 	s.Reuse = true
 	f := &fakeProvider{clusters: []string{"meshcheck"}}
-	c, err := CreateOrReuse(context.Background(), f, s, discard())
+	c, err := createOrReuse(context.Background(), f, s, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +328,7 @@ func TestReuseOfForeignClusterFails(t *testing.T) {
 	s := spec(t)
 	s.Reuse = true
 	f := &fakeProvider{clusters: []string{"meshcheck"}}
-	_, err := CreateOrReuse(context.Background(), f, s, discard())
+	_, err := createOrReuse(context.Background(), f, s, discard())
 	if err == nil || !strings.Contains(err.Error(), "port mappings are unknown") {
 		t.Fatalf("error %v", err)
 	}
@@ -380,37 +376,6 @@ func TestDelete(t *testing.T) {
 				t.Errorf("kubeconfig still there after delete")
 			}
 		})
-	}
-}
-
-func TestWaitNodesReady(t *testing.T) {
-	client := fake.NewClientset(readyNode("meshcheck-control-plane", false))
-	watching := make(chan struct{}, 1)
-	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace())
-		watching <- struct{}{}
-		return true, w, err
-	})
-	done := make(chan error, 1)
-	go func() { done <- WaitNodesReady(context.Background(), client, 1, time.Minute) }()
-	<-watching
-	if _, err := client.CoreV1().Nodes().UpdateStatus(context.Background(), readyNode("meshcheck-control-plane", true), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestWaitNodesReadyTimesOut(t *testing.T) {
-	client := fake.NewClientset(readyNode("meshcheck-control-plane", false))
-	err := WaitNodesReady(context.Background(), client, 1, 50*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "meshcheck-control-plane: Ready=False (KubeletNotReady)") {
-		t.Fatalf("error %v", err)
-	}
-	err = WaitNodesReady(context.Background(), fake.NewClientset(), 1, 50*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "0 of 1 nodes registered") {
-		t.Fatalf("error %v", err)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
 	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/image"
 )
 
@@ -62,7 +63,7 @@ func NewPlan(o Options, lookPath func(string) (string, error)) (*Plan, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
-	if err := ValidateName(o.Name); err != nil {
+	if err := validateName(o.Name); err != nil {
 		return nil, err
 	}
 	if o.NodeImage == "" {
@@ -113,7 +114,7 @@ func NewPlan(o Options, lookPath func(string) (string, error)) (*Plan, error) {
 		return nil, err
 	}
 	p.Ports = ports
-	p.ConfigYAML, err = ConfigYAML(ClusterConfig(o.Name, o.NodeImage, ports))
+	p.ConfigYAML, err = ConfigYAML(clusterConfig(o.Name, o.NodeImage, ports))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func NewPlan(o Options, lookPath func(string) (string, error)) (*Plan, error) {
 // ports it was created with.
 func planPorts(o Options, l Layout) (Ports, error) {
 	if o.Reuse {
-		if st, err := LoadState(l); err == nil {
+		if st, err := loadState(l); err == nil {
 			if o.HTTPPort != 0 && o.HTTPPort != st.Ports.HTTPHost {
 				return Ports{}, fmt.Errorf("--http-port %d: cluster %q was created with %d and --reuse keeps it", o.HTTPPort, o.Name, st.Ports.HTTPHost)
 			}
@@ -142,11 +143,11 @@ func planPorts(o Options, l Layout) (Ports, error) {
 			return st.Ports, nil
 		}
 	}
-	httpPort, err := PickPort("--http-port", o.HTTPPort, DefaultHTTPPort)
+	httpPort, err := pickPort("--http-port", o.HTTPPort, DefaultHTTPPort)
 	if err != nil {
 		return Ports{}, err
 	}
-	httpsPort, err := PickPort("--https-port", o.HTTPSPort, DefaultHTTPSPort)
+	httpsPort, err := pickPort("--https-port", o.HTTPSPort, DefaultHTTPSPort)
 	if err != nil {
 		return Ports{}, err
 	}
@@ -178,8 +179,8 @@ func (p *Plan) WriteDryRun(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# kind cluster %q (sigs.k8s.io/kind v0.30.0, v1alpha4 config)\n", p.Options.Name)
 	fmt.Fprintf(&b, "# kubeconfig: %s (mode 0600; ~/.kube/config is not touched)\n", p.Layout.Kubeconfig())
-	fmt.Fprintf(&b, "# http:  %s -> node containerPort %d = gateway http2 nodePort\n", net.JoinHostPort(ListenAddress, strconv.Itoa(p.Ports.HTTPHost)), p.Ports.HTTPNode)
-	fmt.Fprintf(&b, "# https: %s -> node containerPort %d = gateway https nodePort\n", net.JoinHostPort(ListenAddress, strconv.Itoa(p.Ports.HTTPSHost)), p.Ports.HTTPSNode)
+	fmt.Fprintf(&b, "# http:  %s -> node containerPort %d = gateway http2 nodePort\n", net.JoinHostPort(listenAddress, strconv.Itoa(p.Ports.HTTPHost)), p.Ports.HTTPNode)
+	fmt.Fprintf(&b, "# https: %s -> node containerPort %d = gateway https nodePort\n", net.JoinHostPort(listenAddress, strconv.Itoa(p.Ports.HTTPSHost)), p.Ports.HTTPSNode)
 	if p.Options.Reuse {
 		b.WriteString("# --reuse: an existing cluster of this name is used as it is\n")
 	}
@@ -258,12 +259,12 @@ func (s *Session) Kubeconfig() string { return s.Cluster.Kubeconfig() }
 
 // HTTPAddr is the ingress gateway's http address on this host.
 func (s *Session) HTTPAddr() string {
-	return net.JoinHostPort(ListenAddress, strconv.Itoa(s.Cluster.Ports.HTTPHost))
+	return net.JoinHostPort(listenAddress, strconv.Itoa(s.Cluster.Ports.HTTPHost))
 }
 
 // HTTPSAddr is the ingress gateway's https address on this host.
 func (s *Session) HTTPSAddr() string {
-	return net.JoinHostPort(ListenAddress, strconv.Itoa(s.Cluster.Ports.HTTPSHost))
+	return net.JoinHostPort(listenAddress, strconv.Itoa(s.Cluster.Ports.HTTPSHost))
 }
 
 // Close ends a session of `run --env kind`: it deletes the cluster if this
@@ -308,7 +309,7 @@ func Provision(ctx context.Context, p *Plan, d Deps) (*Session, error) {
 		return nil, err
 	}
 	o := p.Options
-	c, err := CreateOrReuse(ctx, provider, ClusterSpec{
+	c, err := createOrReuse(ctx, provider, clusterSpec{
 		Name: o.Name, NodeImage: o.NodeImage, Layout: p.Layout, Ports: p.Ports,
 		ConfigYAML: p.ConfigYAML, Reuse: o.Reuse, Retain: o.KeepOnFailure || o.Keep,
 	}, log)
@@ -337,8 +338,8 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	if err := WaitNodesReady(ctx, client, 1, o.ReadinessTimeout); err != nil {
-		return err
+	if err := kube.WaitNodes(ctx, client, 1, kube.Wait{Timeout: o.ReadinessTimeout, Log: log}); err != nil {
+		return fmt.Errorf("kind cluster %q: %w", o.Name, err)
 	}
 	nodeList, err := s.provider.ListInternalNodes(o.Name)
 	if err != nil {

@@ -25,6 +25,19 @@ func DefaultStateDir() (string, error) {
 	return filepath.Join(dir, "meshcheck"), nil
 }
 
+// ResolveStateDir resolves --kubeconfig-dir: "" is DefaultStateDir, a
+// relative folder is made absolute.
+func ResolveStateDir(dir string) (string, error) {
+	if dir == "" {
+		return DefaultStateDir()
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--kubeconfig-dir %s: %w", dir, err)
+	}
+	return abs, nil
+}
+
 // Layout names the files of one cluster under a state directory.
 type Layout struct {
 	StateDir string // e.g. ~/.cache/meshcheck
@@ -53,7 +66,7 @@ func (l Layout) Validate() error {
 	if !filepath.IsAbs(l.StateDir) {
 		return fmt.Errorf("--kubeconfig-dir %q: want an absolute path", l.StateDir)
 	}
-	return ValidateName(l.Name)
+	return validateName(l.Name)
 }
 
 // State is what meshcheck records about a cluster it created.
@@ -63,8 +76,8 @@ type State struct {
 	Ports     Ports  `json:"ports"`
 }
 
-// SaveState writes s to the layout's state file (mode 0600).
-func SaveState(l Layout, s State) error {
+// saveState writes s to the layout's state file (mode 0600).
+func saveState(l Layout, s State) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -75,14 +88,14 @@ func SaveState(l Layout, s State) error {
 	return nil
 }
 
-// ErrNoState means meshcheck has no record of the cluster.
-var ErrNoState = errors.New("no meshcheck state for the cluster")
+// errNoState means meshcheck has no record of the cluster.
+var errNoState = errors.New("no meshcheck state for the cluster")
 
-// LoadState reads the layout's state file.
-func LoadState(l Layout) (State, error) {
+// loadState reads the layout's state file.
+func loadState(l Layout) (State, error) {
 	b, err := os.ReadFile(l.State())
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, fmt.Errorf("%w (%s)", ErrNoState, l.State())
+		return State{}, fmt.Errorf("%w (%s)", errNoState, l.State())
 	}
 	if err != nil {
 		return State{}, fmt.Errorf("read cluster state: %w", err)
@@ -94,32 +107,32 @@ func LoadState(l Layout) (State, error) {
 	return s, nil
 }
 
-// PickPort chooses a host port on 127.0.0.1. An explicit request (> 0) must
+// pickPort chooses a host port on 127.0.0.1. An explicit request (> 0) must
 // be free; 0 means the preferred port if it is free, else one the system
 // picks. flag names the option in errors.
-func PickPort(flag string, requested, preferred int) (int, error) {
+func pickPort(flag string, requested, preferred int) (int, error) {
 	if requested < 0 || requested > 65535 {
 		return 0, fmt.Errorf("%s %d: want a port 1-65535, or 0 for %d if free else any free port", flag, requested, preferred)
 	}
 	if requested > 0 {
 		if err := portFree(requested); err != nil {
-			return 0, fmt.Errorf("%s %d: %s:%d is in use; choose another port or pass 0 for a free one", flag, requested, ListenAddress, requested)
+			return 0, fmt.Errorf("%s %d: %s:%d is in use; choose another port or pass 0 for a free one", flag, requested, listenAddress, requested)
 		}
 		return requested, nil
 	}
 	if portFree(preferred) == nil {
 		return preferred, nil
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(ListenAddress, "0"))
+	l, err := net.Listen("tcp", net.JoinHostPort(listenAddress, "0"))
 	if err != nil {
-		return 0, fmt.Errorf("%s: no free port on %s: %w", flag, ListenAddress, err)
+		return 0, fmt.Errorf("%s: no free port on %s: %w", flag, listenAddress, err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func portFree(port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort(ListenAddress, strconv.Itoa(port)))
+	l, err := net.Listen("tcp", net.JoinHostPort(listenAddress, strconv.Itoa(port)))
 	if err != nil {
 		return err
 	}

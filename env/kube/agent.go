@@ -29,11 +29,11 @@ const (
 	agentUID = 65532
 )
 
-// AgentObjects returns the agent's ServiceAccount and Deployment in
+// agentObjects returns the agent's ServiceAccount and Deployment in
 // namespace ns, running image (AgentImage when empty): non-root, read-only
 // root file system, no privilege escalation, no capabilities, no API token,
 // and the application held until the sidecar is up.
-func AgentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
+func agentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
 	if image == "" {
 		image = AgentImage
 	}
@@ -122,10 +122,10 @@ func (d *Deployer) DeployAgent(ctx context.Context, ns, image string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("deploy the in-mesh agent: namespace %s: %w", ns, err)
 	}
-	if !InjectionEnabled(live.Labels) {
+	if !injectionEnabled(live.Labels) {
 		return "", fmt.Errorf("deploy the in-mesh agent: namespace %s has no sidecar injection, so the agent would be outside the mesh", ns)
 	}
-	objs, err := AgentObjects(ns, image)
+	objs, err := agentObjects(ns, image)
 	if err != nil {
 		return "", err
 	}

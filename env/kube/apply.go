@@ -116,7 +116,7 @@ type Deployer struct {
 
 // NewDeployer returns a Deployer of opts.Scenario on c.
 func NewDeployer(c *Client, opts Options) (*Deployer, error) {
-	if err := ValidateScenarioName(opts.Scenario); err != nil {
+	if err := validateScenarioName(opts.Scenario); err != nil {
 		return nil, err
 	}
 	d := &Deployer{
@@ -379,7 +379,7 @@ func (d *Deployer) apply(ctx context.Context, obj *unstructured.Unstructured) (b
 	// kinds, the CRD's) does not know is an error, not silently dropped.
 	force := true
 	out, err := res.Patch(ctx, ref.Name, types.ApplyPatchType, data, metav1.PatchOptions{
-		FieldManager:    FieldManager,
+		FieldManager:    fieldManager,
 		Force:           &force,
 		FieldValidation: metav1.FieldValidationStrict,
 	})

@@ -115,7 +115,7 @@ func TestScenarios(t *testing.T) {
 			}
 			for _, ns := range s.Namespaces {
 				l := live(t, d, gvkNamespace, "", ns.Name).GetLabels()
-				if l[LabelManagedBy] != ManagedBy || l[LabelScenario] != s.Metadata.Name || InjectionEnabled(l) != ns.Injection {
+				if l[LabelManagedBy] != ManagedBy || l[LabelScenario] != s.Metadata.Name || injectionEnabled(l) != ns.Injection {
 					t.Errorf("namespace %s labels = %v, want meshcheck's and injection %v", ns.Name, l, ns.Injection)
 				}
 			}
@@ -223,12 +223,12 @@ func checkApplied(t *testing.T, d *Deployer, o *unstructured.Unstructured, scena
 	}
 	applied := false
 	for _, mf := range l.GetManagedFields() {
-		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply {
+		if mf.Manager == fieldManager && mf.Operation == metav1.ManagedFieldsOperationApply {
 			applied = true
 		}
 	}
 	if !applied {
-		t.Errorf("%s has no managed fields of %q through Apply: %v", refOf(o), FieldManager, l.GetManagedFields())
+		t.Errorf("%s has no managed fields of %q through Apply: %v", refOf(o), fieldManager, l.GetManagedFields())
 	}
 }
 

@@ -9,6 +9,6 @@
 // deleted. Changes follow Istio's make-before-break order (see Apply), waits
 // poll the API with a deadline, and the pod name -> version map used to
 // classify responses comes from the pods behind the probed Services.
-// WriteDryRun prints, without contacting a cluster, every object a
+// writeDryRun prints, without contacting a cluster, every object a
 // scenario's run would apply, labelled and in the order Apply sends them.
 package kube

@@ -12,16 +12,16 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// WriteDryRun writes what running s would apply to a cluster, changing
+// writeDryRun writes what running s would apply to a cluster, changing
 // nothing: for the setup (the namespaces) and then each step, the objects
 // as meshcheck applies them (its labels added), as YAML documents in the
 // order Apply sends them, each headed by a comment naming the step and the
 // make-before-break phase; deletions as comment lines; and, before the
 // first step with a probe from the mesh, the in-mesh agent's objects
-// running agentImage (AgentImage when empty) in the scenario's source
-// namespace.
-func WriteDryRun(w io.Writer, s *scenario.Scenario, agentImage string) error {
-	if err := ValidateScenarioName(s.Metadata.Name); err != nil {
+// running images.Agent (AgentImage when empty) in the scenario's source
+// namespace. Container images are replaced as images.Replace says.
+func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
+	if err := validateScenarioName(s.Metadata.Name); err != nil {
 		return err
 	}
 	var b strings.Builder
@@ -35,6 +35,9 @@ func WriteDryRun(w io.Writer, s *scenario.Scenario, agentImage string) error {
 		if err != nil {
 			return err
 		}
+		if ch, err = ch.ReplaceImages(images.Replace); err != nil {
+			return err
+		}
 		where := fmt.Sprintf("step %d/%d %s", i+1, len(s.Steps), st.Name)
 		if err := writePhases(&b, name, where, ch); err != nil {
 			return err
@@ -44,7 +47,7 @@ func WriteDryRun(w io.Writer, s *scenario.Scenario, agentImage string) error {
 		}
 		agent = true
 		ns := s.SourceNamespace()
-		objs, err := AgentObjects(ns, agentImage)
+		objs, err := agentObjects(ns, images.Agent)
 		if err != nil {
 			return err
 		}
@@ -110,4 +113,15 @@ func hasMeshProbe(st scenario.Step) bool {
 		}
 	}
 	return false
+}
+
+// WriteDryRuns writes writeDryRun of every scenario, in order; errors name
+// the scenario.
+func WriteDryRuns(w io.Writer, scenarios []*scenario.Scenario, images Images) error {
+	for _, s := range scenarios {
+		if err := writeDryRun(w, s, images); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
+		}
+	}
+	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// dryRunDocs splits WriteDryRun's output into its documents: the heading
+// dryRunDocs splits writeDryRun's output into its documents: the heading
 // comment, the object, and the comment lines (deletions) that follow it.
 type dryRunDoc struct {
 	comment string
@@ -48,7 +48,7 @@ func parseDryRun(t *testing.T, out string) []dryRunDoc {
 func TestWriteDryRunEcho(t *testing.T) {
 	s := loadScenario(t, "../../scenarios/echo")
 	var out bytes.Buffer
-	if err := WriteDryRun(&out, s, "registry.example/meshcheck:v9.9.9"); err != nil {
+	if err := writeDryRun(&out, s, Images{Agent: "registry.example/meshcheck:v9.9.9"}); err != nil {
 		t.Fatal(err)
 	}
 	docs := parseDryRun(t, out.String())
@@ -93,7 +93,7 @@ func TestWriteDryRunEcho(t *testing.T) {
 func TestWriteDryRunDeletes(t *testing.T) {
 	s := loadScenario(t, "testdata/shift")
 	var out bytes.Buffer
-	if err := WriteDryRun(&out, s, ""); err != nil {
+	if err := writeDryRun(&out, s, Images{}); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()

@@ -164,12 +164,12 @@ func TestAddLabels(t *testing.T) {
 // is refused.
 func TestValidateScenarioName(t *testing.T) {
 	for _, bad := range []string{"", "has space", strings.Repeat("x", 64), "-lead"} {
-		if ValidateScenarioName(bad) == nil {
-			t.Errorf("ValidateScenarioName(%q) = nil, want an error", bad)
+		if validateScenarioName(bad) == nil {
+			t.Errorf("validateScenarioName(%q) = nil, want an error", bad)
 		}
 	}
-	if err := ValidateScenarioName("echo"); err != nil {
-		t.Errorf("ValidateScenarioName(echo) = %v", err)
+	if err := validateScenarioName("echo"); err != nil {
+		t.Errorf("validateScenarioName(echo) = %v", err)
 	}
 }
 
@@ -180,12 +180,12 @@ func TestInjectionEnabled(t *testing.T) {
 		want   bool
 	}{
 		{map[string]string{LabelInjection: "enabled"}, true},
-		{map[string]string{LabelInjection: "disabled", LabelRevision: "canary"}, false},
-		{map[string]string{LabelRevision: "canary"}, true},
+		{map[string]string{LabelInjection: "disabled", labelRevision: "canary"}, false},
+		{map[string]string{labelRevision: "canary"}, true},
 		{nil, false},
 	} {
-		if got := InjectionEnabled(c.labels); got != c.want {
-			t.Errorf("InjectionEnabled(%v) = %v, want %v", c.labels, got, c.want)
+		if got := injectionEnabled(c.labels); got != c.want {
+			t.Errorf("injectionEnabled(%v) = %v, want %v", c.labels, got, c.want)
 		}
 	}
 }
@@ -204,15 +204,15 @@ func TestHasSidecar(t *testing.T) {
 		pod  *corev1.Pod
 		want bool
 	}{{"plain", plain, false}, {"classic", classic, true}, {"native", native, true}, {"init only", initOnly, false}} {
-		if got := HasSidecar(c.pod); got != c.want {
-			t.Errorf("%s: HasSidecar = %v, want %v", c.name, got, c.want)
+		if got := hasSidecar(c.pod); got != c.want {
+			t.Errorf("%s: hasSidecar = %v, want %v", c.name, got, c.want)
 		}
 	}
 }
 
 // TestAgentObjectsLockedDown checks the agent's security settings.
 func TestAgentObjectsLockedDown(t *testing.T) {
-	objs, err := AgentObjects("echo", "")
+	objs, err := agentObjects("echo", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 
 // The field manager and labels every object meshcheck applies carries.
 const (
-	// FieldManager is the server-side apply field manager.
-	FieldManager = "meshcheck"
+	// fieldManager is the server-side apply field manager.
+	fieldManager = "meshcheck"
 	// LabelManagedBy marks objects meshcheck created, with value ManagedBy.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedBy is the value of LabelManagedBy.
@@ -21,11 +21,11 @@ const (
 	LabelScenario = "meshcheck.dev/scenario"
 	// LabelInjection is Istio's namespace label for sidecar injection.
 	LabelInjection = "istio-injection"
-	// LabelRevision is Istio's namespace label for injection by a revision.
-	LabelRevision = "istio.io/rev"
-	// InjectOverride is the pod label (or annotation) that opts a pod out of
+	// labelRevision is Istio's namespace label for injection by a revision.
+	labelRevision = "istio.io/rev"
+	// injectOverride is the pod label (or annotation) that opts a pod out of
 	// injection with the value "false".
-	InjectOverride = "sidecar.istio.io/inject"
+	injectOverride = "sidecar.istio.io/inject"
 )
 
 // workloadKinds are the kinds whose pod template gets meshcheck's labels, so
@@ -35,8 +35,8 @@ var workloadKinds = map[string]bool{
 	"apps/ReplicaSet": true, "batch/Job": true,
 }
 
-// ValidateScenarioName checks that name can be the value of LabelScenario.
-func ValidateScenarioName(name string) error {
+// validateScenarioName checks that name can be the value of LabelScenario.
+func validateScenarioName(name string) error {
 	if name == "" {
 		return fmt.Errorf("scenario name is empty: it labels every object as %s=<name>", LabelScenario)
 	}

@@ -51,7 +51,7 @@ func (d *Deployer) ensureNamespace(ctx context.Context, obj *unstructured.Unstru
 	if ownedBy(refOf(obj), live.Labels, d.scenario) == nil {
 		return d.apply(ctx, obj)
 	}
-	if inject && !InjectionEnabled(live.Labels) {
+	if inject && !injectionEnabled(live.Labels) {
 		return false, fmt.Errorf("namespace %s exists without sidecar injection and meshcheck did not create it, so it will not change it: "+
 			"label it yourself (kubectl label namespace %s %s=enabled), or delete it and let meshcheck create it", name, name, LabelInjection)
 	}
@@ -76,15 +76,15 @@ func (d *Deployer) waitNamespaceGone(ctx context.Context, name string) error {
 	return nil
 }
 
-// InjectionEnabled reports whether namespace labels turn on Istio's sidecar
+// injectionEnabled reports whether namespace labels turn on Istio's sidecar
 // injection: istio-injection=enabled, or an istio.io/rev revision label
 // without istio-injection=disabled.
-func InjectionEnabled(labels map[string]string) bool {
+func injectionEnabled(labels map[string]string) bool {
 	switch labels[LabelInjection] {
 	case "enabled":
 		return true
 	case "disabled":
 		return false
 	}
-	return labels[LabelRevision] != ""
+	return labels[labelRevision] != ""
 }

@@ -10,9 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// DefaultVersionLabel is the pod label that names a workload's version when
+// defaultVersionLabel is the pod label that names a workload's version when
 // a probe names none.
-const DefaultVersionLabel = "version"
+const defaultVersionLabel = "version"
 
 // VersionMap maps the name of every pod behind the given Services (their
 // selectors, in their namespaces) to the value of the pod label label, so
@@ -23,7 +23,7 @@ const DefaultVersionLabel = "version"
 // no pod at all carries the label.
 func (c *Client) VersionMap(ctx context.Context, services []Ref, label string) (map[string]string, error) {
 	if label == "" {
-		label = DefaultVersionLabel
+		label = defaultVersionLabel
 	}
 	if len(services) == 0 {
 		return nil, fmt.Errorf("version map: no Service to list pods behind")

@@ -3,6 +3,8 @@
 package kube
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -254,8 +256,8 @@ func TestDeployAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !HasSidecar(p) || p.Spec.ServiceAccountName != AgentName || p.Labels[LabelScenario] != "agent" {
-		t.Errorf("agent pod: sidecar %v, service account %q, labels %v", HasSidecar(p), p.Spec.ServiceAccountName, p.Labels)
+	if !hasSidecar(p) || p.Spec.ServiceAccountName != AgentName || p.Labels[LabelScenario] != "agent" {
+		t.Errorf("agent pod: sidecar %v, service account %q, labels %v", hasSidecar(p), p.Spec.ServiceAccountName, p.Labels)
 	}
 	live(t, d, schemaSA, "agent", AgentName)
 	cleaned, err := d.Cleanup(ctx, nil)
@@ -269,5 +271,87 @@ func TestDeployAgent(t *testing.T) {
 	want := "Deployment agent/meshcheck-agent ServiceAccount agent/meshcheck-agent Namespace agent Namespace outside"
 	if strings.Join(got, " ") != want {
 		t.Errorf("cleanup deleted %q, want %q", got, want)
+	}
+}
+
+// TestWaitDeploymentsOutsideTheMesh is the rule as kind's Istio install
+// uses it (istiod and the gateway in istio-system, no injection): timeout
+// while the rollout or the pods are not ready, success once they are, and
+// no sidecar asked for.
+func TestWaitDeploymentsOutsideTheMesh(t *testing.T) {
+	srv := apiservertest.Shared(t)
+	ctx := t.Context()
+	ns := fmt.Sprintf("plain-%d", time.Now().UnixNano()) // the shared server outlives a test run
+	createNamespace(t, srv, ns, nil)
+	t.Cleanup(func() { _ = srv.Kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	d := newDeployer(t, srv, "plain", nil)
+	obj := deployment(ns, "istiod", "v1", 1)
+	if _, err := d.apply(ctx, mustPrepare(t, d, obj)); err != nil {
+		t.Fatal(err)
+	}
+	refs := []Ref{refOf(obj), {GVK: refOf(obj).GVK, Namespace: ns, Name: "absent"}}
+	short := Wait{Timeout: 200 * time.Millisecond, Poll: 20 * time.Millisecond}
+	err := WaitDeployments(ctx, srv.Kube, refs, short)
+	for _, want := range []string{"Deployment " + ns + "/istiod-v1: the Deployment controller has not observed", "Deployment " + ns + "/absent: not found"} {
+		if !IsNotReady(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("WaitDeployments before the rollout = %v, want a timeout naming %q", err, want)
+		}
+	}
+	dep, err := srv.Kube.AppsV1().Deployments(ns).Get(ctx, "istiod-v1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep, err = apiservertest.MarkDeploymentAvailable(ctx, srv.Kube, dep); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := apiservertest.CreatePods(ctx, srv.Kube, dep, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitDeployments(ctx, srv.Kube, refs[:1], short); !IsNotReady(err) || !strings.Contains(err.Error(), "0 of 1 pods ready") {
+		t.Errorf("WaitDeployments with a pending pod = %v, want a timeout saying 0 of 1 pods ready", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- WaitDeployments(ctx, srv.Kube, refs[:1], Wait{Timeout: 30 * time.Second, Poll: 20 * time.Millisecond})
+	}()
+	if _, err := apiservertest.MarkPodReady(ctx, srv.Kube, pods[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("WaitDeployments once the pod (no sidecar, none needed) is ready = %v", err)
+	}
+}
+
+// TestWaitNodes registers a node through the API and drives its Ready
+// condition: timeout while it is not ready, success once it is.
+func TestWaitNodes(t *testing.T) {
+	srv := apiservertest.Start(t)
+	ctx := t.Context()
+	short := Wait{Timeout: 200 * time.Millisecond, Poll: 20 * time.Millisecond}
+	if err := WaitNodes(ctx, srv.Kube, 1, short); !IsNotReady(err) || !strings.Contains(err.Error(), "0 of 1 nodes registered") {
+		t.Errorf("WaitNodes without nodes = %v", err)
+	}
+	n, err := srv.Kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady"}}
+	if n, err = srv.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitNodes(ctx, srv.Kube, 1, short); !IsNotReady(err) || !strings.Contains(err.Error(), "node-1: Ready=False (KubeletNotReady)") {
+		t.Errorf("WaitNodes with a NotReady node = %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- WaitNodes(ctx, srv.Kube, 1, Wait{Timeout: 30 * time.Second, Poll: 20 * time.Millisecond})
+	}()
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}
+	if _, err := srv.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("WaitNodes once the node is Ready = %v", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // stand-in and back, over loopback with keep-alive.
 func benchRequests(b *testing.B, probeName string, step int) {
 	s := loadBench(b)
-	e := New(nil)
+	e := New()
 	ctx := context.Background()
 	if err := e.Setup(ctx, s); err != nil {
 		b.Fatal(err)

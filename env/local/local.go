@@ -59,10 +59,6 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-func init() {
-	env.Register(env.Local, func(_ context.Context, o env.Options) (env.Environment, error) { return New(o.Logger()), nil })
-}
-
 // Env is the local environment. Create it with New; it can run several
 // scenarios one after the other (Setup, Apply..., Teardown each).
 type Env struct {
@@ -90,8 +86,38 @@ type routing struct {
 	pods  map[string]*pod // by namespace/name
 }
 
-// New returns a local environment that logs to log (nil: discard).
-func New(log *slog.Logger) *Env {
+// Option configures the local environment.
+type Option func(*config)
+
+type config struct{ log *slog.Logger }
+
+// WithLogger sends the environment's progress and diagnostics to log (by
+// default they are discarded).
+func WithLogger(log *slog.Logger) Option { return func(c *config) { c.log = log } }
+
+// Opener opens local environments; it implements env.Opener.
+type Opener struct{ opts []Option }
+
+// NewOpener returns the opener of local environments made with opts. The
+// local environment has no options that can be wrong.
+func NewOpener(opts ...Option) *Opener { return &Opener{opts: opts} }
+
+// Name returns "local".
+func (*Opener) Name() string { return env.Local }
+
+// Emulated is true: the mesh is emulated by the routing model.
+func (*Opener) Emulated() bool { return true }
+
+// Open returns a new local environment; it contacts nothing.
+func (o *Opener) Open(context.Context) (env.Environment, error) { return New(o.opts...), nil }
+
+// New returns a local environment.
+func New(opts ...Option) *Env {
+	c := config{}
+	for _, o := range opts {
+		o(&c)
+	}
+	log := c.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

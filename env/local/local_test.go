@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"runtime"
@@ -147,7 +148,7 @@ func near(t *testing.T, what string, got, n int, want float64) {
 
 func TestEchoTutorialEndToEnd(t *testing.T) {
 	s := load(t, "testdata/echo")
-	e := New(nil)
+	e := New()
 	started(t, e, s, 0)
 	ctx := context.Background()
 
@@ -233,7 +234,7 @@ func TestEchoTutorialEndToEnd(t *testing.T) {
 
 func TestStepsSwapRoutingKeepPods(t *testing.T) {
 	s := load(t, "testdata/echo")
-	e := New(nil)
+	e := New()
 	started(t, e, s, 0)
 	ctx := context.Background()
 	before := map[string]string{}
@@ -288,7 +289,7 @@ func TestStepsSwapRoutingKeepPods(t *testing.T) {
 
 func TestPodsCallThroughTheirSidecar(t *testing.T) {
 	s := load(t, "testdata/thermo")
-	e := New(nil)
+	e := New()
 	started(t, e, s, 0)
 	ctx := context.Background()
 	ep, err := e.Endpoint(ctx, probe(s, 0, "control"))
@@ -316,7 +317,7 @@ func TestPodsCallThroughTheirSidecar(t *testing.T) {
 
 func TestImageWithoutStandIn(t *testing.T) {
 	s := load(t, "testdata/noimage")
-	e := New(nil)
+	e := New()
 	err := e.Setup(context.Background(), s)
 	if err == nil {
 		_ = e.Teardown(context.Background())
@@ -337,7 +338,7 @@ func TestImageWithoutStandIn(t *testing.T) {
 
 func TestLifecycleErrors(t *testing.T) {
 	s := load(t, "testdata/echo")
-	e := New(nil)
+	e := New()
 	ctx := context.Background()
 	if err := e.Apply(ctx, s, 0); err == nil {
 		t.Error("Apply before Setup: no error")
@@ -365,13 +366,23 @@ func TestLifecycleErrors(t *testing.T) {
 	}
 }
 
-func TestRegistered(t *testing.T) {
-	e, err := env.New(t.Context(), env.Local, env.Options{})
+func TestOpener(t *testing.T) {
+	var logs strings.Builder
+	o := NewOpener(WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if o.Name() != env.Local || !o.Emulated() {
+		t.Errorf("Opener: Name %q, Emulated %v", o.Name(), o.Emulated())
+	}
+	e, err := o.Open(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := e.(*Env); !ok {
-		t.Errorf("env.New(local) = %T", e)
+	l, ok := e.(*Env)
+	if !ok {
+		t.Fatalf("Open = %T, want *local.Env", e)
+	}
+	l.log.Info("marker")
+	if !strings.Contains(logs.String(), "marker") {
+		t.Errorf("WithLogger: the environment logs elsewhere (got %q)", logs.String())
 	}
 }
 
@@ -381,7 +392,7 @@ func TestRegistered(t *testing.T) {
 func TestTeardownLeavesNoGoroutines(t *testing.T) {
 	base := runtime.NumGoroutine()
 	s := load(t, "testdata/echo")
-	e := New(nil)
+	e := New()
 	ctx := context.Background()
 	if err := e.Setup(ctx, s); err != nil {
 		t.Fatal(err)

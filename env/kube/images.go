@@ -1,0 +1,70 @@
+package kube
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Images says which images a run deploys on a cluster.
+type Images struct {
+	// Agent is the in-mesh agent's image; AgentImage when empty.
+	Agent string
+	// Replace maps image references as the scenario's manifests write them
+	// (e.g. meshcheck.local/fixture:v0.1.0) to the references deployed
+	// instead (e.g. registry.example/fixture@sha256:...); nil deploys them
+	// as written.
+	Replace map[string]string
+}
+
+// podSpecPaths are where a pod spec sits in the kinds that have one.
+var podSpecPaths = map[string][]string{
+	"Pod":         {"spec"},
+	"Deployment":  {"spec", "template", "spec"},
+	"StatefulSet": {"spec", "template", "spec"},
+	"DaemonSet":   {"spec", "template", "spec"},
+	"ReplicaSet":  {"spec", "template", "spec"},
+	"Job":         {"spec", "template", "spec"},
+	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// ReplaceImages returns the change with every container and init container
+// image that replace names replaced (copies of the objects it changes; the
+// change itself is left alone).
+func (ch Change) ReplaceImages(replace map[string]string) (Change, error) {
+	if len(replace) == 0 {
+		return ch, nil
+	}
+	out := Change{Delete: ch.Delete, Apply: make([]*unstructured.Unstructured, 0, len(ch.Apply))}
+	for _, obj := range ch.Apply {
+		path, ok := podSpecPaths[obj.GetKind()]
+		if !ok {
+			out.Apply = append(out.Apply, obj)
+			continue
+		}
+		c := obj.DeepCopy()
+		for _, field := range []string{"containers", "initContainers"} {
+			containers, found, err := unstructured.NestedSlice(c.Object, append(path, field)...)
+			if err != nil {
+				return Change{}, fmt.Errorf("%s: %s: %w", refOf(obj), field, err)
+			}
+			if !found {
+				continue
+			}
+			for i, item := range containers {
+				m, ok := item.(map[string]any)
+				if !ok {
+					return Change{}, fmt.Errorf("%s: %s[%d] is not an object", refOf(obj), field, i)
+				}
+				if img, ok := m["image"].(string); ok && replace[img] != "" {
+					m["image"] = replace[img]
+				}
+			}
+			if err := unstructured.SetNestedSlice(c.Object, containers, append(path, field)...); err != nil {
+				return Change{}, fmt.Errorf("%s: %s: %w", refOf(obj), field, err)
+			}
+		}
+		out.Apply = append(out.Apply, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,90 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/report"
+	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/verify"
+)
+
+// DefaultCloseTimeout bounds closing the environment after a run (deleting
+// a kind cluster the run created) when Options.CloseTimeout is 0.
+const DefaultCloseTimeout = 5 * time.Minute
+
+// Execute is a whole run's lifecycle, as kind's `create cluster` command
+// hands its flags to one Provider call: it opens the environment o makes,
+// runs the scenarios in it (Run), and closes it (env.Closer) with failed set
+// when the run ended in an error or a verdict other than PASS. Closing is
+// bounded by Options.CloseTimeout and happens even after ctx ended (Ctrl-C
+// still deletes a cluster the run created).
+//
+// An environment that cannot be opened ends the run before any probe: the
+// report then has the plan (its scenarios and steps) and the error, written
+// to Options.Out in a machine format (in text the error says it all), and
+// the error is an *Error: InputError when the user's input is wrong
+// (env.ErrInvalidOptions), Interrupted when ctx ended, else
+// EnvironmentError.
+func Execute(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
+	e, err := o.Open(ctx)
+	if err != nil {
+		doc := Plan(o.Name(), o.Emulated(), scenarios)
+		re := &Error{Kind: EnvironmentError, Err: err}
+		switch {
+		case errors.Is(err, env.ErrInvalidOptions):
+			re.Kind = InputError
+		case ctx.Err() != nil:
+			re.Kind = Interrupted
+		}
+		doc.Error = re.report()
+		if opts.Output != "" && opts.Output != report.FormatText && opts.Out != nil {
+			if werr := report.Write(opts.Out, opts.Output, doc); werr != nil {
+				return doc, errors.Join(re, fmt.Errorf("writing the report: %w", werr))
+			}
+		}
+		return doc, re
+	}
+	run, err := Run(ctx, e, scenarios, opts)
+	c, ok := e.(env.Closer)
+	if !ok {
+		return run, err
+	}
+	timeout := opts.CloseTimeout
+	if timeout <= 0 {
+		timeout = DefaultCloseTimeout
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	cerr := c.Close(cctx, err != nil || run.Verdict != verify.Pass)
+	switch {
+	case cerr == nil:
+		return run, err
+	case err == nil:
+		cerr = &Error{Kind: EnvironmentError, Err: fmt.Errorf("closing the %s environment: %w", e.Name(), cerr)}
+		run.Error = cerr.(*Error).report()
+		return run, cerr
+	}
+	if opts.Log != nil {
+		opts.Log.Error("closing the environment failed", "environment", e.Name(), "error", cerr)
+	}
+	return run, err
+}
+
+// DryRun prints what a run of the scenarios in the environment o makes would
+// apply, contacting nothing and changing nothing (for kind first the
+// cluster plan). An environment that cannot dry-run is an InputError.
+func DryRun(w io.Writer, o env.Opener, scenarios []*scenario.Scenario) error {
+	d, ok := o.(env.DryRunner)
+	if !ok {
+		return &Error{Kind: InputError, Err: fmt.Errorf("the %s environment has no dry run: it applies nothing to a cluster", o.Name())}
+	}
+	if err := d.DryRun(w, scenarios); err != nil {
+		return &Error{Kind: InputError, Err: err}
+	}
+	return nil
+}

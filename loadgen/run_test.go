@@ -211,26 +211,33 @@ func TestErrorsNeverVersions(t *testing.T) {
 }
 
 // TestEarlyStop: a correct 75/25 split is decided long before the request
-// budget or the duration; the attack must stop then.
+// budget or the duration; the attack must stop then, and every request the
+// server saw must be in the results, in one of the three phases.
 func TestEarlyStop(t *testing.T) {
 	srv := newEchoServer(t, "", 4, share{"v1", 75}, share{"v2", 25})
 	o := fastOptions(50000)
 	o.Duration = time.Minute
 	p := judgedProbe{Target: Target{URL: srv.URL}, Options: o, Classify: mustClassifier(t, "header:x-version"), Expect: weights(t, "v1=75,v2=25")}
-	out, err := runJudged(context.Background(), p)
+	phases := map[Phase]int64{}
+	out, err := runJudged(context.Background(), p, OnRecord(func(r Record) error { phases[r.Phase]++; return nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Result.Verdict != verify.Pass || out.Stats.Stopped != StopDecided {
 		t.Fatalf("verdict %v, stopped %q", out.Result.Verdict, out.Stats.Stopped)
 	}
-	if out.Stats.Requests != out.Result.Requests {
-		t.Fatalf("stats counted %d requests, the verdict %d", out.Stats.Requests, out.Result.Requests)
+	if out.Stats.Requests != out.Result.Requests || phases[PhaseJudged] != out.Result.Requests {
+		t.Fatalf("stats counted %d requests, the verdict %d, the judged records %d", out.Stats.Requests, out.Result.Requests, phases[PhaseJudged])
 	}
-	// The server saw the judged requests plus those in flight at the stop
-	// (at most MaxWorkers), far below the 120,000 of a full minute.
-	if got, limit := srv.requests.Load(), out.Stats.Requests+int64(defaultMaxWorkers); got > limit || out.Stats.Requests > 10000 {
-		t.Fatalf("server saw %d requests, the verdict %d (limit %d)", got, out.Stats.Requests, limit)
+	// Every request sent is recorded: settled, judged, or sent and not
+	// judged (in flight, or completed behind an earlier one still in
+	// flight, when the verdict came). How many are in that last phase
+	// depends on scheduling, not on the code (the race detector on a busy
+	// machine makes it thousands), so the bound that shows the stop is the
+	// full minute's 120,000 the attack would otherwise send.
+	sent := phases[PhaseSettle] + phases[PhaseJudged] + phases[PhaseAfter]
+	if got := srv.requests.Load(); got > sent || sent > 20000 || out.Stats.Requests > 10000 {
+		t.Fatalf("server saw %d requests; records %v (%d), the verdict %d", got, phases, sent, out.Stats.Requests)
 	}
 }
 

@@ -1,20 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/meshcheck/meshcheck/env/istio"
-	"github.com/meshcheck/meshcheck/scenario"
+	"github.com/meshcheck/meshcheck/internal/validate"
 )
 
 func init() { register(newScenariosCommand) }
@@ -37,7 +29,7 @@ stderr with its error and the command exits 2.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			return listScenarios(cmd.OutOrStdout(), cmd.ErrOrStderr(), dir)
+			return validateExit(validate.List(cmd.OutOrStdout(), cmd.ErrOrStderr(), dir))
 		},
 	}
 	cmd.AddCommand(newScenariosValidateCommand())
@@ -72,7 +64,8 @@ fails are errors too. An istioctl that fails to run exits 4.`,
 			if err != nil && istioctlFlag != "" {
 				return usageError(err)
 			}
-			return validateScenarios(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, src.Path, strict)
+			opts := validate.Options{Istioctl: src.Path, Strict: strict}
+			return validateExit(validate.Folders(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, opts))
 		},
 	}
 	cmd.Flags().StringVar(&istioctlFlag, "istioctl", "", "istioctl to analyze each step's manifests with (default: istioctl on PATH, if any)")
@@ -80,115 +73,15 @@ fails are errors too. An istioctl that fails to run exits 4.`,
 	return cmd
 }
 
-// validateScenarios loads every dir, reporting each result and, with an
-// istioctl, its analysis; it fails with a usage error (exit 2) when any
-// does not load (or, strict, has a warning that predicts failure), with an
-// environment error (exit 4) when istioctl fails.
-func validateScenarios(ctx context.Context, stdout, stderr io.Writer, dirs []string, istioctl string, strict bool) error {
-	failed := 0
-	for _, dir := range dirs {
-		s, warnings, err := scenario.Load(dir)
-		var le *scenario.LoadError
-		if errors.As(err, &le) {
-			for _, e := range le.Errors {
-				fmt.Fprintf(stderr, "error: %s\n", e)
-			}
-		} else if err != nil {
-			fmt.Fprintf(stderr, "error: %s\n", err)
-		}
-		fatal := 0
-		for _, w := range warnings {
-			if strict && w.PredictsFailure {
-				fatal++
-				fmt.Fprintf(stderr, "error: %s (--strict: the routing model predicts the probe fails)\n", w)
-				continue
-			}
-			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
-		if err != nil {
-			failed++
-			continue
-		}
-		analysis := ""
-		if istioctl != "" {
-			findings, err := istio.AnalyzeScenario(ctx, istio.ExecRunner{}, istioctl, s)
-			if err != nil {
-				return envError(fmt.Errorf("%s: %w", dir, err))
-			}
-			for _, f := range findings {
-				fmt.Fprintf(stderr, "istioctl: %s\n", f)
-			}
-			analysis = ", " + scenarioPlural(len(findings), "istioctl finding")
-		}
-		verdict := "ok"
-		if fatal > 0 {
-			failed++
-			verdict = fmt.Sprintf("failed (--strict: %s predict failure)", scenarioPlural(fatal, "warning"))
-		}
-		fmt.Fprintf(stdout, "%s: %s: scenario %s, %s, %s, %s%s\n", dir, verdict, s.Metadata.Name,
-			scenarioPlural(len(s.Steps), "step"), scenarioPlural(scenarioProbeCount(s), "probe"), scenarioPlural(len(warnings), "warning"), analysis)
+// validateExit maps an error of package validate to its exit code: 2 for
+// invalid input, 4 for istioctl failing; others pass through.
+func validateExit(err error) error {
+	var ve *validate.Error
+	switch {
+	case errors.As(err, &ve) && ve.Kind == validate.Invalid:
+		return usageError(err)
+	case errors.As(err, &ve) && ve.Kind == validate.Environment:
+		return envError(err)
 	}
-	if failed > 0 {
-		return usageError(fmt.Errorf("%s of %d did not validate", scenarioPlural(failed, "scenario"), len(dirs)))
-	}
-	return nil
-}
-
-// listScenarios prints a table of the scenarios in the sub-folders of dir.
-func listScenarios(stdout, stderr io.Writer, dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usageError(fmt.Errorf("scenarios folder %s does not exist: give the folder that holds scenario folders", dir))
-		}
-		return usageError(fmt.Errorf("reading scenarios folder %s: %w", dir, err))
-	}
-	var dirs []string
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, e.Name(), scenario.FileName)); err == nil {
-			dirs = append(dirs, filepath.Join(dir, e.Name()))
-		}
-	}
-	sort.Strings(dirs)
-	if len(dirs) == 0 {
-		return usageError(fmt.Errorf("no scenarios in %s: a scenario is a folder with a %s", dir, scenario.FileName))
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTEPS\tPROBES\tDIR\tTITLE")
-	failed := 0
-	for _, d := range dirs {
-		s, _, err := scenario.Load(d)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			failed++
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", s.Metadata.Name, len(s.Steps), scenarioProbeCount(s), d, s.Metadata.Title)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if failed > 0 {
-		return usageError(fmt.Errorf("%s in %s did not load; run meshcheck scenarios validate on it for details", scenarioPlural(failed, "scenario"), dir))
-	}
-	return nil
-}
-
-func scenarioProbeCount(s *scenario.Scenario) int {
-	n := 0
-	for _, st := range s.Steps {
-		n += len(st.Probes)
-	}
-	return n
-}
-
-// scenarioPlural formats a count with its noun: "1 step", "3 steps".
-func scenarioPlural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return err
 }

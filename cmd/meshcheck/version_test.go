@@ -9,6 +9,7 @@ import (
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kind"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/internal/versioninfo"
 )
 
 func TestVersionText(t *testing.T) {
@@ -33,7 +34,7 @@ func TestVersionJSON(t *testing.T) {
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
-	var v versionInfo
+	var v versioninfo.Info
 	if err := dec.Decode(&v); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -79,10 +79,11 @@ func (p Progress) String() string {
 
 // Options shape Run.
 type Options struct {
-	// Agent, when set, is the base URL of an in-mesh agent (meshcheck
+	// Agent, when set, is the client of an in-mesh agent (meshcheck
 	// agent) that sends the requests and streams the records back; else
-	// they are sent from this process.
-	Agent string
+	// they are sent from this process. The caller owns it (and its
+	// connections, shared across probes) and closes it.
+	Agent *loadgen.AgentClient
 	// Records, when set, receives every record, its phase set, in send
 	// order (to save them: loadgen.RecordWriter.Write). Its error stops
 	// the probe.
@@ -119,8 +120,8 @@ func Run(ctx context.Context, p Probe, o Options) (verify.Result, loadgen.Stats,
 		}))
 	}
 	var stats loadgen.Stats
-	if o.Agent != "" {
-		stats, err = (&loadgen.AgentClient{URL: o.Agent}).Run(ctx, lp, sink, opts...)
+	if o.Agent != nil {
+		stats, err = o.Agent.Run(ctx, lp, sink, opts...)
 	} else {
 		stats, err = loadgen.Run(ctx, lp, sink, opts...)
 	}

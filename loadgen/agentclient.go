@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,20 +20,37 @@ import (
 type AgentClient struct {
 	// URL is the agent's base URL, e.g. http://127.0.0.1:18080.
 	URL string
-	// HTTPClient talks to the agent; nil uses a client without an overall
-	// timeout (a stream lasts as long as its probe) and without
-	// environment proxies.
+	// HTTPClient talks to the agent; nil uses one client of the
+	// AgentClient's own, made on first use and shared by its calls, without
+	// an overall timeout (a stream lasts as long as its probe) and without
+	// environment proxies. Close releases it.
 	HTTPClient *http.Client
+
+	once sync.Once
+	own  *http.Client
 }
 
 func (c *AgentClient) client() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
 	}
-	return &http.Client{Transport: &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}}
+	c.once.Do(func() {
+		c.own = &http.Client{Transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			ResponseHeaderTimeout: 30 * time.Second,
+			MaxIdleConnsPerHost:   2,
+		}}
+	})
+	return c.own
+}
+
+// Close closes the idle connections of the client the AgentClient made
+// itself (a given HTTPClient is the caller's to close). The AgentClient
+// stays usable: a later call opens new connections.
+func (c *AgentClient) Close() {
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
 }
 
 func (c *AgentClient) endpoint(path string) string { return strings.TrimSuffix(c.URL, "/") + path }

@@ -183,6 +183,9 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 			}
 		}
 	}
+	for _, c := range r.agents {
+		c.Close()
+	}
 	r.doc.Duration = time.Since(r.doc.Started)
 	r.doc.Verdict = report.Verdict(r.doc.Probes)
 	var re *Error
@@ -234,6 +237,25 @@ type run struct {
 	total  int // the probes of the run
 	probes int // the probes started so far
 	save   *saver
+	agents map[string]*loadgen.AgentClient // by agent URL, shared by its probes
+}
+
+// agentClient returns the one client of the agent at url (nil for ""),
+// shared by every probe through it so that its connections are reused;
+// Run closes them at the end.
+func (r *run) agentClient(url string) *loadgen.AgentClient {
+	if url == "" {
+		return nil
+	}
+	if c, ok := r.agents[url]; ok {
+		return c
+	}
+	if r.agents == nil {
+		r.agents = map[string]*loadgen.AgentClient{}
+	}
+	c := &loadgen.AgentClient{URL: url}
+	r.agents[url] = c
+	return c
 }
 
 // check validates the options.
@@ -412,7 +434,7 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 	}
 
 	r.probes++
-	runOpts := judge.Options{Agent: ep.Agent}
+	runOpts := judge.Options{Agent: r.agentClient(ep.Agent)}
 	var live *progress
 	var onRecord []func(loadgen.Record) error
 	if r.opts.Progress != nil {

@@ -146,7 +146,12 @@ func runProbe(cmd *cobra.Command, f probeFlags) error {
 		return usageError(err)
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	opts := judge.Options{Agent: f.agent}
+	opts := judge.Options{}
+	if f.agent != "" {
+		agent := &loadgen.AgentClient{URL: f.agent}
+		defer agent.Close()
+		opts.Agent = agent
+	}
 	var save *os.File
 	var rw *loadgen.RecordWriter
 	if f.save != "" {

@@ -191,7 +191,7 @@ func (o *Opener) Connect(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{opts: o.cfg, client: client, log: o.cfg.log.With("env", env.Existing), agents: map[string]string{}}
+	e := &Env{opts: o.cfg, client: client, log: o.cfg.log.With("env", env.Existing), agents: map[string]*forward{}}
 	if err := e.checkIstio(ctx, where); err != nil {
 		return nil, err
 	}
@@ -264,10 +264,18 @@ type Env struct {
 	step     int
 	deployer *kube.Deployer
 	kinds    []schema.GroupVersionKind
-	ingress  string
-	agents   map[string]string // namespace -> agent URL
-	stops    []func()
+	ingress  *forward            // the port-forward to a gateway pod, when that is how it is reached
+	agents   map[string]*forward // namespace -> the port-forward to its agent
 }
+
+// forward is a port-forward the environment holds open across probes.
+type forward struct {
+	pod    string
+	tunnel *kube.Tunnel
+}
+
+// url is the forward's base URL.
+func (f *forward) url() string { return "http://" + f.tunnel.Addr }
 
 // restConfig reads the kubeconfig without ever writing it: no migration of
 // old kubeconfig files, and no persisting of refreshed credentials. It
@@ -479,10 +487,7 @@ func (e *Env) VersionMap(ctx context.Context, p scenario.Probe) (map[string]stri
 func (e *Env) Teardown(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, stop := range e.stops {
-		stop()
-	}
-	e.stops, e.ingress, e.agents = nil, "", map[string]string{}
+	e.closeForwards()
 	if e.deployer == nil {
 		e.scenario = nil
 		return nil
@@ -494,31 +499,55 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return nil
 }
 
-// forwarder returns the configured Forwarder or the SPDY one.
+// forwarder returns the configured Forwarder or the SPDY one, which logs
+// its own messages to the environment's log.
 func (e *Env) forwarder() kube.Forwarder {
 	if e.opts.forwarder != nil {
 		return e.opts.forwarder
 	}
-	return kube.SPDYForwarder{Client: e.client}
+	return kube.SPDYForwarder{Client: e.client, Log: e.log}
+}
+
+// closeForwards closes every port-forward the environment holds.
+func (e *Env) closeForwards() {
+	if e.ingress != nil {
+		e.ingress.tunnel.Close()
+	}
+	for _, f := range e.agents {
+		f.tunnel.Close()
+	}
+	e.ingress, e.agents = nil, map[string]*forward{}
 }
 
 // agent returns the URL of the in-mesh agent of the scenario's source
-// namespace, deploying it and opening a port-forward on first use.
+// namespace, deploying it and opening a port-forward on first use. A
+// port-forward that has ended since (the agent pod restarted or was
+// rescheduled, the kubelet connection broke) is dropped: the pod is looked
+// up again and the forward reopened, once, before the next probe uses it.
 func (e *Env) agent(ctx context.Context) (string, error) {
 	ns := e.scenario.SourceNamespace()
-	if u, ok := e.agents[ns]; ok {
-		return u, nil
+	f, ok := e.agents[ns]
+	if ok && f.tunnel.Alive() {
+		return f.url(), nil
 	}
-	pod, err := e.deployer.DeployAgent(ctx, ns, e.images.Agent)
+	var pod string
+	var err error
+	if ok {
+		e.log.Warn("the port-forward to the in-mesh agent ended: reopening it", "pod", ns+"/"+f.pod, "error", f.tunnel.Err())
+		f.tunnel.Close()
+		delete(e.agents, ns)
+		pod, err = e.client.AgentPod(ctx, ns)
+	} else {
+		pod, err = e.deployer.DeployAgent(ctx, ns, e.images.Agent)
+	}
 	if err != nil {
 		return "", err
 	}
-	addr, stop, err := e.forwarder().Forward(context.WithoutCancel(ctx), ns, pod, kube.AgentPort)
+	t, err := e.forwarder().Forward(context.WithoutCancel(ctx), ns, pod, kube.AgentPort)
 	if err != nil {
 		return "", fmt.Errorf("reach the in-mesh agent: %w", err)
 	}
-	e.stops = append(e.stops, stop)
-	u := "http://" + addr
-	e.agents[ns] = u
-	return u, nil
+	f = &forward{pod: pod, tunnel: t}
+	e.agents[ns] = f
+	return f.url(), nil
 }

@@ -25,26 +25,35 @@ import (
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
-// fakeForwarder records port-forwards; a real one needs a kubelet.
+// fakeForwarder records port-forwards and keeps their tunnels, so that a
+// test can end one as a lost connection does; a real one needs a kubelet.
 type fakeForwarder struct {
 	mu      sync.Mutex
 	calls   []string
+	tunnels []*kube.Tunnel
 	stopped int
 }
 
-func (f *fakeForwarder) Forward(_ context.Context, ns, pod string, port int) (string, func(), error) {
+func (f *fakeForwarder) Forward(_ context.Context, ns, pod string, port int) (*kube.Tunnel, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf("%s/%s:%d", ns, pod, port))
-	addr := fmt.Sprintf("127.0.0.1:%d", 10000+len(f.calls))
-	var once sync.Once
-	return addr, func() {
-		once.Do(func() {
-			f.mu.Lock()
-			f.stopped++
-			f.mu.Unlock()
-		})
-	}, nil
+	target := fmt.Sprintf("%s/%s:%d", ns, pod, port)
+	f.calls = append(f.calls, target)
+	t := kube.NewTunnel(fmt.Sprintf("127.0.0.1:%d", 10000+len(f.calls)), target, func() {
+		f.mu.Lock()
+		f.stopped++
+		f.mu.Unlock()
+	})
+	f.tunnels = append(f.tunnels, t)
+	return t, nil
+}
+
+// lose ends tunnel i as a lost connection to the pod does.
+func (f *fakeForwarder) lose(i int) {
+	f.mu.Lock()
+	t := f.tunnels[i]
+	f.mu.Unlock()
+	t.End(errors.New("lost connection to pod"))
 }
 
 // installIstio creates what an Istio installation has that meshcheck
@@ -211,6 +220,27 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 		!strings.HasPrefix(fw.calls[1], "echo/meshcheck-agent-") || !strings.HasSuffix(fw.calls[1], ":8080") {
 		t.Errorf("port-forwards = %q, want the gateway pod's 8080 then the agent pod's 8080", fw.calls)
 	}
+	// A lost tunnel is dropped and reopened, to the pod looked up again,
+	// before the next probe: once for the agent, once for the gateway.
+	fw.lose(1)
+	again, err := e.Endpoint(ctx, inMesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Agent != "http://127.0.0.1:10003" || len(fw.calls) != 3 || !strings.HasPrefix(fw.calls[2], "echo/meshcheck-agent-") {
+		t.Errorf("after the agent's tunnel was lost: endpoint %+v, port-forwards %q: want a third, to the agent pod", again, fw.calls)
+	}
+	fw.lose(0)
+	gwAgain, err := e.Endpoint(ctx, ingress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gwAgain.URL != "http://127.0.0.1:10004"+ingress.Request.Path || len(fw.calls) != 4 || !strings.HasPrefix(fw.calls[3], "istio-system/istio-ingressgateway-") {
+		t.Errorf("after the gateway's tunnel was lost: endpoint %+v, port-forwards %q: want a fourth, to a gateway pod", gwAgain, fw.calls)
+	}
+	if _, err := e.Endpoint(ctx, inMesh); err != nil || len(fw.calls) != 4 {
+		t.Errorf("a live reopened tunnel is not reused: %v, port-forwards %q", err, fw.calls)
+	}
 
 	for _, p := range []scenario.Probe{ingress, inMesh} {
 		m, err := e.VersionMap(ctx, p)
@@ -231,8 +261,8 @@ func TestScenarioOnExistingCluster(t *testing.T) {
 	if err := e.Teardown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if fw.stopped != 2 {
-		t.Errorf("port-forwards stopped: %d, want 2", fw.stopped)
+	if fw.stopped != 4 {
+		t.Errorf("port-forwards stopped: %d, want 4 (two lost, two at Teardown)", fw.stopped)
 	}
 	if err := e.Teardown(ctx); err != nil {
 		t.Errorf("second Teardown: %v", err)

@@ -22,8 +22,13 @@ func (e *Env) ingressBase(ctx context.Context) (string, error) {
 	if e.opts.ingressURL != "" {
 		return trimSlash(e.opts.ingressURL), nil
 	}
-	if e.ingress != "" {
-		return e.ingress, nil
+	if e.ingress != nil && e.ingress.tunnel.Alive() {
+		return e.ingress.url(), nil
+	}
+	if e.ingress != nil {
+		e.log.Warn("the port-forward to the ingress gateway ended: reopening it", "pod", istioNamespace+"/"+e.ingress.pod, "error", e.ingress.tunnel.Err())
+		e.ingress.tunnel.Close()
+		e.ingress = nil
 	}
 	svc, err := e.client.Kube.CoreV1().Services(istioNamespace).Get(ctx, ingressGatewayService, metav1.GetOptions{})
 	if err != nil {
@@ -43,24 +48,21 @@ func (e *Env) ingressBase(ctx context.Context) (string, error) {
 				continue
 			}
 			if port.Port == 80 {
-				e.ingress = "http://" + hostForURL(host)
-			} else {
-				e.ingress = "http://" + net.JoinHostPort(host, strconv.Itoa(int(port.Port)))
+				return "http://" + hostForURL(host), nil
 			}
-			return e.ingress, nil
+			return "http://" + net.JoinHostPort(host, strconv.Itoa(int(port.Port))), nil
 		}
 	}
 	pod, target, err := e.gatewayPod(ctx, svc, port)
 	if err != nil {
 		return "", err
 	}
-	addr, stop, err := e.forwarder().Forward(context.WithoutCancel(ctx), istioNamespace, pod, target)
+	t, err := e.forwarder().Forward(context.WithoutCancel(ctx), istioNamespace, pod, target)
 	if err != nil {
 		return "", fmt.Errorf("reach the ingress gateway: %w", err)
 	}
-	e.stops = append(e.stops, stop)
-	e.ingress = "http://" + addr
-	return e.ingress, nil
+	e.ingress = &forward{pod: pod, tunnel: t}
+	return e.ingress.url(), nil
 }
 
 // httpPort returns the gateway Service's HTTP port: the one named http2

@@ -299,7 +299,8 @@ func teardown(p Provider, c *Cluster, o Options, failed bool, log *slog.Logger) 
 	return err
 }
 
-// Provision carries out the plan: find an engine, create (or reuse) the
+// Provision carries out the plan: check the version of an istioctl given
+// with --istioctl (checkIstioctl), find an engine, create (or reuse) the
 // cluster, wait for its nodes, build and load the images, install Istio and
 // wait for istiod and the gateway. When any step fails or ctx ends (SIGINT,
 // SIGTERM), a cluster this call created is deleted before returning, unless

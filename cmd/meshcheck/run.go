@@ -41,6 +41,8 @@ var runEnvFlags = map[string][]string{
 	"readiness-timeout": {env.Kind, env.Existing},
 	"propagation-delay": {env.Kind, env.Existing},
 	"dry-run":           {env.Kind, env.Existing},
+
+	"istioctl-any-version": {env.Kind},
 }
 
 type runFlags struct {
@@ -64,6 +66,7 @@ type runFlags struct {
 	kubeconfigDir    string
 	source           string
 	istioctl         string
+	anyIstioctl      bool
 	keep             bool
 	keepOnFailure    bool
 	readinessTimeout time.Duration
@@ -170,7 +173,8 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.StringVar(&f.name, "name", kind.DefaultName, "kind: cluster name (the one meshcheck up created is reused)")
 	fl.StringVar(&f.kubeconfigDir, "kubeconfig-dir", "", "kind: folder of meshcheck's kubeconfig and cluster files (default: the user cache dir + /meshcheck)")
 	fl.StringVar(&f.source, "source", "", "kind: meshcheck source tree to build the images from (default: the checkout around the working directory)")
-	fl.StringVar(&f.istioctl, "istioctl", "", "kind: istioctl to use (default: istioctl on PATH, else the pinned release, downloaded and verified)")
+	fl.StringVar(&f.istioctl, "istioctl", "", "kind: istioctl to use instead of the pinned release; its Istio minor version must be the pinned one's (default: the pinned release, downloaded and verified; never istioctl on PATH)")
+	fl.BoolVar(&f.anyIstioctl, "istioctl-any-version", false, "kind: accept an --istioctl of another Istio minor version than the pinned release, with a warning")
 	fl.BoolVar(&f.keep, "keep", false, "kind: keep a cluster this run creates")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "kind: keep a cluster this run creates when the run fails (an error, or a verdict other than PASS)")
 	fl.DurationVar(&f.readinessTimeout, "readiness-timeout", istio.DefaultReadinessTimeout, "kind, existing: how long to wait for workloads to be ready (kind: also for nodes and Istio)")
@@ -232,6 +236,7 @@ func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 			kind.WithName(f.name),
 			kind.WithStateDir(f.kubeconfigDir),
 			kind.WithIstioctl(f.istioctl),
+			kind.WithIstioctlAnyVersion(f.anyIstioctl),
 			kind.WithKeep(f.keep),
 			kind.WithKeepOnFailure(f.keepOnFailure),
 			kind.WithReadyTimeout(f.readinessTimeout),

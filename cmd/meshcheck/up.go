@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kind"
 )
@@ -25,6 +27,7 @@ type upFlags struct {
 	httpPort         int
 	httpsPort        int
 	istioctl         string
+	anyIstioctl      bool
 	istioVersion     string
 	reuse            bool
 	keep             bool
@@ -44,20 +47,26 @@ NodePort Service whose http2 and https nodePorts are mapped to 127.0.0.1 on
 this host), and build and load meshcheck's own images into the node.
 
 The kubeconfig is meshcheck's own file under --kubeconfig-dir (mode 0600);
-~/.kube/config is never read or written. istioctl is --istioctl, else the one
-on PATH, else the pinned release downloaded from GitHub and checked against
-its published sha256. Images are built from the meshcheck source tree
-(--source, default: the checkout around the working directory).
+~/.kube/config is never read or written. istioctl is the pinned release
+(--istio-version), downloaded from GitHub and checked against its published
+sha256; an istioctl on PATH is not used. --istioctl PATH uses another one,
+after "istioctl version --remote=false -o json": one of another Istio minor
+version than the pinned release is refused (exit 2) unless
+--istioctl-any-version, which warns instead. Images are built from the
+meshcheck source tree (--source, default: the checkout around the working
+directory).
 
 If anything fails or meshcheck is interrupted, the cluster it created is
 deleted unless --keep-on-failure (or --keep). After success it stays up for
 meshcheck run --env kind; delete it with meshcheck down.
 
---dry-run prints the kind config, the IstioOperator, the istioctl command
-lines and the images, and changes nothing (no container engine needed).
+--dry-run prints the kind config, the IstioOperator, which istioctl and its
+command lines (the version check first), and the images, and changes nothing
+(no container engine needed).
 
-Exit codes: 0 ready, 2 usage error, 4 environment error (no container engine,
-kind, istioctl or readiness failure).`,
+Exit codes: 0 ready, 2 usage error (also an --istioctl of another version),
+4 environment error (no container engine, kind, istioctl or readiness
+failure).`,
 		Example: `  meshcheck up --dry-run
   meshcheck up --http-port 8080
   meshcheck up --reuse --istioctl ~/bin/istioctl`,
@@ -70,8 +79,9 @@ kind, istioctl or readiness failure).`,
 	fl.StringVar(&f.source, "source", "", "meshcheck source tree to build the images from (default: the checkout around the working directory)")
 	fl.IntVar(&f.httpPort, "http-port", 0, fmt.Sprintf("host port (127.0.0.1) of the gateway's http; 0: %d if free, else any free port", kind.DefaultHTTPPort))
 	fl.IntVar(&f.httpsPort, "https-port", 0, fmt.Sprintf("host port (127.0.0.1) of the gateway's https; 0: %d if free, else any free port", kind.DefaultHTTPSPort))
-	fl.StringVar(&f.istioctl, "istioctl", "", "istioctl to use (default: istioctl on PATH, else the pinned release, downloaded and verified)")
-	fl.StringVar(&f.istioVersion, "istio-version", istio.DefaultVersion, "Istio release to download when istioctl is not given or on PATH")
+	fl.StringVar(&f.istioctl, "istioctl", "", "istioctl to use instead of the pinned release; its Istio minor version must be the pinned one's (default: the pinned release, downloaded and verified; never istioctl on PATH)")
+	fl.BoolVar(&f.anyIstioctl, "istioctl-any-version", false, "accept an --istioctl of another Istio minor version than the pinned release, with a warning")
+	fl.StringVar(&f.istioVersion, "istio-version", istio.DefaultVersion, "the pinned Istio release: downloaded when --istioctl is not given, and the version --istioctl must match")
 	fl.BoolVar(&f.reuse, "reuse", false, "use an existing cluster of the name (created by meshcheck) instead of failing")
 	fl.BoolVar(&f.keep, "keep", false, "never delete the cluster, not even on failure")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "keep the cluster (and kind's failed nodes) for inspection when something fails")
@@ -100,13 +110,14 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		HTTPPort:         f.httpPort,
 		HTTPSPort:        f.httpsPort,
 		Istioctl:         f.istioctl,
+		AnyIstioctl:      f.anyIstioctl,
 		IstioVersion:     f.istioVersion,
 		Reuse:            f.reuse,
 		Keep:             f.keep,
 		KeepOnFailure:    f.keepOnFailure,
 		ReadinessTimeout: f.readinessTimeout,
 		SourceDir:        source,
-	}, deps.LookPath)
+	})
 	if err != nil {
 		return usageError(err)
 	}
@@ -115,6 +126,9 @@ func runUp(cmd *cobra.Command, f upFlags) error {
 		return plan.WriteDryRun(out)
 	}
 	s, err := kind.Provision(cmd.Context(), plan, deps)
+	if errors.Is(err, env.ErrInvalidOptions) {
+		return usageError(err)
+	}
 	if err != nil {
 		return envError(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -111,15 +113,56 @@ func (n upFakeNode) CommandContext(context.Context, string, ...string) kindexec.
 	panic("no node commands in these tests")
 }
 
+// upFakeIstioctl plays istioctl: `version` reports version (in the JSON
+// of `istioctl version --remote=false -o json`), install prints its last
+// line and returns err.
 type upFakeIstioctl struct {
-	calls []istio.Cmd
-	err   error
+	calls   []istio.Cmd
+	version string
+	err     error
 }
 
 func (r *upFakeIstioctl) Run(_ context.Context, c istio.Cmd) error {
 	r.calls = append(r.calls, c)
+	if len(c.Args) > 0 && c.Args[0] == "version" {
+		fmt.Fprintf(c.Stdout, "{\n  \"clientVersion\": {\n    \"version\": %q,\n    \"revision\": \"eed52ebb66ad\",\n    \"status\": \"Clean\"\n  }\n}\n", r.version)
+		return nil
+	}
 	fmt.Fprintln(c.Stdout, "✔ Installation complete")
 	return r.err
+}
+
+// noDownloads fails every HTTP request: these tests never fetch istioctl.
+type noDownloads struct{}
+
+func (noDownloads) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("test: no download of %s", r.URL)
+}
+
+// seedPinnedIstioctl puts the pinned release's istioctl into the cache
+// under the --kubeconfig-dir dir, so that `up` finds it there, and
+// returns its path.
+func seedPinnedIstioctl(t *testing.T, dir string) string {
+	t.Helper()
+	exe := filepath.Join(dir, "istioctl", istio.DefaultVersion, goruntime.GOOS+"-"+goruntime.GOARCH, "istioctl")
+	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// fakeIstioctlFile is an executable to pass as --istioctl; the fake runner
+// plays it.
+func fakeIstioctlFile(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "istioctl")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
 }
 
 // upFakes is every boundary of `up` and `down`, faked.
@@ -153,7 +196,7 @@ func newUpFakes() *upFakes {
 	return &upFakes{
 		prober:   &upFakeProber{},
 		provider: &upFakeProvider{},
-		istioctl: &upFakeIstioctl{},
+		istioctl: &upFakeIstioctl{version: istio.DefaultVersion},
 		client:   fake.NewClientset(objs...),
 	}
 }
@@ -164,7 +207,7 @@ func (f *upFakes) deps(log *slog.Logger) kind.Deps {
 		NewProvider: func(kind.Engine, *slog.Logger) (kind.Provider, error) { return f.provider, nil },
 		NewClient:   func(string) (kubernetes.Interface, error) { return f.client, nil },
 		Runner:      f.istioctl,
-		LookPath:    func(string) (string, error) { return "/usr/local/bin/istioctl", nil },
+		HTTPClient:  &http.Client{Transport: noDownloads{}},
 		BuildImage: func(_ context.Context, s image.Spec, p image.Platform, _, out string) (image.Built, error) {
 			return image.Built{Spec: s, Platform: p, Tarball: filepath.Join(out, s.Name+".tar"), Digest: "sha256:0123"}, nil
 		},
@@ -279,6 +322,7 @@ func TestUpWithoutEngineForReal(t *testing.T) {
 func TestUpProvisionsAndPrintsHowToReachIt(t *testing.T) {
 	f := newUpFakes()
 	dir := t.TempDir()
+	pinned := seedPinnedIstioctl(t, dir)
 	code, out, errLine, logs := upExec(t, f.deps, "up", "--kubeconfig-dir", dir, "--readiness-timeout", "2m")
 	if code != ExitPass {
 		t.Fatalf("exit %d: %s\n%s", code, errLine, logs)
@@ -290,8 +334,11 @@ func TestUpProvisionsAndPrintsHowToReachIt(t *testing.T) {
 		}
 	}
 	wantArgs := []string{"install", "-y", "-f", filepath.Join(dir, "clusters", "meshcheck", "istio-operator.yaml"), "--kubeconfig", kubeconfig, "--readiness-timeout", "2m0s"}
-	if len(f.istioctl.calls) != 1 || !slices.Equal(f.istioctl.calls[0].Args, wantArgs) {
-		t.Errorf("istioctl calls %v, want one with %q", f.istioctl.calls, wantArgs)
+	if len(f.istioctl.calls) != 1 || f.istioctl.calls[0].Path != pinned || !slices.Equal(f.istioctl.calls[0].Args, wantArgs) {
+		t.Errorf("istioctl calls %v, want one of the pinned %s with %q", f.istioctl.calls, pinned, wantArgs)
+	}
+	if !strings.Contains(out, "istioctl       "+pinned+" (cached release)") {
+		t.Errorf("stdout does not name the pinned istioctl %s:\n%s", pinned, out)
 	}
 	if !strings.Contains(logs, "Installation complete") {
 		t.Errorf("istioctl output not in the log:\n%s", logs)
@@ -323,6 +370,7 @@ func TestUpFailureDeletesClusterAndExitsFour(t *testing.T) {
 	f := newUpFakes()
 	f.istioctl.err = &istio.ExitError{Code: 1}
 	dir := t.TempDir()
+	seedPinnedIstioctl(t, dir)
 	code, _, errLine, _ := upExec(t, f.deps, "up", "--kubeconfig-dir", dir)
 	if code != ExitEnvironment || !strings.Contains(errLine, "istioctl install failed: exit status 1") {
 		t.Fatalf("exit %d, %q", code, errLine)
@@ -343,6 +391,7 @@ func TestUpUsageErrors(t *testing.T) {
 		{[]string{"up", "--istio-version", "latest"}, "--istio-version"},
 		{[]string{"up", "--http-port", "70000"}, "--http-port"},
 		{[]string{"up", "--istioctl", "/does/not/exist"}, "--istioctl"},
+		{[]string{"up", "--istioctl-any-version"}, "--istioctl-any-version applies to --istioctl"},
 		{[]string{"up", "--source", "/"}, "--source"},
 		{[]string{"up", "extra-arg"}, "unknown command"},
 		{[]string{"down", "--name", "Bad_Name"}, "--name"},
@@ -364,5 +413,73 @@ func TestDownDryRun(t *testing.T) {
 	code, out, _, _ := upExec(t, f.deps, "down", "--dry-run", "--kubeconfig-dir", dir)
 	if code != ExitPass || !strings.Contains(out, `would delete kind cluster "meshcheck"`) || f.prober.calls != 0 {
 		t.Errorf("exit %d, %q, probes %d", code, out, f.prober.calls)
+	}
+}
+
+// TestUpChecksIstioctlVersion: --istioctl is asked for its version first
+// (the exact argv), another minor version than the pinned release is a
+// usage error before any engine is probed, and --istioctl-any-version
+// turns it into a warning.
+func TestUpChecksIstioctlVersion(t *testing.T) {
+	istioctl := fakeIstioctlFile(t)
+	versionArgs := []string{"version", "--remote=false", "-o", "json"}
+
+	f := newUpFakes()
+	f.istioctl.version = "1.30.2"
+	code, _, errLine, _ := upExec(t, f.deps, "up", "--kubeconfig-dir", t.TempDir(), "--istioctl", istioctl)
+	if code != ExitUsage {
+		t.Fatalf("another minor: exit %d, %q; want 2", code, errLine)
+	}
+	for _, want := range []string{"--istioctl " + istioctl + " is istioctl 1.30.2", "Istio 1.31.x", "pinned release 1.31.0", "drop --istioctl", "--istioctl-any-version"} {
+		if !strings.Contains(errLine, want) {
+			t.Errorf("error lacks %q: %s", want, errLine)
+		}
+	}
+	if len(f.istioctl.calls) != 1 || f.istioctl.calls[0].Path != istioctl || !slices.Equal(f.istioctl.calls[0].Args, versionArgs) || f.prober.calls != 0 || len(f.provider.calls) != 0 {
+		t.Errorf("istioctl %v, probes %d, kind %q; want only %s %q", f.istioctl.calls, f.prober.calls, f.provider.calls, istioctl, versionArgs)
+	}
+
+	f = newUpFakes()
+	f.istioctl.version = "1.30.2"
+	code, _, errLine, logs := upExec(t, f.deps, "up", "--kubeconfig-dir", t.TempDir(), "--istioctl", istioctl, "--istioctl-any-version")
+	if code != ExitPass {
+		t.Fatalf("--istioctl-any-version: exit %d, %q\n%s", code, errLine, logs)
+	}
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "version=1.30.2") {
+		t.Errorf("no warning naming the version:\n%s", logs)
+	}
+	if len(f.istioctl.calls) != 2 || f.istioctl.calls[1].Path != istioctl || f.istioctl.calls[1].Args[0] != "install" {
+		t.Errorf("istioctl calls %v, want the check, then the install with %s", f.istioctl.calls, istioctl)
+	}
+
+	f = newUpFakes()
+	f.istioctl.version = "1.31.2"
+	code, out, errLine, _ := upExec(t, f.deps, "up", "--kubeconfig-dir", t.TempDir(), "--istioctl", istioctl)
+	if code != ExitPass || !strings.Contains(out, "istioctl       "+istioctl+" (from --istioctl)") {
+		t.Errorf("same minor: exit %d, %q\n%s", code, errLine, out)
+	}
+}
+
+// TestKindDryRunShowsTheIstioctlCheck: up and run --env kind print which
+// istioctl they would use and its version check, running nothing;
+// --istioctl-any-version is a kind flag.
+func TestKindDryRunShowsTheIstioctlCheck(t *testing.T) {
+	istioctl := fakeIstioctlFile(t)
+	f := newUpFakes()
+	code, out, errLine, _ := upExec(t, f.deps, "up", "--dry-run", "--kubeconfig-dir", t.TempDir(), "--istioctl", istioctl)
+	check := "# first, its version: " + istioctl + " version --remote=false -o json\n"
+	if code != ExitPass || !strings.Contains(out, "# istioctl: "+istioctl+" (from --istioctl)\n") || !strings.Contains(out, check) || !strings.Contains(out, "else meshcheck stops") {
+		t.Errorf("up --dry-run: exit %d, %q\n%s", code, errLine, out)
+	}
+	if len(f.istioctl.calls) != 0 {
+		t.Errorf("--dry-run ran istioctl: %v", f.istioctl.calls)
+	}
+	code, out, errOut := runExec(t, "run", "../../scenarios/echo", "--env", "kind", "--dry-run", "--kubeconfig-dir", t.TempDir(), "--istioctl", istioctl, "--istioctl-any-version")
+	if code != ExitPass || !strings.Contains(out, check) || !strings.Contains(out, "only warned about (--istioctl-any-version)") {
+		t.Errorf("run --env kind --dry-run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = runExec(t, "run", "../../scenarios/echo", "--istioctl-any-version")
+	if code != ExitUsage || !strings.Contains(errOut, "--istioctl-any-version is for --env kind") {
+		t.Errorf("run --env local --istioctl-any-version: exit %d, %q", code, errOut)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,18 +22,19 @@ type Origin string
 // Where istioctl can come from, in the order Locator tries them.
 const (
 	FromFlag     Origin = "--istioctl"
-	FromPath     Origin = "PATH"
 	FromCache    Origin = "cache"
 	FromDownload Origin = "download"
 )
 
-// Locator finds the istioctl to run: the --istioctl flag, else istioctl on
-// PATH, else the pinned release in the cache, else that release downloaded.
+// Locator finds the istioctl to run: the --istioctl flag, else the pinned
+// release in the cache, else that release downloaded. An istioctl on PATH
+// is never used: its version is whatever the machine happens to have, and
+// istioctl installs its own release's Istio. One given with --istioctl is
+// version-checked before use (CheckVersion).
 type Locator struct {
-	Flag       string                            // --istioctl value, "" when unset
-	Version    string                            // release to download
-	Platform   Platform                          // host platform of the download
-	LookPath   func(file string) (string, error) // exec.LookPath when nil
+	Flag       string   // --istioctl value, "" when unset
+	Version    string   // release to download
+	Platform   Platform // host platform of the download
 	Downloader *Downloader
 }
 
@@ -72,15 +72,8 @@ func (l *Locator) Resolve() (Source, error) {
 		}
 		return Source{Path: abs, Origin: FromFlag}, nil
 	}
-	lookPath := l.LookPath
-	if lookPath == nil {
-		lookPath = exec.LookPath
-	}
-	if p, err := lookPath("istioctl"); err == nil {
-		return Source{Path: p, Origin: FromPath}, nil
-	}
 	if l.Downloader == nil {
-		return Source{}, errors.New("istioctl is not on PATH and no download is configured: pass --istioctl")
+		return Source{}, errors.New("no --istioctl and no download of the pinned release is configured: pass --istioctl")
 	}
 	if l.Downloader.Cached(l.Version, l.Platform) {
 		return Source{Path: l.Downloader.Path(l.Version, l.Platform), Origin: FromCache}, nil

@@ -24,15 +24,17 @@ import (
 
 // fakeRunner records the command and plays a scripted istioctl.
 type fakeRunner struct {
-	calls  []Cmd
-	output string // written to stdout
-	err    error  // returned; nil = exit 0
-	block  bool   // wait for the context to end (a hung istioctl)
+	calls     []Cmd
+	output    string // written to stdout
+	errOutput string // written to stderr
+	err       error  // returned; nil = exit 0
+	block     bool   // wait for the context to end (a hung istioctl)
 }
 
 func (r *fakeRunner) Run(ctx context.Context, c Cmd) error {
 	r.calls = append(r.calls, c)
 	fmt.Fprint(c.Stdout, r.output)
+	fmt.Fprint(c.Stderr, r.errOutput)
 	if r.block {
 		<-ctx.Done()
 		return ctx.Err()
@@ -163,11 +165,11 @@ func TestLocatorOrder(t *testing.T) {
 	if err := os.WriteFile(notExe, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	onPath := func(string) (string, error) { return "/usr/bin/istioctl", nil }
-	notOnPath := func(string) (string, error) { return "", errors.New("not found") }
+	// An istioctl on PATH is never picked: the pinned release is.
+	t.Setenv("PATH", dir)
 	d := &Downloader{CacheDir: filepath.Join(dir, "cache")}
 
-	src, err := (&Locator{Flag: exe, LookPath: onPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
+	src, err := (&Locator{Flag: exe, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
 	if err != nil || src.Origin != FromFlag || src.Path != exe {
 		t.Errorf("flag: %+v, %v", src, err)
 	}
@@ -177,13 +179,9 @@ func TestLocatorOrder(t *testing.T) {
 	if _, err := (&Locator{Flag: filepath.Join(dir, "missing")}).Resolve(); err == nil {
 		t.Error("missing --istioctl accepted")
 	}
-	src, err = (&Locator{LookPath: onPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
-	if err != nil || src.Origin != FromPath || src.Path != "/usr/bin/istioctl" {
-		t.Errorf("PATH: %+v, %v", src, err)
-	}
-	src, err = (&Locator{LookPath: notOnPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
-	if err != nil || src.Origin != FromDownload || src.URL != "https://github.com/istio/istio/releases/download/1.31.0/istioctl-1.31.0-linux-amd64.tar.gz" {
-		t.Errorf("download: %+v, %v", src, err)
+	src, err = (&Locator{Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
+	if err != nil || src.Origin != FromDownload || src.Path != d.Path("1.31.0", linuxAMD64) || src.URL != "https://github.com/istio/istio/releases/download/1.31.0/istioctl-1.31.0-linux-amd64.tar.gz" {
+		t.Errorf("download, with istioctl on PATH: %+v, %v", src, err)
 	}
 	cached := d.Path("1.31.0", linuxAMD64)
 	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
@@ -192,9 +190,9 @@ func TestLocatorOrder(t *testing.T) {
 	if err := os.WriteFile(cached, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src, err = (&Locator{LookPath: notOnPath, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
+	src, err = (&Locator{Downloader: d, Version: "1.31.0", Platform: linuxAMD64}).Resolve()
 	if err != nil || src.Origin != FromCache || src.Path != cached {
-		t.Errorf("cache: %+v, %v", src, err)
+		t.Errorf("cache, with istioctl on PATH: %+v, %v", src, err)
 	}
 }
 
@@ -202,7 +200,7 @@ func TestLocatorEnsureDownloads(t *testing.T) {
 	archive := fakeRelease(t, map[string]string{"istioctl": "bin"})
 	srv := newReleaseServer(t, "1.31.0", "istioctl-1.31.0-linux-amd64.tar.gz", archive, "")
 	d := &Downloader{BaseURL: srv.URL, CacheDir: t.TempDir(), Client: srv.Client()}
-	l := &Locator{LookPath: func(string) (string, error) { return "", errors.New("no") }, Downloader: d, Version: "1.31.0", Platform: linuxAMD64}
+	l := &Locator{Downloader: d, Version: "1.31.0", Platform: linuxAMD64}
 	p, err := l.Ensure(context.Background())
 	if err != nil || p != d.Path("1.31.0", linuxAMD64) {
 		t.Fatalf("Ensure: %s, %v", p, err)

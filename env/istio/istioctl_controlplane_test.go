@@ -5,6 +5,7 @@ package istio_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,5 +71,25 @@ func TestControlPlaneManifestGenerate(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "docker.io/istio/proxyv2:"+istio.DefaultVersion) {
 		t.Errorf("the rendered gateway does not run docker.io/istio/proxyv2:%s: is istioctl's version stamped?", istio.DefaultVersion)
+	}
+}
+
+// TestControlPlaneIstioctlVersion asks the real istioctl of the pinned
+// release for its version the way `--istioctl` is checked: it reports the
+// pinned release in the JSON CheckVersion reads, and a pin of another minor
+// version refuses it.
+func TestControlPlaneIstioctlVersion(t *testing.T) {
+	istioctl, err := istiodtest.Binary("istioctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := istio.CheckVersion(context.Background(), istio.ExecRunner{}, istioctl, istio.DefaultVersion)
+	if err != nil || found != istio.DefaultVersion {
+		t.Fatalf("CheckVersion = %q, %v; want %s", found, err, istio.DefaultVersion)
+	}
+	found, err = istio.CheckVersion(context.Background(), istio.ExecRunner{}, istioctl, "1.30.0")
+	var ve *istio.VersionError
+	if !errors.As(err, &ve) || found != istio.DefaultVersion || !strings.Contains(err.Error(), "--istioctl-any-version") {
+		t.Fatalf("against a 1.30 pin: %q, %v; want a version mismatch", found, err)
 	}
 }

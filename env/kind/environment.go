@@ -28,7 +28,7 @@ type Option func(*config)
 // config is what the options set; New validates it once.
 type config struct {
 	name, stateDir, sourceDir, istioctl string
-	keep, keepOnFailure                 bool
+	keep, keepOnFailure, anyIstioctl    bool
 	readyTimeout                        time.Duration
 	existing                            []existing.Option
 	deps                                *Deps
@@ -65,9 +65,14 @@ func WithSourceDir(dir string) Option {
 	}
 }
 
-// WithIstioctl is the istioctl to install Istio with (--istioctl); by
-// default the one on PATH, else the pinned release.
+// WithIstioctl is the istioctl to install Istio with (--istioctl),
+// version-checked before use; by default the pinned release.
 func WithIstioctl(path string) Option { return func(c *config) { c.istioctl = path } }
+
+// WithIstioctlAnyVersion lets WithIstioctl's istioctl be of another Istio
+// minor version than the pinned release, with a warning
+// (--istioctl-any-version).
+func WithIstioctlAnyVersion(allow bool) Option { return func(c *config) { c.anyIstioctl = allow } }
 
 // WithKeep keeps a cluster the run creates (--keep).
 func WithKeep(keep bool) Option { return func(c *config) { c.keep = keep } }
@@ -141,12 +146,13 @@ func New(opts ...Option) (*Opener, error) {
 		Name:             c.name,
 		StateDir:         c.stateDir,
 		Istioctl:         c.istioctl,
+		AnyIstioctl:      c.anyIstioctl,
 		Reuse:            true,
 		Keep:             c.keep,
 		KeepOnFailure:    c.keepOnFailure,
 		ReadinessTimeout: c.readyTimeout,
 		SourceDir:        c.sourceDir,
-	}, d.LookPath)
+	})
 	if err != nil {
 		return nil, env.InvalidOptions(err)
 	}

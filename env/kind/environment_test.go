@@ -21,8 +21,8 @@ import (
 // naming the flag, and nothing is created.
 func TestNewPlansTheRun(t *testing.T) {
 	dir := t.TempDir()
-	onPathDeps := Deps{LookPath: onPath}
-	k, err := New(WithName("ci-1"), WithStateDir(dir), WithSourceDir(sourceDir(t)), WithKeep(true), WithDeps(onPathDeps))
+	deps := Deps{}
+	k, err := New(WithName("ci-1"), WithStateDir(dir), WithSourceDir(sourceDir(t)), WithKeep(true), WithDeps(deps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestNewPlansTheRun(t *testing.T) {
 	if ref, err := p.AgentImage(); err != nil || ref != "meshcheck.local/meshcheck:v0.1.0" {
 		t.Errorf("AgentImage() = %q, %v", ref, err)
 	}
-	k, err = New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithReadyTimeout(time.Minute), WithKeepOnFailure(true), WithDeps(onPathDeps))
+	k, err = New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithReadyTimeout(time.Minute), WithKeepOnFailure(true), WithDeps(deps))
 	if err != nil || k.Plan().Options.Name != DefaultName || k.Plan().Options.ReadinessTimeout != time.Minute || !k.Plan().Options.KeepOnFailure {
 		t.Errorf("defaults: %v", err)
 	}
@@ -48,7 +48,7 @@ func TestNewPlansTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err = New(WithStateDir("relative"), WithSourceDir(sourceDir(t)), WithDeps(onPathDeps))
+	k, err = New(WithStateDir("relative"), WithSourceDir(sourceDir(t)), WithDeps(deps))
 	if err != nil || k.Plan().Options.StateDir != filepath.Join(wd, "relative") {
 		t.Errorf("a relative --kubeconfig-dir is made absolute: %v", err)
 	}
@@ -59,10 +59,11 @@ func TestNewPlansTheRun(t *testing.T) {
 		{WithName("Bad_Name"), "--name"},
 		{WithSourceDir("/"), "--source"},
 		{WithIstioctl("/does/not/exist"), "--istioctl"},
+		{WithIstioctlAnyVersion(true), "--istioctl-any-version applies to --istioctl"},
 		{WithReadyTimeout(-time.Second), "--readiness-timeout -1s"},
 		{WithPropagationDelay(0), "--propagation-delay 0s"},
 	} {
-		_, err := New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(onPathDeps), c.o)
+		_, err := New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(deps), c.o)
 		if !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("New(%s) = %v, want an invalid-options error naming it", c.want, err)
 		}
@@ -76,7 +77,7 @@ func TestNewPlansTheRun(t *testing.T) {
 // objects of each scenario with the agent image loaded into the nodes.
 func TestDryRunPrintsThePlanAndTheManifests(t *testing.T) {
 	dir := t.TempDir()
-	k, err := New(WithName("ci-7"), WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(Deps{LookPath: onPath}))
+	k, err := New(WithName("ci-7"), WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(Deps{}))
 	if err != nil {
 		t.Fatal(err)
 	}

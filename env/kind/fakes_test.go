@@ -1,13 +1,19 @@
 package kind
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"path"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -136,18 +142,44 @@ func (p *fakeProber) Probe(context.Context) (Engine, error) {
 	return p.engine, p.err
 }
 
-// fakeIstioctl records istioctl runs.
+// fakeIstioctl records istioctl runs and plays istioctl: `version` prints
+// versionOut, any other command (install) prints a progress line and
+// returns err.
 type fakeIstioctl struct {
-	mu    sync.Mutex
-	calls []istio.Cmd
-	err   error
-	block bool
+	mu         sync.Mutex
+	calls      []istio.Cmd
+	versionOut string // stdout of `istioctl version`; versionJSON(istio.DefaultVersion) when empty
+	err        error
+	block      bool
+}
+
+// versionJSON is the shape of `istioctl version --remote=false -o json`
+// (istio/istio pkg/version/cobra.go) for a client of version v.
+func versionJSON(v string) string {
+	return `{
+  "clientVersion": {
+    "version": "` + v + `",
+    "revision": "eed52ebb66ad",
+    "golang_version": "go1.26.0",
+    "status": "Clean",
+    "tag": "` + v + `"
+  }
+}
+`
 }
 
 func (r *fakeIstioctl) Run(ctx context.Context, c istio.Cmd) error {
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
 	r.mu.Unlock()
+	if len(c.Args) > 0 && c.Args[0] == "version" {
+		out := r.versionOut
+		if out == "" {
+			out = versionJSON(istio.DefaultVersion)
+		}
+		fmt.Fprint(c.Stdout, out)
+		return nil
+	}
 	fmt.Fprintln(c.Stdout, "✔ Istio core installed")
 	if r.block {
 		<-ctx.Done()
@@ -195,11 +227,59 @@ func istioCluster() []runtime.Object {
 	return append(objs, availableDeployment(istio.GatewayDeployment)...)
 }
 
+// fakeRelease serves the pinned istioctl release, an archive and its
+// .sha256 at the addresses Istio publishes them (istio.Downloader.URL), from
+// memory, and records the URLs asked for.
+type fakeRelease struct {
+	mu       sync.Mutex
+	files    map[string][]byte
+	requests []string
+}
+
+func newFakeRelease() *fakeRelease {
+	platform := istio.Platform{OS: goruntime.GOOS, Arch: goruntime.GOARCH}
+	url, err := (&istio.Downloader{}).URL(istio.DefaultVersion, platform)
+	if err != nil {
+		panic(err) // the tests run on a platform Istio releases istioctl for
+	}
+	var archive bytes.Buffer
+	zw := gzip.NewWriter(&archive)
+	tw := tar.NewWriter(zw)
+	bin := []byte("#!/bin/sh\necho the pinned istioctl\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "istioctl", Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}); err != nil {
+		panic(err)
+	}
+	tw.Write(bin)
+	tw.Close()
+	zw.Close()
+	sum := fmt.Sprintf("%x  %s\n", sha256.Sum256(archive.Bytes()), path.Base(url))
+	return &fakeRelease{files: map[string][]byte{url: archive.Bytes(), url + ".sha256": []byte(sum)}}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (f *fakeRelease) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.requests = append(f.requests, r.URL.String())
+	f.mu.Unlock()
+	b, ok := f.files[r.URL.String()]
+	if !ok {
+		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Body: io.NopCloser(strings.NewReader("")), Request: r}, nil
+	}
+	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Body: io.NopCloser(bytes.NewReader(b)), ContentLength: int64(len(b)), Request: r}, nil
+}
+
+func (f *fakeRelease) requestList() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
 // world is a full set of fakes for Provision.
 type world struct {
 	prober    *fakeProber
 	provider  *fakeProvider
 	istioctl  *fakeIstioctl
+	release   *fakeRelease
 	client    kubernetes.Interface
 	built     []string
 	loaded    []string
@@ -212,6 +292,7 @@ func newWorld() *world {
 		prober:   &fakeProber{engine: Engine{Name: "docker", Binary: "docker"}},
 		provider: &fakeProvider{},
 		istioctl: &fakeIstioctl{},
+		release:  newFakeRelease(),
 		client:   fake.NewClientset(istioCluster()...),
 		logs:     &bytes.Buffer{},
 	}
@@ -230,8 +311,8 @@ func (w *world) deps() Deps {
 			w.clientFor = append(w.clientFor, kubeconfig)
 			return w.client, nil
 		},
-		Runner:   w.istioctl,
-		LookPath: func(string) (string, error) { return "/usr/local/bin/istioctl", nil },
+		Runner:     w.istioctl,
+		HTTPClient: &http.Client{Transport: w.release},
 		BuildImage: func(_ context.Context, s image.Spec, p image.Platform, src, out string) (image.Built, error) {
 			w.built = append(w.built, fmt.Sprintf("%s %s src=%s out=%s", s.Ref(), p, src, out))
 			return image.Built{Spec: s, Platform: p, Tarball: out + "/" + s.Name + ".tar"}, nil

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 
+	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/image"
@@ -32,8 +32,9 @@ type Options struct {
 	StateDir         string        // DefaultStateDir() when empty
 	HTTPPort         int           // host port for http; 0 = DefaultHTTPPort if free, else any free
 	HTTPSPort        int           // host port for https; 0 = DefaultHTTPSPort if free, else any free
-	Istioctl         string        // --istioctl; "" = PATH, then the pinned release
-	IstioVersion     string        // release to download; istio.DefaultVersion when empty
+	Istioctl         string        // --istioctl; "" = the pinned release (IstioVersion)
+	IstioVersion     string        // the pinned release; istio.DefaultVersion when empty
+	AnyIstioctl      bool          // --istioctl-any-version: a --istioctl of another minor version is only warned about
 	Reuse            bool          // use an existing cluster of the name
 	Keep             bool          // never delete the cluster
 	KeepOnFailure    bool          // keep it when something fails (kind retains failed nodes too)
@@ -57,9 +58,8 @@ type Plan struct {
 }
 
 // NewPlan validates the options and decides names, ports and files. It
-// fails on bad input only (the caller's usage error); lookPath finds
-// istioctl on PATH (exec.LookPath when nil).
-func NewPlan(o Options, lookPath func(string) (string, error)) (*Plan, error) {
+// fails on bad input only (the caller's usage error).
+func NewPlan(o Options) (*Plan, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
@@ -122,7 +122,10 @@ func NewPlan(o Options, lookPath func(string) (string, error)) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Istioctl, err = p.locator(lookPath, nil).Resolve()
+	if o.AnyIstioctl && o.Istioctl == "" {
+		return nil, errors.New("--istioctl-any-version applies to --istioctl: give --istioctl PATH too (without it the pinned release is used)")
+	}
+	p.Istioctl, err = p.locator(nil).Resolve()
 	if err != nil {
 		return nil, err
 	}
@@ -157,12 +160,11 @@ func planPorts(o Options, l Layout) (Ports, error) {
 	return Ports{HTTPHost: httpPort, HTTPSHost: httpsPort, HTTPNode: istio.DefaultHTTPNodePort, HTTPSNode: istio.DefaultHTTPSNodePort}, nil
 }
 
-func (p *Plan) locator(lookPath func(string) (string, error), client *http.Client) *istio.Locator {
+func (p *Plan) locator(client *http.Client) *istio.Locator {
 	return &istio.Locator{
 		Flag:       p.Options.Istioctl,
 		Version:    p.Options.IstioVersion,
 		Platform:   istio.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH},
-		LookPath:   lookPath,
 		Downloader: &istio.Downloader{CacheDir: p.IstioctlCache, Client: client},
 	}
 }
@@ -190,6 +192,16 @@ func (p *Plan) WriteDryRun(w io.Writer) error {
 	b.Write(p.OperatorYAML)
 	b.WriteString("---\n# istioctl command lines\n")
 	fmt.Fprintf(&b, "# istioctl: %s\n", p.Istioctl)
+	if p.Istioctl.Origin == istio.FromFlag {
+		fmt.Fprintf(&b, "# first, its version: %s\n", istio.VersionCommand(p.Istioctl.Path))
+		if p.Options.AnyIstioctl {
+			fmt.Fprintf(&b, "#   Istio %s.x expected (the pinned %s); another version is only warned about (--istioctl-any-version)\n", istio.Minor(p.Options.IstioVersion), p.Options.IstioVersion)
+		} else {
+			fmt.Fprintf(&b, "#   must be Istio %s.x (the pinned %s), else meshcheck stops (--istioctl-any-version: warn instead)\n", istio.Minor(p.Options.IstioVersion), p.Options.IstioVersion)
+		}
+	} else {
+		fmt.Fprintf(&b, "# the pinned release, Istio %s (istioctl on PATH is not used; --istioctl PATH picks another, version-checked)\n", p.Options.IstioVersion)
+	}
 	fmt.Fprintf(&b, "# %s\n", p.IstioctlCommand())
 	fmt.Fprintf(&b, "# then: wait up to %s for Deployments %s/%s and %s/%s to be available\n", p.Options.ReadinessTimeout, istio.Namespace, istio.IstiodDeployment, istio.Namespace, istio.GatewayDeployment)
 	b.WriteString("---\n# images: go build CGO_ENABLED=0 for the node's platform (expected ")
@@ -208,7 +220,6 @@ type Deps struct {
 	NewProvider  func(Engine, *slog.Logger) (Provider, error)
 	NewClient    func(kubeconfig string) (kubernetes.Interface, error)
 	Runner       istio.Runner
-	LookPath     func(string) (string, error)
 	HTTPClient   *http.Client
 	BuildImage   func(ctx context.Context, spec image.Spec, p image.Platform, sourceDir, outDir string) (image.Built, error)
 	LoadImage    func(nodes []nodes.Node, tarball string) error
@@ -224,7 +235,6 @@ func DefaultDeps(log *slog.Logger) Deps {
 		NewProvider: NewProvider,
 		NewClient:   NewClient,
 		Runner:      istio.ExecRunner{},
-		LookPath:    exec.LookPath,
 		BuildImage: func(ctx context.Context, spec image.Spec, p image.Platform, sourceDir, outDir string) (image.Built, error) {
 			return (&image.Builder{ModuleDir: sourceDir, OutDir: outDir, Log: log}).Build(ctx, spec, p)
 		},
@@ -289,7 +299,8 @@ func teardown(p Provider, c *Cluster, o Options, failed bool, log *slog.Logger) 
 	return err
 }
 
-// Provision carries out the plan: find an engine, create (or reuse) the
+// Provision carries out the plan: check the version of an istioctl given
+// with --istioctl (checkIstioctl), find an engine, create (or reuse) the
 // cluster, wait for its nodes, build and load the images, install Istio and
 // wait for istiod and the gateway. When any step fails or ctx ends (SIGINT,
 // SIGTERM), a cluster this call created is deleted before returning, unless
@@ -298,6 +309,9 @@ func Provision(ctx context.Context, p *Plan, d Deps) (*Session, error) {
 	log := d.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if err := checkIstioctl(ctx, p, d.Runner, log); err != nil {
+		return nil, err
 	}
 	engine, err := d.Prober.Probe(ctx)
 	if err != nil {
@@ -366,7 +380,7 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 	if err := os.WriteFile(p.Layout.Operator(), p.OperatorYAML, 0o600); err != nil {
 		return fmt.Errorf("write IstioOperator: %w", err)
 	}
-	istioctl, err := p.locator(d.LookPath, d.HTTPClient).Ensure(ctx)
+	istioctl, err := p.locator(d.HTTPClient).Ensure(ctx)
 	if err != nil {
 		return fmt.Errorf("istioctl: %w", err)
 	}
@@ -375,4 +389,28 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 		return err
 	}
 	return in.Verify(ctx, client)
+}
+
+// checkIstioctl runs an istioctl given with --istioctl for its version,
+// before anything else: another Istio minor version than the pinned
+// release is the user's input to fix (env.ErrInvalidOptions), unless
+// AnyIstioctl, which logs a warning instead. The pinned release needs no
+// check (it is the release's archive, checked against its sha256).
+func checkIstioctl(ctx context.Context, p *Plan, r istio.Runner, log *slog.Logger) error {
+	if p.Istioctl.Origin != istio.FromFlag {
+		return nil
+	}
+	found, err := istio.CheckVersion(ctx, r, p.Istioctl.Path, p.Options.IstioVersion)
+	var ve *istio.VersionError
+	switch {
+	case err == nil:
+		log.Info("istioctl version checked", "istioctl", p.Istioctl.Path, "version", found, "pinned", p.Options.IstioVersion)
+		return nil
+	case errors.As(err, &ve) && p.Options.AnyIstioctl:
+		log.Warn("using an istioctl of another Istio version than the pinned release (--istioctl-any-version)", "istioctl", p.Istioctl.Path, "version", found, "pinned", p.Options.IstioVersion)
+		return nil
+	case ctx.Err() != nil:
+		return err
+	}
+	return env.InvalidOptions(err)
 }

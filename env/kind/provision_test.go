@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/image"
 )
@@ -39,11 +41,36 @@ func testOptions(t *testing.T) Options {
 	}
 }
 
-func onPath(string) (string, error) { return "/usr/local/bin/istioctl", nil }
+// pinnedIstioctl is where the pinned release's istioctl is cached for o.
+func pinnedIstioctl(o Options) string {
+	return filepath.Join(o.StateDir, "istioctl", istio.DefaultVersion, runtime.GOOS+"-"+runtime.GOARCH, "istioctl")
+}
+
+// pathWithIstioctl puts an executable istioctl first on PATH, which
+// meshcheck must not use.
+func pathWithIstioctl(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "istioctl"), []byte("#!/bin/sh\necho stale istioctl on PATH\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// givenIstioctl is an executable file to pass as --istioctl (the fake
+// runner plays it).
+func givenIstioctl(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "istioctl-1.31")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
 
 func TestPlanDryRunShowsConsistentPortsAndPins(t *testing.T) {
 	o := testOptions(t)
-	p, err := NewPlan(o, onPath)
+	p, err := NewPlan(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +120,14 @@ func TestPlanDryRunShowsConsistentPortsAndPins(t *testing.T) {
 	}
 	kubeconfig := filepath.Join(o.StateDir, "clusters", "meshcheck", "kubeconfig")
 	operatorFile := filepath.Join(o.StateDir, "clusters", "meshcheck", "istio-operator.yaml")
-	wantCmd := "/usr/local/bin/istioctl install -y -f " + operatorFile + " --kubeconfig " + kubeconfig + " --readiness-timeout 1m0s"
-	if !strings.Contains(docs[2], wantCmd) {
-		t.Errorf("istioctl section lacks %q:\n%s", wantCmd, docs[2])
+	wantCmd := pinnedIstioctl(o) + " install -y -f " + operatorFile + " --kubeconfig " + kubeconfig + " --readiness-timeout 1m0s"
+	for _, want := range []string{wantCmd, "# istioctl: " + pinnedIstioctl(o) + " (downloaded from https://github.com/istio/istio/releases/download/1.31.0/istioctl-1.31.0-", "the pinned release, Istio 1.31.0 (istioctl on PATH is not used"} {
+		if !strings.Contains(docs[2], want) {
+			t.Errorf("istioctl section lacks %q:\n%s", want, docs[2])
+		}
+	}
+	if strings.Contains(docs[2], "version --remote=false") {
+		t.Errorf("the pinned release is version-checked:\n%s", docs[2])
 	}
 	if !strings.Contains(docs[0], "# kubeconfig: "+kubeconfig) {
 		t.Errorf("kind section does not name meshcheck's kubeconfig:\n%s", docs[0])
@@ -124,18 +156,20 @@ func TestPlanRejectsBadOptions(t *testing.T) {
 		{func(o *Options) { o.Images = []image.Spec{{Name: "x", Package: "./x", Tag: "latest"}} }, "never :latest"},
 		{func(o *Options) { o.HTTPPort, o.HTTPSPort = 18081, 18081 }, "must differ"},
 		{func(o *Options) { o.Istioctl = "/does/not/exist" }, "--istioctl"},
+		{func(o *Options) { o.AnyIstioctl = true }, "--istioctl-any-version applies to --istioctl"},
 	} {
 		o := testOptions(t)
 		tc.mod(&o)
-		if _, err := NewPlan(o, onPath); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := NewPlan(o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want one containing %q", err, tc.want)
 		}
 	}
 }
 
 func TestProvisionCallsEveryBoundaryExactly(t *testing.T) {
+	pathWithIstioctl(t)
 	w := newWorld()
-	p, err := NewPlan(testOptions(t), onPath)
+	p, err := NewPlan(testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,10 +207,18 @@ func TestProvisionCallsEveryBoundaryExactly(t *testing.T) {
 	if len(w.istioctl.calls) != 1 {
 		t.Fatalf("%d istioctl runs", len(w.istioctl.calls))
 	}
+	// The pinned release, downloaded and checked, not istioctl on PATH.
 	c := w.istioctl.calls[0]
 	wantArgs := []string{"install", "-y", "-f", p.Layout.Operator(), "--kubeconfig", kc, "--readiness-timeout", "1m0s"}
-	if c.Path != "/usr/local/bin/istioctl" || !reflect.DeepEqual(c.Args, wantArgs) {
-		t.Errorf("istioctl %s %q, want %q", c.Path, c.Args, wantArgs)
+	if c.Path != pinnedIstioctl(p.Options) || !reflect.DeepEqual(c.Args, wantArgs) {
+		t.Errorf("istioctl %s %q, want %s %q", c.Path, c.Args, pinnedIstioctl(p.Options), wantArgs)
+	}
+	url := p.Istioctl.URL
+	if got := w.release.requestList(); !reflect.DeepEqual(got, []string{url + ".sha256", url}) {
+		t.Errorf("release requests %q, want the checksum, then the archive %s", got, url)
+	}
+	if bin, err := os.ReadFile(pinnedIstioctl(p.Options)); err != nil || !strings.Contains(string(bin), "the pinned istioctl") {
+		t.Errorf("cached istioctl %q, %v", bin, err)
 	}
 	op, err := os.ReadFile(p.Layout.Operator())
 	if err != nil || !bytes.Equal(op, p.OperatorYAML) {
@@ -197,7 +239,7 @@ func TestProvisionCallsEveryBoundaryExactly(t *testing.T) {
 func TestProvisionWithoutEngineTouchesNothing(t *testing.T) {
 	w := newWorld()
 	w.prober = &fakeProber{err: &NoEngineError{Tried: []string{"docker: the client is installed but `docker info` fails: Cannot connect"}}}
-	p, err := NewPlan(testOptions(t), onPath)
+	p, err := NewPlan(testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +255,7 @@ func TestProvisionWithoutEngineTouchesNothing(t *testing.T) {
 func TestProvisionCreateFailure(t *testing.T) {
 	w := newWorld()
 	w.provider.createErr = errors.New("failed to create cluster: command \"docker run\" failed")
-	p, err := NewPlan(testOptions(t), onPath)
+	p, err := NewPlan(testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +274,7 @@ func TestProvisionCreateFailure(t *testing.T) {
 func TestProvisionIstioctlFailureDeletesCluster(t *testing.T) {
 	w := newWorld()
 	w.istioctl.err = &istio.ExitError{Code: 1}
-	p, err := NewPlan(testOptions(t), onPath)
+	p, err := NewPlan(testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +297,7 @@ func TestProvisionKeepOnFailure(t *testing.T) {
 	w.istioctl.err = &istio.ExitError{Code: 1}
 	o := testOptions(t)
 	o.KeepOnFailure = true
-	p, err := NewPlan(o, onPath)
+	p, err := NewPlan(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +328,7 @@ func TestProvisionInterruptDeletesCluster(t *testing.T) {
 		cancel()
 		return image.Platform{OS: "linux", Arch: "amd64"}, nil
 	}
-	p, err := NewPlan(testOptions(t), onPath)
+	p, err := NewPlan(testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,5 +366,133 @@ func TestSessionKeepAndReuseAreNotDeleted(t *testing.T) {
 				t.Errorf("calls %q, want none", f.callList())
 			}
 		})
+	}
+}
+
+// versionArgs is the exact argv of the --istioctl version check.
+var versionArgs = []string{"version", "--remote=false", "-o", "json"}
+
+func TestProvisionChecksGivenIstioctlVersion(t *testing.T) {
+	pathWithIstioctl(t)
+	w := newWorld()
+	w.istioctl.versionOut = versionJSON("1.31.4")
+	o := testOptions(t)
+	o.Istioctl = givenIstioctl(t)
+	p, err := NewPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Provision(context.Background(), p, w.deps()); err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, w.logs)
+	}
+	calls := w.istioctl.calls
+	if len(calls) != 2 || calls[0].Path != o.Istioctl || !reflect.DeepEqual(calls[0].Args, versionArgs) || calls[1].Path != o.Istioctl || calls[1].Args[0] != "install" {
+		t.Fatalf("istioctl runs %v, want %s %q, then its install", calls, o.Istioctl, versionArgs)
+	}
+	if got := w.release.requestList(); len(got) != 0 {
+		t.Errorf("the pinned release was downloaded although --istioctl was given: %q", got)
+	}
+	if !strings.Contains(w.logs.String(), "istioctl version checked") || !strings.Contains(w.logs.String(), "version=1.31.4") {
+		t.Errorf("log does not record the version found:\n%s", w.logs)
+	}
+}
+
+func TestProvisionRefusesIstioctlOfAnotherMinor(t *testing.T) {
+	w := newWorld()
+	w.istioctl.versionOut = versionJSON("1.30.2")
+	o := testOptions(t)
+	o.Istioctl = givenIstioctl(t)
+	p, err := NewPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Provision(context.Background(), p, w.deps())
+	var ve *istio.VersionError
+	if !errors.Is(err, env.ErrInvalidOptions) || !errors.As(err, &ve) {
+		t.Fatalf("error %v, want an invalid-options version mismatch", err)
+	}
+	for _, want := range []string{"--istioctl " + o.Istioctl, "istioctl 1.30.2", "pinned release 1.31.0", "--istioctl-any-version", "drop --istioctl"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	// Checked first: no engine probed, no cluster, no install.
+	if w.prober.calls != 0 || len(w.provider.callList()) != 0 || len(w.istioctl.calls) != 1 || len(w.built) != 0 {
+		t.Errorf("went on after the mismatch: probes %d, kind %q, istioctl %v, built %q", w.prober.calls, w.provider.callList(), w.istioctl.calls, w.built)
+	}
+}
+
+func TestProvisionAnyIstioctlVersionWarns(t *testing.T) {
+	w := newWorld()
+	w.istioctl.versionOut = versionJSON("1.30.2")
+	o := testOptions(t)
+	o.Istioctl = givenIstioctl(t)
+	o.AnyIstioctl = true
+	p, err := NewPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Provision(context.Background(), p, w.deps()); err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, w.logs)
+	}
+	if len(w.istioctl.calls) != 2 || w.istioctl.calls[1].Path != o.Istioctl || w.istioctl.calls[1].Args[0] != "install" {
+		t.Errorf("istioctl runs %v, want the version check, then the install with %s", w.istioctl.calls, o.Istioctl)
+	}
+	var warning string
+	for _, l := range strings.Split(w.logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") {
+			warning = l
+		}
+	}
+	for _, want := range []string{"--istioctl-any-version", "version=1.30.2", "pinned=1.31.0"} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("warning %q lacks %q; logs:\n%s", warning, want, w.logs)
+		}
+	}
+}
+
+func TestProvisionUnreadableIstioctlVersion(t *testing.T) {
+	w := newWorld()
+	w.istioctl.versionOut = "client version: 1.31.0\n"
+	o := testOptions(t)
+	o.Istioctl = givenIstioctl(t)
+	o.AnyIstioctl = true // accepts another version, not an unreadable one
+	p, err := NewPlan(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Provision(context.Background(), p, w.deps())
+	if !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), "--istioctl "+o.Istioctl) || !strings.Contains(err.Error(), "printed no JSON") {
+		t.Fatalf("error %v, want an invalid-options error naming --istioctl and the output", err)
+	}
+	if w.prober.calls != 0 || len(w.istioctl.calls) != 1 {
+		t.Errorf("went on: probes %d, istioctl %v", w.prober.calls, w.istioctl.calls)
+	}
+}
+
+func TestPlanDryRunShowsTheVersionCheck(t *testing.T) {
+	for _, anyVersion := range []bool{false, true} {
+		o := testOptions(t)
+		o.Istioctl = givenIstioctl(t)
+		o.AnyIstioctl = anyVersion
+		p, err := NewPlan(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := p.WriteDryRun(&out); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"# istioctl: " + o.Istioctl + " (from --istioctl)", "# first, its version: " + o.Istioctl + " version --remote=false -o json", "Istio 1.31.x", "# " + o.Istioctl + " install -y -f "}
+		if anyVersion {
+			want = append(want, "only warned about (--istioctl-any-version)")
+		} else {
+			want = append(want, "else meshcheck stops (--istioctl-any-version: warn instead)")
+		}
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("any-version %v: dry run lacks %q:\n%s", anyVersion, w, out.String())
+			}
+		}
 	}
 }

@@ -30,9 +30,10 @@ const chartColours = 6
 type chart struct {
 	// label names the chart for screen readers.
 	label string
-	// yLabel names the vertical axis; yMax is its top (a share).
-	yLabel string
-	yMax   float64
+	// yLabel names the vertical axis; yMin and yMax are its bottom and
+	// top (shares): what lies outside is clipped.
+	yLabel     string
+	yMin, yMax float64
 	// stop is what the marker at the last look says, e.g. "PASS after
 	// 2,003 requests".
 	stop   string
@@ -78,8 +79,9 @@ func (c chart) drawable() bool {
 }
 
 // svg renders the chart as inline SVG: grid and ticks, the tolerance bands,
-// the confidence bands, the shares, the axes and the stop marker, in that
-// order (later ones on top). Every text is escaped; the style sheet of the
+// the confidence bands, the tolerance bands' edges (so that they show
+// through), the shares, the axes and the stop marker, in that order (later
+// ones on top). Every text is escaped; the style sheet of the
 // page colours the classes.
 func (c chart) svg() template.HTML {
 	var maxReq int64 = 1
@@ -90,7 +92,9 @@ func (c chart) svg() template.HTML {
 	}
 	plotW, plotH := float64(chartWidth-plotLeft-plotRight), float64(chartHeight-plotTop-plotBottom)
 	x := func(req int64) float64 { return plotLeft + float64(req)/float64(maxReq)*plotW }
-	y := func(v float64) float64 { return plotTop + (1-min(max(v, 0), c.yMax)/c.yMax)*plotH }
+	y := func(v float64) float64 {
+		return plotTop + (1-(min(max(v, c.yMin), c.yMax)-c.yMin)/(c.yMax-c.yMin))*plotH
+	}
 	bottom, right := float64(plotTop)+plotH, float64(plotLeft)+plotW
 
 	var b strings.Builder
@@ -98,9 +102,9 @@ func (c chart) svg() template.HTML {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-label="%s">`, chartWidth, chartHeight, esc(c.label))
 	fmt.Fprintf(&b, "\n<title>%s</title>\n", esc(c.label))
 
-	yStep := niceStep(c.yMax, 4)
-	for i := 0; float64(i)*yStep <= c.yMax*(1+1e-9); i++ {
-		v := float64(i) * yStep
+	yStep := niceStep(c.yMax-c.yMin, 4)
+	for i := 0; c.yMin+float64(i)*yStep <= c.yMax+1e-9; i++ {
+		v := c.yMin + float64(i)*yStep
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" y1="%s" x2="%s" y2="%s"/>`, plotLeft, num(y(v)), num(right), num(y(v)))
 		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%s" text-anchor="end">%s</text>`+"\n", plotLeft-8, num(y(v)+4), tickPercent(v))
 	}
@@ -131,6 +135,14 @@ func (c chart) svg() template.HTML {
 			pts = append(pts, num(x(s.points[i].Requests))+","+num(y(s.points[i].Lower)))
 		}
 		fmt.Fprintf(&b, `<polygon class="ci s%d" points="%s"/>`+"\n", s.colour, strings.Join(pts, " "))
+	}
+	for _, s := range c.series {
+		if !s.band {
+			continue
+		}
+		for _, v := range []float64{s.lo, s.hi} {
+			fmt.Fprintf(&b, `<line class="edge s%d" x1="%d" y1="%s" x2="%s" y2="%s"/>`+"\n", s.colour, plotLeft, num(y(v)), num(right), num(y(v)))
+		}
 	}
 	for _, s := range c.series {
 		if len(s.points) < 2 {
@@ -179,6 +191,13 @@ func niceCeil(v float64) float64 {
 	return min(1, step*math.Ceil(v/step*(1-1e-9)))
 }
 
+// niceFloor rounds a share down to a multiple of the step that cuts the
+// span from it to top into about four parts, at least 0.
+func niceFloor(v, top float64) float64 {
+	step := niceStep(top-v, 4)
+	return max(0, step*math.Floor(v/step*(1+1e-9)))
+}
+
 // tickPercent writes a tick's share as a percentage with the decimals it
 // needs: "25%", "2.5%", "0.5%".
 func tickPercent(v float64) string {
@@ -211,6 +230,13 @@ func probeCharts(p Probe) []chart {
 			shares.caption = "The line is the share of responses with the expected status as requests were judged; the darker band is its " +
 				"confidence interval (alpha " + alpha + "), the light band the share it must keep. It PASSes once the interval lies inside the band."
 			s.band, s.lo, s.hi = true, l.BandLow, l.BandHigh
+			// Zoomed on the band: from twice its distance to 100% below
+			// it, or lower when the share went lower.
+			bottom := l.BandLow - 2*(1-l.BandLow)
+			for _, pt := range l.History {
+				bottom = min(bottom, pt.Share)
+			}
+			shares.yMin = niceFloor(bottom, 1)
 		case verify.KindErrors:
 			// Drawn when it says something: errors happened, or too few
 			// requests to show the budget kept.

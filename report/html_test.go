@@ -312,4 +312,9 @@ func TestChartTicks(t *testing.T) {
 	if got := niceCeil(0.037); got != 0.04 {
 		t.Errorf("niceCeil(0.037) = %g, want 0.04", got)
 	}
+	for _, c := range []struct{ v, want float64 }{{0.85, 0.85}, {0.83, 0.8}, {0.3, 0.2}, {-0.1, 0}} {
+		if got := niceFloor(c.v, 1); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("niceFloor(%g, 1) = %g, want %g", c.v, got, c.want)
+		}
+	}
 }

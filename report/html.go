@@ -39,14 +39,14 @@ func WriteHTML(w io.Writer, r Run) error {
 type htmlPage struct {
 	Title, Command, Verdict, Class string
 	// Summary counts the probes per verdict; Where is the environment.
-	Summary, Where       string
-	Emulated             bool
-	EmulatedNote         string
-	Started, Duration    string
-	Error                string
-	Rows                 []htmlRow
-	Groups               []htmlGroup
-	NoProbes, NoScenario bool
+	Summary, Where    string
+	Emulated          bool
+	EmulatedNote      string
+	Started, Duration string
+	Error             string
+	Rows              []htmlRow
+	Groups            []htmlGroup
+	NoProbes          bool
 }
 
 // htmlRow is one probe in the table of probes.
@@ -163,7 +163,6 @@ func newHTMLPage(r Run) htmlPage {
 	}
 	if len(loose.Probes) > 0 {
 		pg.Groups = append(pg.Groups, htmlGroup{Steps: []htmlStep{loose}})
-		pg.NoScenario = len(r.Scenarios) == 0
 	}
 	return pg
 }

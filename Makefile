@@ -33,7 +33,7 @@ vet:
 # into .cache/ first when they are missing) and the control-plane tier
 # (test-controlplane, in mk/controlplane.mk: real istiod and istioctl, built
 # into .cache/ when missing), after the race run.
-test: fmt-check vet lint-workflows race test-apiserver test-controlplane
+test: fmt-check vet lint-workflows race test-apiserver test-controlplane test-browser
 
 # The race detector over every package, with -short: the seeded simulations
 # and the seconds-long loopback tests skip (under -race they would take many
@@ -52,5 +52,5 @@ clean:
 	rm -rf bin
 
 # Topic fragments: verify, loadgen, local (demo), apiserver, controlplane,
-# kind (verify).
+# kind (verify), lint (workflows), browser (the HTML report in Chromium).
 include $(wildcard mk/*.mk)

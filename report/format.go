@@ -17,12 +17,13 @@ const (
 	FormatJSON     Format = "json"
 	FormatJUnit    Format = "junit"
 	FormatMarkdown Format = "markdown"
+	FormatHTML     Format = "html"
 )
 
 // Formats lists every format, in the order help texts name them.
-var Formats = []Format{FormatText, FormatJSON, FormatJUnit, FormatMarkdown}
+var Formats = []Format{FormatText, FormatJSON, FormatJUnit, FormatMarkdown, FormatHTML}
 
-// formatNames is "text, json, junit or markdown".
+// formatNames is "text, json, junit, markdown or html".
 func formatNames() string {
 	names := make([]string, len(Formats))
 	for i, f := range Formats {
@@ -42,15 +43,16 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // extensions maps a file's extension to the format it holds.
-var extensions = map[string]Format{".txt": FormatText, ".json": FormatJSON, ".xml": FormatJUnit, ".md": FormatMarkdown}
+var extensions = map[string]Format{".txt": FormatText, ".json": FormatJSON, ".xml": FormatJUnit, ".md": FormatMarkdown,
+	".html": FormatHTML, ".htm": FormatHTML}
 
 // FormatOf returns the format a report file's name implies: .txt text,
-// .json json, .xml junit, .md markdown.
+// .json json, .xml junit, .md markdown, .html (or .htm) html.
 func FormatOf(path string) (Format, error) {
 	if f, ok := extensions[strings.ToLower(filepath.Ext(path))]; ok {
 		return f, nil
 	}
-	return "", fmt.Errorf("report file %q: its extension names no format (.txt, .json, .xml for JUnit, .md); name one with --report-format", path)
+	return "", fmt.Errorf("report file %q: its extension names no format (.txt, .json, .xml for JUnit, .md, .html); name one with --report-format", path)
 }
 
 // Write renders r in format f.
@@ -64,6 +66,8 @@ func Write(w io.Writer, f Format, r Run) error {
 		return WriteJUnit(w, r)
 	case FormatMarkdown:
 		return WriteMarkdown(w, r)
+	case FormatHTML:
+		return WriteHTML(w, r)
 	}
 	return fmt.Errorf("format %q: want %s", f, formatNames())
 }

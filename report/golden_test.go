@@ -189,7 +189,8 @@ func TestSentence(t *testing.T) {
 }
 
 func TestFormatOf(t *testing.T) {
-	for path, want := range map[string]Format{"r.json": FormatJSON, "out/junit.XML": FormatJUnit, "s.md": FormatMarkdown, "r.txt": FormatText} {
+	for path, want := range map[string]Format{"r.json": FormatJSON, "out/junit.XML": FormatJUnit, "s.md": FormatMarkdown, "r.txt": FormatText,
+		"r.html": FormatHTML, "R.HTM": FormatHTML} {
 		if got, err := FormatOf(path); err != nil || got != want {
 			t.Errorf("FormatOf(%s) = %s, %v; want %s", path, got, err, want)
 		}
@@ -197,7 +198,7 @@ func TestFormatOf(t *testing.T) {
 	if _, err := FormatOf("report"); err == nil || !strings.Contains(err.Error(), "--report-format") {
 		t.Errorf("FormatOf(report): %v", err)
 	}
-	if _, err := ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "text, json, junit or markdown") {
+	if _, err := ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "text, json, junit, markdown or html") {
 		t.Errorf("ParseFormat(yaml): %v", err)
 	}
 }

@@ -58,22 +58,14 @@ func WriteSummary(w io.Writer, r Run) error {
 // verdict table.
 func WriteProbeText(w io.Writer, p Probe) error {
 	ew := &errWriter{w: w}
-	method := p.Target.Method
-	if method == "" {
-		method = "GET"
-	}
-	target := method + " " + p.Target.URL
-	if p.Target.Host != "" {
-		target += "  (Host: " + p.Target.Host + ")"
-	}
 	if p.Target.URL != "" {
-		ew.printf("%-13s%s\n", "target", target)
+		ew.printf("%-13s%s\n", "target", targetText(p.Target))
 	}
 	if p.Vantage != "" {
 		ew.printf("%-13s%s\n", "from", p.Vantage)
 	}
 	if p.Emulated {
-		ew.printf("%-13s%s\n", "environment", "emulated: the local model answered, not a real Envoy")
+		ew.printf("%-13s%s\n", "environment", "emulated: "+emulatedNote)
 	}
 	if ew.err != nil {
 		return ew.err
@@ -90,26 +82,26 @@ func WriteProbeText(w io.Writer, p Probe) error {
 	return ew.err
 }
 
+// emulatedNote says what an emulated run means.
+const emulatedNote = "the local model answered, not a real Envoy"
+
+// targetText writes the request a probe sends: "GET http://x/echo  (Host:
+// echo.local)".
+func targetText(t loadgen.Target) string {
+	method := t.Method
+	if method == "" {
+		method = "GET"
+	}
+	s := method + " " + t.URL
+	if t.Host != "" {
+		s += "  (Host: " + t.Host + ")"
+	}
+	return s
+}
+
 func writeProbeStats(ew *errWriter, s loadgen.Stats) {
-	rate := fmt.Sprintf("%s/s achieved", probeRate(s.RateAchieved))
-	if s.RateAsked > 0 {
-		rate = fmt.Sprintf("%s/s asked, %s", probeRate(s.RateAsked), rate)
-	}
-	ew.printf("%-13s%s\n", "rate", rate)
-	req := fmt.Sprintf("%s in %s", verify.Thousands(s.Requests), probeDuration(s.Duration))
-	if s.Stopped != "" {
-		req += ", stopped: " + probeStopText(s.Stopped)
-	}
-	if s.Ignored > 0 {
-		req += fmt.Sprintf(" (%s more sent, not judged: in flight at the stop, or behind one that was)", verify.Thousands(s.Ignored))
-	}
-	if s.Settle.Requests > 0 {
-		ew.printf("%-13s%s in %s before judging (%s)\n", "settle", plural(s.Settle.Requests, "request"),
-			probeDuration(s.Settle.Duration), statusText(s.Settle.StatusCodes, ", "))
-	}
-	ew.printf("%-13s%s\n", "requests", req)
-	if len(s.StatusCodes) > 0 {
-		ew.printf("%-13s%s\n", "status", statusText(s.StatusCodes, "   "))
+	for _, row := range statsRows(s, "   ") {
+		ew.printf("%-13s%s\n", row[0], row[1])
 	}
 	if s.Requests > 0 {
 		ew.printf("%-13sp50 %s   p90 %s   p99 %s   max %s\n", "latency", probeDuration(s.Latency.P50),
@@ -117,6 +109,33 @@ func writeProbeStats(ew *errWriter, s loadgen.Stats) {
 	}
 	writeProbeSamples(ew, "errors", s.Errors, s.ErrorSamples)
 	writeProbeSamples(ew, "unclassified", s.Unclassified, s.UnclassifiedSamples)
+}
+
+// statsRows returns a probe's traffic as label and text: the rates, the
+// settle phase (when there was one), the judged requests and the status
+// codes (joined by sep), as the text report writes them.
+func statsRows(s loadgen.Stats, sep string) [][2]string {
+	rate := fmt.Sprintf("%s/s achieved", probeRate(s.RateAchieved))
+	if s.RateAsked > 0 {
+		rate = fmt.Sprintf("%s/s asked, %s", probeRate(s.RateAsked), rate)
+	}
+	rows := [][2]string{{"rate", rate}}
+	if s.Settle.Requests > 0 {
+		rows = append(rows, [2]string{"settle", fmt.Sprintf("%s in %s before judging (%s)", plural(s.Settle.Requests, "request"),
+			probeDuration(s.Settle.Duration), statusText(s.Settle.StatusCodes, ", "))})
+	}
+	req := fmt.Sprintf("%s in %s", verify.Thousands(s.Requests), probeDuration(s.Duration))
+	if s.Stopped != "" {
+		req += ", stopped: " + probeStopText(s.Stopped)
+	}
+	if s.Ignored > 0 {
+		req += fmt.Sprintf(" (%s more sent, not judged: in flight at the stop, or behind one that was)", verify.Thousands(s.Ignored))
+	}
+	rows = append(rows, [2]string{"requests", req})
+	if len(s.StatusCodes) > 0 {
+		rows = append(rows, [2]string{"status", statusText(s.StatusCodes, sep)})
+	}
+	return rows
 }
 
 // statusText writes counts per status, "200: 1,300" joined by sep; 0 is

@@ -45,10 +45,17 @@ func WriteVerdict(w io.Writer, title string, r verify.Result) error {
 			vw.printf("  - %s\n", reason)
 		}
 	case verify.Inconclusive:
-		if open := undecided(r); len(open) > 0 {
-			vw.printf("  - undecided: %s; more requests would narrow their intervals\n", strings.Join(open, ", "))
+		if s := undecidedText(r); s != "" {
+			vw.printf("  - %s\n", s)
 		}
 	}
+	vw.printf("%-13s%s\n", "method", methodText(r))
+	return vw.err
+}
+
+// methodText names the method of r with its alpha, and FAIL's family alpha
+// when it differs: the verdict table's last line.
+func methodText(r verify.Result) string {
 	method := r.Method
 	if method == "" {
 		method = verify.Method
@@ -57,8 +64,17 @@ func WriteVerdict(w io.Writer, title string, r verify.Result) error {
 	if r.Expectation.FailAlpha > 0 && r.Expectation.FailAlpha != r.Expectation.Alpha {
 		failAlpha = ", FAIL at alpha " + strconv.FormatFloat(r.Expectation.FailAlpha, 'g', -1, 64) + " (family)"
 	}
-	vw.printf("%-13s%s, alpha %s%s\n", "method", method, strconv.FormatFloat(r.Expectation.Alpha, 'g', -1, 64), failAlpha)
-	return vw.err
+	return method + ", alpha " + strconv.FormatFloat(r.Expectation.Alpha, 'g', -1, 64) + failAlpha
+}
+
+// undecidedText names the lines of r still INCONCLUSIVE and what would
+// decide them; "" when none is.
+func undecidedText(r verify.Result) string {
+	open := undecided(r)
+	if len(open) == 0 {
+		return ""
+	}
+	return "undecided: " + strings.Join(open, ", ") + "; more requests would narrow their intervals"
 }
 
 // lineRows returns one row per line of r: name, count, share, interval,

@@ -107,7 +107,11 @@
 // A line's Lower and Upper are the confidence interval of the mixture behind
 // its state, {p : M_n(p) < 1/α'} at that mixture's level α': the FAIL
 // mixture's on a failing line (it lies outside the band), the PASS
-// mixture's otherwise (inside the band on a passing line).
+// mixture's otherwise (inside the band on a passing line). A line's History
+// holds the same share and interval at up to MaxHistory earlier looks,
+// evenly spaced in requests, for a picture of the interval narrowing into
+// (or out of) the band; the engine records only counts at a look and
+// computes those intervals when a Result is built.
 //
 // The engine keeps each mixture's log marginal likelihood as a running sum,
 // updated by the posterior predictive probability of each outcome

@@ -90,6 +90,27 @@ type Line struct {
 	State    Verdict `json:"state"`
 	// Reason is one sentence on a failing line.
 	Reason string `json:"reason,omitempty"`
+	// History is the line at the engine's looks, oldest first: at most
+	// MaxHistory points, evenly spaced in requests (see Engine), the last
+	// one at the stopping point (or, before it, at the latest observation).
+	// Empty before the first request.
+	History []Point `json:"history,omitempty"`
+}
+
+// MaxHistory bounds the points of a line's History: when the engine has
+// recorded MaxHistory looks it keeps every other one and records half as
+// often, so a probe of any length keeps from MaxHistory/2 to MaxHistory-1
+// evenly spaced looks, and the latest observation.
+const MaxHistory = 100
+
+// Point is a line at one look: after Requests requests in all, its share
+// and the confidence interval of the mixture behind its state then (see
+// Line), rounded to four decimals (a hundredth of a percentage point).
+type Point struct {
+	Requests int64   `json:"requests"`
+	Share    float64 `json:"share"`
+	Lower    float64 `json:"lower"`
+	Upper    float64 `json:"upper"`
 }
 
 // ErrorCounts splits the errors line by cause.
@@ -170,6 +191,13 @@ func newLine(name string, kind LineKind, expected, lo, hi float64, pass, fail *s
 
 // Engine folds observations into counts and decides, after each one, whether
 // the evidence settles the verdict. It is not safe for concurrent use.
+//
+// Every Evaluate is a look at the evidence. The engine records a look's
+// counts every lookEvery requests (1 at first, doubled each time
+// MaxHistory looks are kept and every other one is dropped) and at the
+// decision; a Result computes each recorded look's interval once, when it
+// first shows it, so an engine whose Result is never asked for (a
+// simulation) pays only for the counts.
 type Engine struct {
 	exp        Expectation
 	lines      []*line // versions (or the status line), in order
@@ -186,6 +214,25 @@ type Engine struct {
 	verdict      Verdict // the decision, once decided
 	final        *Result // the frozen result, built on first request
 	statusMisses int64
+
+	looks     []look // at most MaxHistory, oldest first
+	lookEvery int64  // requests between recorded looks
+	nextLook  int64  // the request count at which the next look is recorded
+}
+
+// look is the evidence at one recorded look: the request count and each
+// line's counts and shown sequence.
+type look struct {
+	requests int64
+	lines    []lineLook
+}
+
+// lineLook is one line at a look; point caches its interval once computed.
+type lineLook struct {
+	line      *line
+	count, of int64
+	cs        mixtureCS
+	point     *Point
 }
 
 // New returns an engine for exp, or the reason exp is invalid.
@@ -200,7 +247,7 @@ func New(exp Expectation) (*Engine, error) {
 	if err := exp.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{exp: exp, index: map[string]*line{}}
+	e := &Engine{exp: exp, index: map[string]*line{}, lookEvery: 1, nextLook: 1}
 	shares := 0.0
 	if exp.ErrorBudget > 0 {
 		shares += errorsFailShare
@@ -336,8 +383,69 @@ func (e *Engine) Evaluate() Verdict {
 			// result (intervals and all) is built when first asked for.
 			e.decided, e.verdict = true, v
 		}
+		if e.requests > 0 && (e.decided || e.requests >= e.nextLook) {
+			e.record()
+		}
 	}
 	return e.verdict
+}
+
+// record keeps the look just judged. When that makes MaxHistory, it drops
+// every other one, keeping the latest, and looks half as often: the looks
+// at multiples of lookEvery stay evenly spaced.
+func (e *Engine) record() {
+	all := e.allLines()
+	lk := look{requests: e.requests, lines: make([]lineLook, len(all))}
+	for i, l := range all {
+		lk.lines[i] = lineLook{line: l, count: l.count, of: e.denominator(l), cs: e.shown(l)}
+	}
+	e.looks = append(e.looks, lk)
+	if len(e.looks) == MaxHistory {
+		kept := e.looks[:0]
+		for i := 1; i < len(e.looks); i += 2 {
+			kept = append(kept, e.looks[i])
+		}
+		clear(e.looks[len(kept):])
+		e.looks = kept
+		e.lookEvery *= 2
+	}
+	e.nextLook = (e.requests/e.lookEvery + 1) * e.lookEvery
+}
+
+// history returns l's points at the recorded looks, computing the
+// intervals not computed yet, and out's own at the latest observation when
+// that was not recorded.
+func (e *Engine) history(l *line, out Line) []Point {
+	var h []Point
+	for i := range e.looks {
+		for j := range e.looks[i].lines {
+			ll := &e.looks[i].lines[j]
+			if ll.line != l {
+				continue
+			}
+			if ll.point == nil {
+				p := Point{Requests: e.looks[i].requests}
+				if ll.of > 0 {
+					p.Share = float64(ll.count) / float64(ll.of)
+				}
+				p.Lower, p.Upper = ll.cs.interval(ll.count, ll.of)
+				p = p.rounded()
+				ll.point = &p
+			}
+			h = append(h, *ll.point)
+		}
+	}
+	if e.requests > 0 && (len(e.looks) == 0 || e.looks[len(e.looks)-1].requests != e.requests) {
+		h = append(h, Point{Requests: e.requests, Share: out.Share, Lower: out.Lower, Upper: out.Upper}.rounded())
+	}
+	return h
+}
+
+// rounded returns p with its shares rounded to four decimals.
+func (p Point) rounded() Point {
+	r := func(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+	p.Share, p.Lower, p.Upper = r(p.Share), r(p.Lower), r(p.Upper)
+	return p
 }
 
 // judgeAll judges every line, caching each line's state, and combines them:
@@ -386,6 +494,9 @@ func (e *Engine) Result() Result {
 		}
 		r := *e.final
 		r.Lines = slices.Clone(r.Lines)
+		for i := range r.Lines {
+			r.Lines[i].History = slices.Clone(r.Lines[i].History)
+		}
 		return r
 	}
 	e.judgeAll()
@@ -506,6 +617,7 @@ func (e *Engine) snapshot(v Verdict) Result {
 		if out.State == Fail {
 			out.Reason = e.reason(l, out)
 		}
+		out.History = e.history(l, out)
 		r.Lines = append(r.Lines, out)
 	}
 	return r

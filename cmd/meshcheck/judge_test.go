@@ -91,7 +91,7 @@ func TestJudgeInputErrors(t *testing.T) {
 		{append([]string{"--expect", "v1=75,v2=25", "--errors", "2.5"}, base...), `for "--errors" flag: a whole number of at least 0`},
 		{append([]string{"--expect", "v1=75,v2=25", "--unexpected-budget", "-2"}, base...), `for "--unexpected-budget" flag: a whole number from 0 to 2147483647`},
 		{append([]string{"--expect", "v1=75,v2=25", "--unexpected-budget", "99999999999"}, base...), `invalid argument "99999999999" for "--unexpected-budget" flag: a whole number from 0 to 2147483647`},
-		{append([]string{"--expect", "v1=75,v2=25", "-o", "yaml"}, base...), `invalid argument "yaml" for "-o, --output" flag: want text, json, junit or markdown`},
+		{append([]string{"--expect", "v1=75,v2=25", "-o", "yaml"}, base...), `invalid argument "yaml" for "-o, --output" flag: want text, json, junit, markdown or html`},
 		{append([]string{"--expect-status", "700"}, base...), `for "--expect-status" flag: an HTTP status from 100 to 599`},
 		{append([]string{"--expect", "v1=75,v2=25", "--expect-status", "403"}, base...), `--expect and --expect-status: give one of them, not both`},
 		{base, `--expect is required`},

@@ -21,9 +21,10 @@ const stepSummaryEnv = "GITHUB_STEP_SUMMARY"
 const reportHelp = `Reports: -o picks the format of stdout: text (default), json (the versioned
 schema meshcheck.dev/report/v1, docs/report.schema.json), junit (JUnit XML:
 a testsuite per scenario, a testcase per probe; FAIL and INCONCLUSIVE are
-failures, an environment error is an error) or markdown. --report-file F
-writes the report to F as well (mode 0644, replaced), in the format its
-extension names (.json, .xml for JUnit, .md, .txt) or --report-format; stdout
+failures, an environment error is an error), markdown or html (one
+self-contained page with a chart per probe). --report-file F writes the
+report to F as well (mode 0644, replaced), in the format its extension
+names (.json, .xml for JUnit, .md, .html, .txt) or --report-format; stdout
 keeps -o's format. When $GITHUB_STEP_SUMMARY is set, the Markdown report is
 appended to that file (never truncated). meshcheck report re-renders a saved
 JSON report.`
@@ -47,9 +48,9 @@ var formatNames = func() []string {
 
 func (f *reportFlags) add(fl *pflag.FlagSet) {
 	f.output = string(report.FormatText)
-	fl.VarP(cliflag.Choice{P: &f.output, Choices: formatNames}, "output", "o", "format of stdout: text, json, junit or markdown")
-	fl.StringVar(&f.file, "report-file", "", "also write the report to this file, in the format of its extension (.json, .xml = JUnit, .md = Markdown, .txt) or of --report-format")
-	fl.Var(cliflag.Choice{P: &f.fileFormat, Choices: formatNames}, "report-format", "format of --report-file, whatever its extension: text, json, junit or markdown")
+	fl.VarP(cliflag.Choice{P: &f.output, Choices: formatNames}, "output", "o", "format of stdout: text, json, junit, markdown or html")
+	fl.StringVar(&f.file, "report-file", "", "also write the report to this file, in the format of its extension (.json, .xml = JUnit, .md = Markdown, .html, .txt) or of --report-format")
+	fl.Var(cliflag.Choice{P: &f.fileFormat, Choices: formatNames}, "report-format", "format of --report-file, whatever its extension: text, json, junit, markdown or html")
 }
 
 // stdout is the format of stdout.

@@ -252,7 +252,7 @@ func TestProbeUsageErrors(t *testing.T) {
 		{probeArgs(url, pods, "--error-budget", "1"), `"--error-budget" flag: a number in [0, 1)`},
 		{probeArgs(url, pods, "--via", "socks5://x:1"), "--via"},
 		{probeArgs(url, pods, "-H", "nocolon"), "--header"},
-		{probeArgs(url, pods, "-o", "yaml"), "want text, json, junit or markdown"},
+		{probeArgs(url, pods, "-o", "yaml"), "want text, json, junit, markdown or html"},
 		{probeArgs(url, pods, "--max-requests", "0"), "--max-requests"},
 		{probeArgs(url, pods, "--rate", "x"), "invalid argument"},
 	} {

@@ -16,7 +16,7 @@ func init() { register(newReportCommand) }
 func newReportCommand() *cobra.Command {
 	format := string(report.FormatText)
 	cmd := &cobra.Command{
-		Use:   "report <saved.json> [--format text|json|junit|markdown]",
+		Use:   "report <saved.json> [--format text|json|junit|markdown|html]",
 		Short: "Re-render a saved JSON report as text, JSON, JUnit XML or Markdown",
 		Long: `Read a report that run, probe or judge wrote with -o json (or to a
 --report-file ending in .json) and render it again in another format, on
@@ -52,6 +52,6 @@ output could not be written.`,
 			return nil
 		},
 	}
-	cmd.Flags().Var(cliflag.Choice{P: &format, Choices: formatNames}, "format", "output format: text, json, junit or markdown")
+	cmd.Flags().Var(cliflag.Choice{P: &format, Choices: formatNames}, "format", "output format: text, json, junit, markdown or html")
 	return cmd
 }

@@ -74,6 +74,7 @@ func TestReportRerenders(t *testing.T) {
 		{"json", `"schema": "` + report.Schema + `"`},
 		{"junit", `<failure message="v1: 58.8% [53.4%, 64.1%] of 1,830, expected 75% ± 5%; v2: 41.2% [35.9%, 46.6%] of 1,830, expected 25% ± 5%" type="fail">`},
 		{"markdown", "### meshcheck judge: FAIL\n"},
+		{"html", `<header class="banner fail">`},
 	} {
 		code, out, errLine := judgeExec(t, "report", saved, "--format", c.format)
 		if code != ExitPass || !strings.Contains(out, c.want) {
@@ -94,7 +95,7 @@ func TestReportRerenders(t *testing.T) {
 	}{
 		{[]string{"report", bad}, bad + ": not a meshcheck.dev/report/v1 report: at /probes/0/result/requests: minimum: got -1, want 0"},
 		{[]string{"report", filepath.Join(dir, "absent.json")}, "absent.json: no such file"},
-		{[]string{"report", saved, "--format", "html"}, "want text, json, junit or markdown"},
+		{[]string{"report", saved, "--format", "yaml"}, "want text, json, junit, markdown or html"},
 		{[]string{"report"}, "give one saved JSON report"},
 	} {
 		code, out, errLine := judgeExec(t, c.args...)

@@ -335,8 +335,8 @@ func TestRunUsageErrors(t *testing.T) {
 	}{
 		{[]string{"run"}, "no scenario folder"},
 		{[]string{"run", "../../scenarios/echo", "--env", "docker"}, `--env "docker"`},
-		{[]string{"run", "../../scenarios/echo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want text, json, junit or markdown`},
-		{[]string{"run", "../../scenarios/echo", "--report-file", "out.html"}, "--report-format"},
+		{[]string{"run", "../../scenarios/echo", "-o", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: want text, json, junit, markdown or html`},
+		{[]string{"run", "../../scenarios/echo", "--report-file", "out.yaml"}, "--report-format"},
 		{[]string{"run", "../../scenarios/echo", "--report-file", "no/such/folder/r.xml"}, "its folder no/such/folder does not exist"},
 		{[]string{"run", "../../scenarios/echo", "--report-format", "junit"}, "give --report-file too"},
 		{[]string{"run", "../../scenarios/echo", "--rate", "-5"}, "--rate -5"},

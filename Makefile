@@ -32,7 +32,8 @@ vet:
 # tier (test-apiserver, in mk/apiserver.mk, builds kube-apiserver and etcd
 # into .cache/ first when they are missing) and the control-plane tier
 # (test-controlplane, in mk/controlplane.mk: real istiod and istioctl, built
-# into .cache/ when missing), after the race run.
+# into .cache/ when missing), after actionlint of the workflows and the race
+# run; last, the HTML report in headless Chromium (test-browser, mk/browser.mk).
 test: fmt-check vet lint-workflows race test-apiserver test-controlplane test-browser
 
 # The race detector over every package, with -short: the seeded simulations

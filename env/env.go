@@ -100,6 +100,19 @@ type Closer interface {
 	Close(ctx context.Context, failed bool) error
 }
 
+// Disposer is implemented by environments whose Close may delete
+// everything Setup and Apply created at once (the kind environment, when
+// the run created its cluster). When a run is interrupted and
+// DisposedOnClose holds, the runner skips the per-object Teardown and
+// closes the environment straight away: deleting the cluster is quicker
+// than deleting its objects one by one, and a second signal may end the
+// process before a slow teardown would finish.
+type Disposer interface {
+	// DisposedOnClose reports whether Close after a failed run (an
+	// interrupted run is one) deletes everything the environment created.
+	DisposedOnClose() bool
+}
+
 // Opener makes one environment from options its package's constructor
 // validated (local.NewOpener, kind.New, existing.New, in the style of
 // kind's cluster.NewProvider): nothing is contacted until Open.

@@ -290,6 +290,13 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 	name := s.Metadata.Name
 	r.log.Info("scenario", "name", name, "environment", r.env.Name(), "steps", len(s.Steps))
 	defer func() {
+		if d, ok := r.env.(env.Disposer); ok && ctx.Err() != nil && d.DisposedOnClose() {
+			// Interrupted: closing the environment (Execute) deletes
+			// everything at once, before a second signal can stop a slow
+			// per-object teardown half way.
+			r.log.Info("interrupted: skipping the scenario's teardown, closing the environment deletes everything", "scenario", name)
+			return
+		}
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.teardownTimeout())
 		defer cancel()
 		if terr := r.env.Teardown(tctx); terr != nil {

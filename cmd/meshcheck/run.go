@@ -294,6 +294,7 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	leftBehind.set(f.leftBehind)
 	if f.dryRun {
 		return runError(runner.DryRun(cmd.OutOrStdout(), o, scenarios))
 	}

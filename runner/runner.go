@@ -92,6 +92,11 @@ type Options struct {
 	Progress func(report.Progress)
 	// SettleTimeout, when > 0, overrides every probe's settle bound.
 	SettleTimeout time.Duration
+	// SkipUnsupported skips a scenario the environment cannot run as
+	// written (an env.ErrUnsupported error, not after an interruption)
+	// instead of ending the run: the reason goes to Notices and the log,
+	// and the next scenario runs.
+	SkipUnsupported bool
 	// FamilyAlpha splits FAIL's alpha over the run's probes: with k probes
 	// in all, each FAILs a correct mesh with probability at most alpha/k,
 	// so the run as a whole does with at most alpha. PASS stays at each
@@ -179,7 +184,18 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	if err == nil {
 		for i, s := range scenarios {
 			if err = r.scenario(ctx, i, s); err != nil {
-				break
+				if !opts.SkipUnsupported || ctx.Err() != nil || !errors.Is(err, env.ErrUnsupported) {
+					break
+				}
+				reason := err
+				if re, ok := err.(*Error); ok {
+					reason = re.Err
+				}
+				r.log.Warn("scenario skipped: not supported by the environment", "scenario", s.Metadata.Name, "environment", e.Name(), "error", reason)
+				if opts.Notices != nil {
+					fmt.Fprintf(opts.Notices, "meshcheck: scenario %s skipped, the %s environment cannot run it: %v\n", s.Metadata.Name, e.Name(), reason)
+				}
+				err = nil
 			}
 		}
 	}

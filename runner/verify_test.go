@@ -1,0 +1,97 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/report"
+	"github.com/meshcheck/meshcheck/scenario"
+)
+
+// unsupportedFirst is a closingEnv whose first Setup fails as a scenario
+// the environment cannot run.
+type unsupportedFirst struct {
+	*closingEnv
+	setups int
+}
+
+func (u *unsupportedFirst) Setup(ctx context.Context, s *scenario.Scenario) error {
+	u.setups++
+	if u.setups == 1 {
+		return fmt.Errorf("image example.invalid/x: %w", env.ErrUnsupported)
+	}
+	return u.fakeEnv.Setup(ctx, s)
+}
+
+// TestReportFilesNameEveryFormat: every format has its file in Verify's
+// folder, and no two share one.
+func TestReportFilesNameEveryFormat(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range report.Formats {
+		name := ReportFiles[f]
+		if name == "" || seen[name] {
+			t.Errorf("format %s: file %q, want a name of its own", f, name)
+		}
+		seen[name] = true
+	}
+}
+
+// TestVerify: a scenario the environment cannot run is skipped with its
+// reason, the next one runs, the environment is closed, and the run's
+// report is in the folder in every format.
+func TestVerify(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "_out")
+	e := &unsupportedFirst{closingEnv: &closingEnv{fakeEnv: &fakeEnv{url: split75(t).URL, via: forwardProxy(t)}}}
+	var out, notices bytes.Buffer
+	run, err := Verify(t.Context(), &fakeOpener{e: e}, []*scenario.Scenario{loadScenario(t), loadScenario(t)}, VerifyOptions{
+		OutDir:  dir,
+		Options: Options{Out: &out, Notices: &notices, Rate: testRate(), MaxRequests: 200},
+	})
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if !strings.Contains(notices.String(), "scenario echo skipped, the fake environment cannot run it: image example.invalid/x: "+env.ErrUnsupported.Error()) ||
+		!strings.Contains(notices.String(), "reports written to "+dir) {
+		t.Errorf("notices %q, want the skipped scenario with its reason and the folder", notices.String())
+	}
+	if len(run.Probes) == 0 || strings.Join(e.closed, ",") == "" {
+		t.Errorf("probes %d, closes %q: want the second scenario's probes and a Close", len(run.Probes), e.closed)
+	}
+	for _, f := range report.Formats {
+		b, err := os.ReadFile(filepath.Join(dir, ReportFiles[f]))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v, %d bytes; want the report", f, err, len(b))
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := report.Decode(f, "report.json")
+	if err != nil || len(doc.Probes) != len(run.Probes) {
+		t.Errorf("report.json: %v, %d probes, want %d", err, len(doc.Probes), len(run.Probes))
+	}
+}
+
+// TestVerifyUnwritableFolder: an output folder that cannot be created is
+// an input error before the environment is opened.
+func TestVerifyUnwritableFolder(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := &fakeOpener{err: errors.New("opened")}
+	_, err := Verify(t.Context(), o, []*scenario.Scenario{loadScenario(t)}, VerifyOptions{OutDir: filepath.Join(file, "_out")})
+	var re *Error
+	if !errors.As(err, &re) || re.Kind != InputError || strings.Contains(err.Error(), "opened") {
+		t.Errorf("error %v, want an input error about the folder, before opening", err)
+	}
+}

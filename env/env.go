@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -111,6 +112,20 @@ type Disposer interface {
 	// DisposedOnClose reports whether Close after a failed run (an
 	// interrupted run is one) deletes everything the environment created.
 	DisposedOnClose() bool
+}
+
+// Timer is implemented by environments that time how they were opened, for
+// the phase times meshcheck verify prints.
+type Timer interface {
+	// Timings are the phases of opening the environment, in order.
+	Timings() []Timing
+}
+
+// Timing is how long one phase of opening an environment took.
+type Timing struct {
+	// Phase names it: report.PhaseCluster, PhaseImages or PhaseIstio.
+	Phase    string
+	Duration time.Duration
 }
 
 // Opener makes one environment from options its package's constructor

@@ -60,7 +60,11 @@ func Execute(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, 
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
+	closing := time.Now()
 	cerr := c.Close(cctx, err != nil || run.Verdict != verify.Pass)
+	if opts.Timings {
+		run.Phases = append(run.Phases, report.Phase{Name: report.PhaseDown, Duration: time.Since(closing)})
+	}
 	switch {
 	case cerr == nil:
 		return run, err

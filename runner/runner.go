@@ -92,6 +92,11 @@ type Options struct {
 	Progress func(report.Progress)
 	// SettleTimeout, when > 0, overrides every probe's settle bound.
 	SettleTimeout time.Duration
+	// Timings times the phases of the run into the report's Phases: the
+	// environment's (env.Timer), then deploy, programmed, settle and
+	// sampling summed over the scenarios, and (Execute) down. They are set
+	// after the report was written to Out.
+	Timings bool
 	// SkipUnsupported skips a scenario the environment cannot run as
 	// written (an env.ErrUnsupported error, not after an interruption)
 	// instead of ending the run: the reason goes to Notices and the log,
@@ -159,7 +164,7 @@ func (e *Error) report() *report.Error {
 // report, a probe cut short by the context is included with what it saw,
 // and the report's Error says what stopped the run.
 func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
-	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios)}
+	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios), times: map[string]time.Duration{}}
 	r.doc.Started = time.Now()
 	for _, s := range scenarios {
 		for _, st := range s.Steps {
@@ -214,6 +219,9 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	if werr := r.finish(); werr != nil && err == nil {
 		err = &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the results: %w", werr)}
 	}
+	if opts.Timings {
+		r.doc.Phases = r.phases()
+	}
 	if r.save != nil {
 		if serr := r.save.finish(r.doc); serr != nil && err == nil {
 			err = &Error{Kind: EnvironmentError, Err: serr}
@@ -254,6 +262,25 @@ type run struct {
 	probes int // the probes started so far
 	save   *saver
 	agents map[string]*loadgen.AgentClient // by agent URL, shared by its probes
+	times  map[string]time.Duration        // by report.Phase name
+}
+
+// timed adds the time since start to the phase.
+func (r *run) timed(phase string, start time.Time) { r.times[phase] += time.Since(start) }
+
+// phases are the run's phase times, for Options.Timings: the environment's,
+// then the scenarios'.
+func (r *run) phases() []report.Phase {
+	var ps []report.Phase
+	if t, ok := r.env.(env.Timer); ok {
+		for _, tm := range t.Timings() {
+			ps = append(ps, report.Phase{Name: tm.Phase, Duration: tm.Duration})
+		}
+	}
+	for _, name := range []string{report.PhaseDeploy, report.PhaseProgrammed, report.PhaseSettle, report.PhaseSampling} {
+		ps = append(ps, report.Phase{Name: name, Duration: r.times[name]})
+	}
+	return ps
 }
 
 // agentClient returns the one client of the agent at url (nil for ""),
@@ -322,7 +349,10 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 			}
 		}
 	}()
-	if err := r.env.Setup(ctx, s); err != nil {
+	start := time.Now()
+	err = r.env.Setup(ctx, s)
+	r.timed(report.PhaseDeploy, start)
+	if err != nil {
 		return envError(ctx, err, name, "", "")
 	}
 	for i, st := range s.Steps {
@@ -330,7 +360,10 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 			return &Error{Kind: Interrupted, Scenario: name, Step: st.Name, Err: context.Cause(ctx)}
 		}
 		r.log.Info("step", "scenario", name, "step", st.Name)
-		if err := r.env.Apply(ctx, s, i); err != nil {
+		start := time.Now()
+		err := r.env.Apply(ctx, s, i)
+		r.timed(report.PhaseDeploy, start)
+		if err != nil {
 			return envError(ctx, err, name, st.Name, "")
 		}
 		m, merr := s.Model(i)
@@ -451,7 +484,10 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 	if w, ok := r.env.(env.ProgrammedWaiter); ok {
 		// The data plane first: settling on a proxy that still serves
 		// the previous step's routes would judge the old split.
-		if err := w.WaitProgrammed(ctx, s, step, p); err != nil {
+		start := time.Now()
+		err := w.WaitProgrammed(ctx, s, step, p)
+		r.timed(report.PhaseProgrammed, start)
+		if err != nil {
 			return envError(ctx, fmt.Errorf("waiting for the data plane to be programmed: %w", err), name, stepName, p.Name)
 		}
 	}
@@ -500,6 +536,8 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 		r.log.Info("probe runs through the in-mesh agent", "probe", p.Name, "agent", ep.Agent)
 	}
 	result, stats, err := judge.Run(ctx, lp, runOpts)
+	r.times[report.PhaseSettle] += stats.Settle.Duration
+	r.times[report.PhaseSampling] += stats.Duration
 	if live != nil {
 		live.done(result, stats)
 	}

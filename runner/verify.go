@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/report"
@@ -35,16 +36,24 @@ type VerifyOptions struct {
 
 // Verify is `meshcheck verify`: it opens the environment o makes, runs
 // every scenario in it, skipping those the environment cannot run
-// (SkipUnsupported), closes it (Execute) and writes the run's report in
+// (SkipUnsupported), closes it (Execute), prints the times of the run's
+// phases (Timings, and the total) to Out and writes the run's report in
 // every format to OutDir. Its errors are Execute's; a report that cannot be
 // written is an EnvironmentError of a run that had none.
 func Verify(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, vo VerifyOptions) (report.Run, error) {
+	start := time.Now()
 	if err := os.MkdirAll(vo.OutDir, 0o755); err != nil {
 		return Plan(o.Name(), o.Emulated(), scenarios), &Error{Kind: InputError, Err: fmt.Errorf("output folder %s: %w", vo.OutDir, err)}
 	}
 	opts := vo.Options
-	opts.SkipUnsupported = true
+	opts.SkipUnsupported, opts.Timings = true, true
 	run, err := Execute(ctx, o, scenarios, opts)
+	run.Phases = append(run.Phases, report.Phase{Name: report.PhaseTotal, Duration: time.Since(start)})
+	if opts.Out != nil {
+		if perr := report.WritePhases(opts.Out, run); perr != nil && opts.Log != nil {
+			opts.Log.Error("writing the phase times failed", "error", perr)
+		}
+	}
 	var werrs []error
 	for _, f := range report.Formats {
 		name, ok := ReportFiles[f]

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/report"
@@ -20,6 +21,11 @@ import (
 type unsupportedFirst struct {
 	*closingEnv
 	setups int
+}
+
+// Timings is how the fake was opened.
+func (u *unsupportedFirst) Timings() []env.Timing {
+	return []env.Timing{{Phase: report.PhaseCluster, Duration: 42 * time.Second}}
 }
 
 func (u *unsupportedFirst) Setup(ctx context.Context, s *scenario.Scenario) error {
@@ -63,6 +69,20 @@ func TestVerify(t *testing.T) {
 	}
 	if len(run.Probes) == 0 || strings.Join(e.closed, ",") == "" {
 		t.Errorf("probes %d, closes %q: want the second scenario's probes and a Close", len(run.Probes), e.closed)
+	}
+	var names []string
+	for _, p := range run.Phases {
+		names = append(names, p.Name)
+		positive := p.Name != report.PhaseProgrammed && p.Name != report.PhaseDown
+		if p.Duration < 0 || (positive && p.Duration == 0) {
+			t.Errorf("phase %s took %s, want a positive time", p.Name, p.Duration)
+		}
+	}
+	if got, want := strings.Join(names, ","), "cluster,deploy,programmed,settle,sampling,down,total"; got != want {
+		t.Errorf("phases %s, want %s", got, want)
+	}
+	if !strings.Contains(out.String(), "\nphases       cluster 42s, deploy ") {
+		t.Errorf("stdout %q, want the phase times at the end", out.String())
 	}
 	for _, f := range report.Formats {
 		b, err := os.ReadFile(filepath.Join(dir, ReportFiles[f]))

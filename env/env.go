@@ -114,6 +114,14 @@ type Disposer interface {
 	DisposedOnClose() bool
 }
 
+// Debugger is implemented by environments that can collect what is needed
+// to debug a failed run (pods, events, logs, the proxies' routes) before
+// Close removes it.
+type Debugger interface {
+	// CollectDebug writes the environment's debug bundle into dir.
+	CollectDebug(ctx context.Context, dir string) error
+}
+
 // Timer is implemented by environments that time how they were opened, for
 // the phase times meshcheck verify prints.
 type Timer interface {

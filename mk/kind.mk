@@ -1,7 +1,8 @@
 # The main job (docs/kind.md): `make verify` is `meshcheck verify`: it
 # creates a kind cluster with Istio (or reuses the one `meshcheck up` left),
 # runs every scenario under scenarios/, writes the reports to _out/
-# (report.txt, report.json, junit.xml, summary.md) and deletes the cluster,
+# (report.txt, report.json, junit.xml, summary.md; after a failure the debug
+# bundle in debug/) and deletes the cluster,
 # except after a failure with --keep-on-failure (the default here, so that
 # the cluster can be inspected; `meshcheck down`, which CI always runs,
 # deletes it). Needs a container engine (Docker, Podman or nerdctl); without

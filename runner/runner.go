@@ -92,6 +92,10 @@ type Options struct {
 	Progress func(report.Progress)
 	// SettleTimeout, when > 0, overrides every probe's settle bound.
 	SettleTimeout time.Duration
+	// Debug, when set, is the folder Execute has an env.Debugger write its
+	// debug bundle to when the run fails (a FAIL verdict or an environment
+	// error), before closing the environment; bounded by DefaultDebugTimeout.
+	Debug string
 	// Timings times the phases of the run into the report's Phases: the
 	// environment's (env.Timer), then deploy, programmed, settle and
 	// sampling summed over the scenarios, and (Execute) down. They are set

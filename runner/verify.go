@@ -23,6 +23,10 @@ var ReportFiles = map[report.Format]string{
 	report.FormatMarkdown: "summary.md",
 }
 
+// DebugDir is the folder under Verify's output folder that receives the
+// environment's debug bundle after a FAIL or an environment error.
+const DebugDir = "debug"
+
 // VerifyOptions shape Verify.
 type VerifyOptions struct {
 	// Options are the run's: Output and Out are what the terminal shows
@@ -47,6 +51,11 @@ func Verify(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, v
 	}
 	opts := vo.Options
 	opts.SkipUnsupported, opts.Timings = true, true
+	opts.Debug = filepath.Join(vo.OutDir, DebugDir)
+	// A bundle of an earlier run would pass for this one's.
+	if err := os.RemoveAll(opts.Debug); err != nil {
+		return Plan(o.Name(), o.Emulated(), scenarios), &Error{Kind: InputError, Err: fmt.Errorf("output folder %s: %w", vo.OutDir, err)}
+	}
 	run, err := Execute(ctx, o, scenarios, opts)
 	run.Phases = append(run.Phases, report.Phase{Name: report.PhaseTotal, Duration: time.Since(start)})
 	if opts.Out != nil {

@@ -115,3 +115,65 @@ func TestVerifyUnwritableFolder(t *testing.T) {
 		t.Errorf("error %v, want an input error about the folder, before opening", err)
 	}
 }
+
+// debugEnv is a closingEnv that can write a debug bundle; it records the
+// folders it was asked for, and Close sees whether the bundle came first.
+type debugEnv struct {
+	*closingEnv
+	bundles []string
+}
+
+func (d *debugEnv) CollectDebug(_ context.Context, dir string) error {
+	if len(d.closed) > 0 {
+		return errors.New("asked after Close")
+	}
+	d.bundles = append(d.bundles, dir)
+	return nil
+}
+
+// TestExecuteDebugBundle: the debug bundle is collected before Close after
+// an environment error, and neither after an input error nor after an
+// interruption, nor without Options.Debug.
+func TestExecuteDebugBundle(t *testing.T) {
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, c := range []struct {
+		name  string
+		ctx   context.Context
+		setup error
+		debug string
+		want  string
+	}{
+		{"environment error", t.Context(), errors.New("pods never ready"), "out/debug", "out/debug"},
+		{"no folder", t.Context(), errors.New("pods never ready"), "", ""},
+		{"input error", t.Context(), fmt.Errorf("image: %w", env.ErrUnsupported), "out/debug", ""},
+		{"interrupted", ended, errors.New("interrupted"), "out/debug", ""},
+	} {
+		e := &debugEnv{closingEnv: &closingEnv{fakeEnv: &fakeEnv{url: "http://127.0.0.1:1", failSetup: c.setup}}}
+		if _, err := Execute(c.ctx, &fakeOpener{e: e}, []*scenario.Scenario{loadScenario(t)}, Options{Debug: c.debug}); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+		if got := strings.Join(e.bundles, ","); got != c.want || len(e.closed) != 1 {
+			t.Errorf("%s: bundles %q, closes %q; want %q before one Close", c.name, got, e.closed, c.want)
+		}
+	}
+}
+
+// TestVerifyRemovesAnOldBundle: a debug bundle of an earlier run does not
+// survive into this one's folder.
+func TestVerifyRemovesAnOldBundle(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, DebugDir, "istio-system", "events.txt")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(t.Context(), &fakeOpener{err: errors.New("no engine")}, []*scenario.Scenario{loadScenario(t)}, VerifyOptions{OutDir: dir}); err == nil {
+		t.Fatal("no error from an environment that does not open")
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("%s survived", stale)
+	}
+}

@@ -38,7 +38,20 @@ the environment cannot run is skipped, with the reason on stderr.
 The terminal shows each probe's report as it finishes. The whole run's report
 is written to --out (default _out/), replacing what is there, in every format:
 report.txt, report.json (schema meshcheck.dev/report/v1), junit.xml and
-summary.md (Markdown).
+summary.md (Markdown). At the end it prints how long each phase took:
+cluster, images, istio (creating the cluster, building and loading the
+images, installing Istio), deploy (the scenarios' namespaces and steps),
+programmed (waiting for the proxies' routes), settle and sampling (the
+probes' unjudged and judged requests), down and the total; report.json has
+them too.
+
+When a probe FAILs or the environment fails (exit 1 or 4), a debug bundle is
+collected into --out/debug/ before the cluster is deleted (or kept): for
+meshcheck's namespaces and istio-system the pods (YAML), events, a summary
+per pod, the logs of istiod, the ingress gateway and the in-mesh agents, each
+vantage proxy's route config_dump and istioctl proxy-status. Ctrl-C deletes
+a cluster the run created at once; a second Ctrl-C stops without cleaning up
+and says what is left behind.
 
 Exit codes: 0 every probe passed, 1 some probe failed, 2 usage or input
 error, 3 some probe inconclusive (none failed) or the run was interrupted,

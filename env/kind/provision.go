@@ -260,6 +260,8 @@ type Session struct {
 	Engine   Engine
 	Images   []image.Built
 	timings  timings // of Provision's phases (timings.go)
+	istioctl string  // the istioctl Istio was installed with, for debug.go
+	runner   istio.Runner
 	provider Provider
 	opts     Options
 	log      *slog.Logger
@@ -390,6 +392,7 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 		return fmt.Errorf("istioctl: %w", err)
 	}
 	in := &istio.Installer{Istioctl: istioctl, Kubeconfig: s.Kubeconfig(), ReadinessTimeout: o.ReadinessTimeout, Runner: d.Runner, Log: log}
+	s.istioctl, s.runner = istioctl, d.Runner
 	if err := in.Install(ctx, p.Layout.Operator()); err != nil {
 		return err
 	}

@@ -197,7 +197,7 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 					break
 				}
 				reason := err
-				if re, ok := err.(*Error); ok {
+				if re := (*Error)(nil); errors.As(err, &re) {
 					reason = re.Err
 				}
 				r.log.Warn("scenario skipped: not supported by the environment", "scenario", s.Metadata.Name, "environment", e.Name(), "error", reason)

@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// watch runs watchSignals over the signals (then a closed channel) and
+// signalRun runs watchSignals over the signals (then a closed channel) and
 // returns the output, the context's cause and the exit codes asked for.
-func watch(t *testing.T, signals ...os.Signal) (string, error, []int) {
+func signalRun(t *testing.T, signals ...os.Signal) (string, error, []int) {
 	t.Helper()
 	sigs := make(chan os.Signal, len(signals))
 	for _, s := range signals {
@@ -33,22 +33,22 @@ func watch(t *testing.T, signals ...os.Signal) (string, error, []int) {
 // during the cleanup is ignored (GitHub Actions sends one 7.5 s after its
 // SIGINT); a second SIGINT says what is left behind and exits 3.
 func TestSignals(t *testing.T) {
-	out, cause, exits := watch(t)
+	out, cause, exits := signalRun(t)
 	if cause != nil || len(exits) != 0 || out != "" {
 		t.Errorf("no signal: cause %v, exits %v, output %q; want nothing", cause, exits, out)
 	}
 
-	out, cause, exits = watch(t, os.Interrupt)
+	out, cause, exits = signalRun(t, os.Interrupt)
 	if cause == nil || !strings.Contains(cause.Error(), "interrupt") || len(exits) != 0 {
 		t.Errorf("one SIGINT: cause %v, exits %v; want the run cancelled and no exit", cause, exits)
 	}
 
-	out, cause, exits = watch(t, os.Interrupt, syscall.SIGTERM, syscall.SIGTERM)
+	out, cause, exits = signalRun(t, os.Interrupt, syscall.SIGTERM, syscall.SIGTERM)
 	if cause == nil || len(exits) != 0 || strings.Count(out, "ignored") != 2 {
 		t.Errorf("SIGINT then SIGTERM twice: cause %v, exits %v, output %q; want cancelled, both SIGTERMs ignored, no exit", cause, exits, out)
 	}
 
-	out, cause, exits = watch(t, syscall.SIGTERM, syscall.SIGTERM, os.Interrupt, os.Interrupt)
+	out, cause, exits = signalRun(t, syscall.SIGTERM, syscall.SIGTERM, os.Interrupt, os.Interrupt)
 	if cause == nil || !strings.Contains(cause.Error(), "terminated") {
 		t.Errorf("SIGTERM first: cause %v, want the run cancelled by it", cause)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -98,6 +99,41 @@ type Closer interface {
 	// run failed (an error, or a verdict other than PASS), for choices like
 	// keeping a cluster for inspection.
 	Close(ctx context.Context, failed bool) error
+}
+
+// Disposer is implemented by environments whose Close may delete
+// everything Setup and Apply created at once (the kind environment, when
+// the run created its cluster). When a run is interrupted and
+// DisposedOnClose holds, the runner skips the per-object Teardown and
+// closes the environment straight away: deleting the cluster is quicker
+// than deleting its objects one by one, and a second signal may end the
+// process before a slow teardown would finish.
+type Disposer interface {
+	// DisposedOnClose reports whether Close after a failed run (an
+	// interrupted run is one) deletes everything the environment created.
+	DisposedOnClose() bool
+}
+
+// Debugger is implemented by environments that can collect what is needed
+// to debug a failed run (pods, events, logs, the proxies' routes) before
+// Close removes it.
+type Debugger interface {
+	// CollectDebug writes the environment's debug bundle into dir.
+	CollectDebug(ctx context.Context, dir string) error
+}
+
+// Timer is implemented by environments that time how they were opened, for
+// the phase times meshcheck verify prints.
+type Timer interface {
+	// Timings are the phases of opening the environment, in order.
+	Timings() []Timing
+}
+
+// Timing is how long one phase of opening an environment took.
+type Timing struct {
+	// Phase names it: report.PhaseCluster, PhaseImages or PhaseIstio.
+	Phase    string
+	Duration time.Duration
 }
 
 // Opener makes one environment from options its package's constructor

@@ -1,9 +1,20 @@
-# The main job (docs/kind.md): `make verify` runs the tutorial scenarios on a
-# real kind cluster with Istio. Needs a container engine (Docker, Podman or
-# nerdctl); without one `run --env kind` exits 4 and says so. `run --env kind`
-# reuses the cluster `meshcheck up` left (kind-up), else creates one (cluster,
-# Istio, images) and deletes it after the run; `meshcheck down` then makes
-# sure nothing is left whatever happened (it is idempotent).
+# The main job (docs/kind.md): `make verify` is `meshcheck verify`: it
+# creates a kind cluster with Istio (or reuses the one `meshcheck up` left),
+# runs every scenario under scenarios/, writes the reports to _out/
+# (report.txt, report.json, junit.xml, summary.md; after a failure the debug
+# bundle in debug/) and deletes the cluster,
+# except after a failure with --keep-on-failure (the default here, so that
+# the cluster can be inspected; `meshcheck down`, which CI always runs,
+# deletes it). Needs a container engine (Docker, Podman or nerdctl); without
+# one it exits 4 and says so.
+#
+# The recipe execs meshcheck: make runs a recipe line with $(SHELL) -c, and
+# exec replaces that shell with meshcheck, so that a terminal's Ctrl-C
+# (SIGINT to the whole foreground process group) and the SIGTERM GNU make
+# passes on to the recipe's process when it gets one itself (src/commands.c,
+# fatal_error_signal; "Interrupts" in the GNU make manual) reach meshcheck,
+# with no shell in between, and it cleans up (deleting a cluster it created).
+VERIFY_FLAGS ?= --keep-on-failure
 VERIFY_SCENARIOS ?= scenarios/echo scenarios/hello
 KIND_UP_FLAGS ?=
 KIND_RUN_FLAGS ?=
@@ -11,10 +22,7 @@ KIND_RUN_FLAGS ?=
 .PHONY: verify verify-plan kind-up kind-down kind-plan
 
 verify: build
-	@status=0; \
-	./$(BIN) run $(VERIFY_SCENARIOS) --env kind $(KIND_RUN_FLAGS) || status=$$?; \
-	./$(BIN) down || { rc=$$?; if [ $$status -eq 0 ]; then status=$$rc; fi; }; \
-	exit $$status
+	exec ./$(BIN) verify $(VERIFY_FLAGS)
 
 # What `make verify` would do: the cluster plan, then every manifest it would
 # apply per step; needs no container engine and changes nothing.

@@ -43,6 +43,8 @@ func sampleRun(t *testing.T) Run {
 		Probes:    []Probe{pass, fail, open},
 		Error: &Error{Kind: ErrorEnvironment, Scenario: "echo", Step: "undefined-subset", Probe: "ingress",
 			Message: "http://127.0.0.1:8080/echo did not settle within 1m0s: 503: 120"},
+		Phases: []Phase{{PhaseDeploy, 2100 * time.Millisecond}, {PhaseProgrammed, 0}, {PhaseSettle, 11 * time.Millisecond},
+			{PhaseSampling, 2 * time.Second}, {PhaseTotal, 4250 * time.Millisecond}},
 	}
 }
 

@@ -53,6 +53,10 @@ type Run struct {
 	Probes []Probe `json:"probes"`
 	// Error is what stopped the run, if anything did.
 	Error *Error `json:"error,omitempty"`
+	// Phases are how long each phase of the run took (meshcheck verify:
+	// from the cluster's creation to its deletion and the total), in the
+	// order they happened; empty when not timed.
+	Phases []Phase `json:"phases,omitempty"`
 }
 
 // Scenario names one scenario of a run and its steps.

@@ -40,7 +40,7 @@ func WriteText(w io.Writer, r Run) error {
 
 // WriteSummary writes the last lines of a run's text report: the verdict
 // with the count of probes per verdict and the environment, then the error
-// that stopped the run, if any.
+// that stopped the run, if any, and the times of its phases, if timed.
 func WriteSummary(w io.Writer, r Run) error {
 	ew := &errWriter{w: w}
 	c := r.counts()
@@ -49,7 +49,10 @@ func WriteSummary(w io.Writer, r Run) error {
 	if r.Error != nil {
 		ew.printf("%-13s%s\n", "error", r.Error.Text())
 	}
-	return ew.err
+	if ew.err != nil {
+		return ew.err
+	}
+	return WritePhases(w, r)
 }
 
 // WriteProbeText writes the human report of a probe: the target (when

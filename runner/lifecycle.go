@@ -50,6 +50,7 @@ func Execute(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, 
 		return doc, re
 	}
 	run, err := Run(ctx, e, scenarios, opts)
+	debugBundle(ctx, e, run, err, opts)
 	c, ok := e.(env.Closer)
 	if !ok {
 		return run, err
@@ -60,7 +61,11 @@ func Execute(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, 
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
+	closing := time.Now()
 	cerr := c.Close(cctx, err != nil || run.Verdict != verify.Pass)
+	if opts.Timings {
+		run.Phases = append(run.Phases, report.Phase{Name: report.PhaseDown, Duration: time.Since(closing)})
+	}
 	switch {
 	case cerr == nil:
 		return run, err
@@ -73,6 +78,33 @@ func Execute(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, 
 		opts.Log.Error("closing the environment failed", "environment", e.Name(), "error", cerr)
 	}
 	return run, err
+}
+
+// DefaultDebugTimeout bounds collecting a debug bundle (Options.Debug).
+const DefaultDebugTimeout = 2 * time.Minute
+
+// debugBundle has an env.Debugger write its bundle to opts.Debug when the
+// run failed: a FAIL verdict or an environment error (exit 1 or 4), not an
+// input error or an interruption. A bundle that cannot be collected is
+// logged: the run's outcome stays its own.
+func debugBundle(ctx context.Context, e env.Environment, run report.Run, err error, opts Options) {
+	d, ok := e.(env.Debugger)
+	var re *Error
+	failed := (err == nil && run.Verdict == verify.Fail) || (errors.As(err, &re) && re.Kind == EnvironmentError)
+	if opts.Debug == "" || !ok || !failed {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultDebugTimeout)
+	defer cancel()
+	if opts.Log != nil {
+		opts.Log.Info("collecting a debug bundle", "folder", opts.Debug)
+	}
+	if derr := d.CollectDebug(dctx, opts.Debug); derr != nil && opts.Log != nil {
+		opts.Log.Error("collecting the debug bundle failed", "folder", opts.Debug, "error", derr)
+	}
+	if opts.Notices != nil {
+		fmt.Fprintf(opts.Notices, "meshcheck: debug bundle in %s\n", opts.Debug)
+	}
 }
 
 // DryRun prints what a run of the scenarios in the environment o makes would

@@ -92,6 +92,20 @@ type Options struct {
 	Progress func(report.Progress)
 	// SettleTimeout, when > 0, overrides every probe's settle bound.
 	SettleTimeout time.Duration
+	// Debug, when set, is the folder Execute has an env.Debugger write its
+	// debug bundle to when the run fails (a FAIL verdict or an environment
+	// error), before closing the environment; bounded by DefaultDebugTimeout.
+	Debug string
+	// Timings times the phases of the run into the report's Phases: the
+	// environment's (env.Timer), then deploy, programmed, settle and
+	// sampling summed over the scenarios, and (Execute) down. They are set
+	// after the report was written to Out.
+	Timings bool
+	// SkipUnsupported skips a scenario the environment cannot run as
+	// written (an env.ErrUnsupported error, not after an interruption)
+	// instead of ending the run: the reason goes to Notices and the log,
+	// and the next scenario runs.
+	SkipUnsupported bool
 	// FamilyAlpha splits FAIL's alpha over the run's probes: with k probes
 	// in all, each FAILs a correct mesh with probability at most alpha/k,
 	// so the run as a whole does with at most alpha. PASS stays at each
@@ -154,7 +168,7 @@ func (e *Error) report() *report.Error {
 // report, a probe cut short by the context is included with what it saw,
 // and the report's Error says what stopped the run.
 func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
-	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios)}
+	r := &run{env: e, opts: opts, out: opts.Out, log: opts.Log, family: 1, doc: Plan(e.Name(), e.Emulated(), scenarios), times: map[string]time.Duration{}}
 	r.doc.Started = time.Now()
 	for _, s := range scenarios {
 		for _, st := range s.Steps {
@@ -179,7 +193,18 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	if err == nil {
 		for i, s := range scenarios {
 			if err = r.scenario(ctx, i, s); err != nil {
-				break
+				if !opts.SkipUnsupported || ctx.Err() != nil || !errors.Is(err, env.ErrUnsupported) {
+					break
+				}
+				reason := err
+				if re := (*Error)(nil); errors.As(err, &re) {
+					reason = re.Err
+				}
+				r.log.Warn("scenario skipped: not supported by the environment", "scenario", s.Metadata.Name, "environment", e.Name(), "error", reason)
+				if opts.Notices != nil {
+					fmt.Fprintf(opts.Notices, "meshcheck: scenario %s skipped, the %s environment cannot run it: %v\n", s.Metadata.Name, e.Name(), reason)
+				}
+				err = nil
 			}
 		}
 	}
@@ -197,6 +222,9 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	}
 	if werr := r.finish(); werr != nil && err == nil {
 		err = &Error{Kind: EnvironmentError, Err: fmt.Errorf("writing the results: %w", werr)}
+	}
+	if opts.Timings {
+		r.doc.Phases = r.phases()
 	}
 	if r.save != nil {
 		if serr := r.save.finish(r.doc); serr != nil && err == nil {
@@ -238,6 +266,25 @@ type run struct {
 	probes int // the probes started so far
 	save   *saver
 	agents map[string]*loadgen.AgentClient // by agent URL, shared by its probes
+	times  map[string]time.Duration        // by report.Phase name
+}
+
+// timed adds the time since start to the phase.
+func (r *run) timed(phase string, start time.Time) { r.times[phase] += time.Since(start) }
+
+// phases are the run's phase times, for Options.Timings: the environment's,
+// then the scenarios'.
+func (r *run) phases() []report.Phase {
+	var ps []report.Phase
+	if t, ok := r.env.(env.Timer); ok {
+		for _, tm := range t.Timings() {
+			ps = append(ps, report.Phase{Name: tm.Phase, Duration: tm.Duration})
+		}
+	}
+	for _, name := range []string{report.PhaseDeploy, report.PhaseProgrammed, report.PhaseSettle, report.PhaseSampling} {
+		ps = append(ps, report.Phase{Name: name, Duration: r.times[name]})
+	}
+	return ps
 }
 
 // agentClient returns the one client of the agent at url (nil for ""),
@@ -290,6 +337,13 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 	name := s.Metadata.Name
 	r.log.Info("scenario", "name", name, "environment", r.env.Name(), "steps", len(s.Steps))
 	defer func() {
+		if d, ok := r.env.(env.Disposer); ok && ctx.Err() != nil && d.DisposedOnClose() {
+			// Interrupted: closing the environment (Execute) deletes
+			// everything at once, before a second signal can stop a slow
+			// per-object teardown half way.
+			r.log.Info("interrupted: skipping the scenario's teardown, closing the environment deletes everything", "scenario", name)
+			return
+		}
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.teardownTimeout())
 		defer cancel()
 		if terr := r.env.Teardown(tctx); terr != nil {
@@ -299,7 +353,10 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 			}
 		}
 	}()
-	if err := r.env.Setup(ctx, s); err != nil {
+	start := time.Now()
+	err = r.env.Setup(ctx, s)
+	r.timed(report.PhaseDeploy, start)
+	if err != nil {
 		return envError(ctx, err, name, "", "")
 	}
 	for i, st := range s.Steps {
@@ -307,7 +364,10 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 			return &Error{Kind: Interrupted, Scenario: name, Step: st.Name, Err: context.Cause(ctx)}
 		}
 		r.log.Info("step", "scenario", name, "step", st.Name)
-		if err := r.env.Apply(ctx, s, i); err != nil {
+		start := time.Now()
+		err := r.env.Apply(ctx, s, i)
+		r.timed(report.PhaseDeploy, start)
+		if err != nil {
 			return envError(ctx, err, name, st.Name, "")
 		}
 		m, merr := s.Model(i)
@@ -428,7 +488,10 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 	if w, ok := r.env.(env.ProgrammedWaiter); ok {
 		// The data plane first: settling on a proxy that still serves
 		// the previous step's routes would judge the old split.
-		if err := w.WaitProgrammed(ctx, s, step, p); err != nil {
+		start := time.Now()
+		err := w.WaitProgrammed(ctx, s, step, p)
+		r.timed(report.PhaseProgrammed, start)
+		if err != nil {
 			return envError(ctx, fmt.Errorf("waiting for the data plane to be programmed: %w", err), name, stepName, p.Name)
 		}
 	}
@@ -477,6 +540,8 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 		r.log.Info("probe runs through the in-mesh agent", "probe", p.Name, "agent", ep.Agent)
 	}
 	result, stats, err := judge.Run(ctx, lp, runOpts)
+	r.times[report.PhaseSettle] += stats.Settle.Duration
+	r.times[report.PhaseSampling] += stats.Duration
 	if live != nil {
 		live.done(result, stats)
 	}

@@ -170,6 +170,14 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.StringVar(&f.ingressURL, "ingress-url", "", "existing: http(s)://host[:port] of the ingress gateway's HTTP port (default: its load balancer address, else a port-forward)")
 	fl.StringVar(&f.agentImage, "agent-image", "", "existing: image of the in-mesh agent, which the cluster must be able to pull (default: "+kube.AgentImage+")")
 	fl.StringVar(&f.imageRegistry, "image-registry", "", "existing: deploy meshcheck's images (agent, fixtures) from this registry, pinned by digest (push them first: meshcheck images push --registry REG)")
+	f.addKindFlags(fl)
+	fl.BoolVar(&f.dryRun, "dry-run", false, "kind, existing: print what would be applied (kind: first the cluster plan), change nothing")
+	return cmd
+}
+
+// addKindFlags registers the flags of the kind environment, shared by run
+// and verify.
+func (f *runFlags) addKindFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.name, "name", kind.DefaultName, "kind: cluster name (the one meshcheck up created is reused)")
 	fl.StringVar(&f.kubeconfigDir, "kubeconfig-dir", "", "kind: folder of meshcheck's kubeconfig and cluster files (default: the user cache dir + /meshcheck)")
 	fl.StringVar(&f.source, "source", "", "kind: meshcheck source tree to build the images from (default: the checkout around the working directory)")
@@ -179,8 +187,6 @@ error, 3 some probe inconclusive (none failed) or the run was interrupted,
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "kind: keep a cluster this run creates when the run fails (an error, or a verdict other than PASS)")
 	fl.DurationVar(&f.readinessTimeout, "readiness-timeout", istio.DefaultReadinessTimeout, "kind, existing: how long to wait for workloads to be ready (kind: also for nodes and Istio)")
 	fl.DurationVar(&f.propagationDelay, "propagation-delay", kube.DefaultPropagationDelay, "kind, existing: pause after each routing change for the configuration to reach the sidecars")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "kind, existing: print what would be applied (kind: first the cluster plan), change nothing")
-	return cmd
 }
 
 // check validates the flags, naming the flag and what is allowed.
@@ -294,6 +300,7 @@ func runRun(cmd *cobra.Command, f runFlags, dirs []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	leftBehind.set(f.leftBehind)
 	if f.dryRun {
 		return runError(runner.DryRun(cmd.OutOrStdout(), o, scenarios))
 	}

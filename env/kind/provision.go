@@ -259,6 +259,9 @@ type Session struct {
 	Cluster  *Cluster
 	Engine   Engine
 	Images   []image.Built
+	timings  timings // of Provision's phases (timings.go)
+	istioctl string  // the istioctl Istio was installed with, for debug.go
+	runner   istio.Runner
 	provider Provider
 	opts     Options
 	log      *slog.Logger
@@ -323,6 +326,8 @@ func Provision(ctx context.Context, p *Plan, d Deps) (*Session, error) {
 		return nil, err
 	}
 	o := p.Options
+	var t timings
+	t.start()
 	c, err := createOrReuse(ctx, provider, clusterSpec{
 		Name: o.Name, NodeImage: o.NodeImage, Layout: p.Layout, Ports: p.Ports,
 		ConfigYAML: p.ConfigYAML, Reuse: o.Reuse, Retain: o.KeepOnFailure || o.Keep,
@@ -338,7 +343,7 @@ func Provision(ctx context.Context, p *Plan, d Deps) (*Session, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s := &Session{Cluster: c, Engine: engine, provider: provider, opts: o, log: log}
+	s := &Session{Cluster: c, Engine: engine, timings: t, provider: provider, opts: o, log: log}
 	if err := steps(ctx, p, d, s, log); err != nil {
 		return fail(err)
 	}
@@ -355,6 +360,7 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 	if err := kube.WaitNodes(ctx, client, 1, kube.Wait{Timeout: o.ReadinessTimeout, Log: log}); err != nil {
 		return fmt.Errorf("kind cluster %q: %w", o.Name, err)
 	}
+	s.timings.lap(phaseCluster)
 	nodeList, err := s.provider.ListInternalNodes(o.Name)
 	if err != nil {
 		return fmt.Errorf("list nodes of cluster %q: %w", o.Name, err)
@@ -377,6 +383,7 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 		}
 		s.Images = append(s.Images, built)
 	}
+	s.timings.lap(phaseImages)
 	if err := os.WriteFile(p.Layout.Operator(), p.OperatorYAML, 0o600); err != nil {
 		return fmt.Errorf("write IstioOperator: %w", err)
 	}
@@ -385,10 +392,15 @@ func steps(ctx context.Context, p *Plan, d Deps, s *Session, log *slog.Logger) e
 		return fmt.Errorf("istioctl: %w", err)
 	}
 	in := &istio.Installer{Istioctl: istioctl, Kubeconfig: s.Kubeconfig(), ReadinessTimeout: o.ReadinessTimeout, Runner: d.Runner, Log: log}
+	s.istioctl, s.runner = istioctl, d.Runner
 	if err := in.Install(ctx, p.Layout.Operator()); err != nil {
 		return err
 	}
-	return in.Verify(ctx, client)
+	if err := in.Verify(ctx, client); err != nil {
+		return err
+	}
+	s.timings.lap(phaseIstio)
+	return nil
 }
 
 // checkIstioctl runs an istioctl given with --istioctl for its version,

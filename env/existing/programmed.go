@@ -89,11 +89,19 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 	start := time.Now()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	// Each poll reads the proxies not yet programmed; a proxy that was
+	// stays counted (its routes only change with the next step).
 	lagging := map[string]string{} // proxy -> what it has
+	done := map[string]bool{}
 	for polls := 1; ; polls++ {
 		clear(lagging)
 		for _, v := range proxies {
-			if has, ok := e.programmed(ctx, v); !ok {
+			if done[v.String()] {
+				continue
+			}
+			if has, ok := e.programmed(ctx, v); ok {
+				done[v.String()] = true
+			} else {
 				lagging[v.String()] = has
 			}
 		}

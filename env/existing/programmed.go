@@ -89,6 +89,10 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 	start := time.Now()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	// Reads of a proxy end with the wait, so that a hung admin read
+	// cannot outlast --programmed-timeout.
+	readCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	// Each poll reads the proxies not yet programmed; a proxy that was
 	// stays counted (its routes only change with the next step).
 	lagging := map[string]string{} // proxy -> what it has
@@ -99,7 +103,7 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 			if done[v.String()] {
 				continue
 			}
-			if has, ok := e.programmed(ctx, v); ok {
+			if has, ok := e.programmed(readCtx, v); ok {
 				done[v.String()] = true
 			} else {
 				lagging[v.String()] = has

@@ -202,7 +202,7 @@ func (e *Env) gatewayPods(ctx context.Context) ([]gatewayPod, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find the ingress gateway: Service %s/%s: %w", istioNamespace, ingressGatewayService, err)
+		return nil, fmt.Errorf("find the ingress gateway: Service %s/%s: %w (install Istio's ingress gateway, or give --ingress-url)", istioNamespace, ingressGatewayService, err)
 	}
 	port, err := httpPort(svc)
 	if err != nil {

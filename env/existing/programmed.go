@@ -96,17 +96,24 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 	// Each poll reads the proxies not yet programmed; a proxy that was
 	// stays counted (its routes only change with the next step).
 	lagging := map[string]string{} // proxy -> what it has
-	done := map[string]bool{}
+	for _, v := range proxies {
+		lagging[v.String()] = "not read"
+	}
 	for polls := 1; ; polls++ {
-		clear(lagging)
 		for _, v := range proxies {
-			if done[v.String()] {
+			name := v.String()
+			if _, ok := lagging[name]; !ok {
 				continue
 			}
-			if has, ok := e.programmed(readCtx, v); ok {
-				done[v.String()] = true
-			} else {
-				lagging[v.String()] = has
+			has, ok := e.programmed(readCtx, v)
+			switch {
+			case ok:
+				delete(lagging, name)
+			case readCtx.Err() != nil && polls > 1:
+				// The wait's end cut this read short: keep what the
+				// proxy had at the poll before.
+			default:
+				lagging[name] = has
 			}
 		}
 		if len(lagging) == 0 {

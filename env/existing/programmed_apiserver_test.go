@@ -111,7 +111,7 @@ func TestApplyWaitsUntilProgrammed(t *testing.T) {
 				}
 				return &admin{after: good}
 			}
-		}(), err: []string{"step split-75-25: after the route phase: probe ingress: the data plane is not programmed after 500ms",
+		}(), err: []string{"step split-75-25: after the route phase: probe ingress: the data plane is not programmed after 2s",
 			"proxy istio-system/istio-ingressgateway-", "weight 100", "expected v1|echo-service.echo.svc.cluster.local 75%"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestApplyWaitsUntilProgrammed(t *testing.T) {
 			fw := &podAdmins{t: t, serve: c.serve, admins: map[string]*admin{}, srvs: map[string]*httptest.Server{}}
 			var logs bytes.Buffer
 			e, err := connect(ctx, WithKubeconfig(srv.Kubeconfig), WithForwarder(fw), WithReadyTimeout(30*time.Second),
-				WithPollInterval(5*time.Millisecond), WithProgrammedTimeout(500*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+				WithPollInterval(5*time.Millisecond), WithProgrammedTimeout(2*time.Second), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -167,7 +167,7 @@ func waitEnv(t *testing.T, admins map[string]*admin, ingressURL string, objs ...
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	e := &Env{
-		opts:     config{forwarder: fw, pollInterval: time.Millisecond, programmedTimeout: 300 * time.Millisecond, ingressURL: ingressURL, log: log},
+		opts:     config{forwarder: fw, pollInterval: time.Millisecond, programmedTimeout: time.Second, ingressURL: ingressURL, log: log},
 		client:   &kube.Client{Kube: fake.NewClientset(objs...)},
 		log:      log,
 		scenario: s,
@@ -220,7 +220,7 @@ func TestWaitProgrammedIngress(t *testing.T) {
 			admins: func(t *testing.T) map[string]*admin {
 				return map[string]*admin{"istio-system/gw-a": {after: routeDump(t, "http.8080", nil)}}
 			},
-			errHas: []string{"probe ingress", "not programmed after 300ms", "--programmed-timeout", "proxy istio-system/gw-a has", `no route configuration "http.8080"`,
+			errHas: []string{"probe ingress", "not programmed after 1s", "--programmed-timeout", "proxy istio-system/gw-a has", `no route configuration "http.8080"`,
 				"expected v1|echo-service.echo.svc.cluster.local 75%, v2|echo-service.echo.svc.cluster.local 25%"}},
 		{name: "other weights",
 			admins: func(t *testing.T) map[string]*admin {

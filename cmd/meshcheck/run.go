@@ -27,20 +27,20 @@ func init() { register(newRunCommand) }
 // runEnvFlags names the flags that only some environments read; giving one
 // to another environment is a usage error.
 var runEnvFlags = map[string][]string{
-	"kubeconfig":        {env.Existing},
-	"context":           {env.Existing},
-	"ingress-url":       {env.Existing},
-	"agent-image":       {env.Existing},
-	"image-registry":    {env.Existing},
-	"name":              {env.Kind},
-	"kubeconfig-dir":    {env.Kind},
-	"source":            {env.Kind},
-	"istioctl":          {env.Kind},
-	"keep":              {env.Kind},
-	"keep-on-failure":   {env.Kind},
-	"readiness-timeout": {env.Kind, env.Existing},
-	"propagation-delay": {env.Kind, env.Existing},
-	"dry-run":           {env.Kind, env.Existing},
+	"kubeconfig":         {env.Existing},
+	"context":            {env.Existing},
+	"ingress-url":        {env.Existing},
+	"agent-image":        {env.Existing},
+	"image-registry":     {env.Existing},
+	"name":               {env.Kind},
+	"kubeconfig-dir":     {env.Kind},
+	"source":             {env.Kind},
+	"istioctl":           {env.Kind},
+	"keep":               {env.Kind},
+	"keep-on-failure":    {env.Kind},
+	"readiness-timeout":  {env.Kind, env.Existing},
+	"programmed-timeout": {env.Kind, env.Existing},
+	"dry-run":            {env.Kind, env.Existing},
 
 	"istioctl-any-version": {env.Kind},
 }
@@ -57,21 +57,21 @@ type runFlags struct {
 	settleTimeout time.Duration
 	familyAlpha   bool
 
-	kubeconfig       string
-	context          string
-	ingressURL       string
-	agentImage       string
-	imageRegistry    string
-	name             string
-	kubeconfigDir    string
-	source           string
-	istioctl         string
-	anyIstioctl      bool
-	keep             bool
-	keepOnFailure    bool
-	readinessTimeout time.Duration
-	propagationDelay time.Duration
-	dryRun           bool
+	kubeconfig        string
+	context           string
+	ingressURL        string
+	agentImage        string
+	imageRegistry     string
+	name              string
+	kubeconfigDir     string
+	source            string
+	istioctl          string
+	anyIstioctl       bool
+	keep              bool
+	keepOnFailure     bool
+	readinessTimeout  time.Duration
+	programmedTimeout time.Duration
+	dryRun            bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -186,7 +186,7 @@ func (f *runFlags) addKindFlags(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.keep, "keep", false, "kind: keep a cluster this run creates")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "kind: keep a cluster this run creates when the run fails (an error, or a verdict other than PASS)")
 	fl.DurationVar(&f.readinessTimeout, "readiness-timeout", istio.DefaultReadinessTimeout, "kind, existing: how long to wait for workloads to be ready (kind: also for nodes and Istio)")
-	fl.DurationVar(&f.propagationDelay, "propagation-delay", kube.DefaultPropagationDelay, "kind, existing: pause after each routing change for the configuration to reach the sidecars")
+	fl.DurationVar(&f.programmedTimeout, "programmed-timeout", existing.DefaultProgrammedTimeout, "kind, existing: how long to wait, before each probe, for its proxies (ingress gateway pods, the agent's sidecar) to route as the step says")
 }
 
 // check validates the flags, naming the flag and what is allowed.
@@ -246,7 +246,7 @@ func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 			kind.WithKeep(f.keep),
 			kind.WithKeepOnFailure(f.keepOnFailure),
 			kind.WithReadyTimeout(f.readinessTimeout),
-			kind.WithPropagationDelay(f.propagationDelay),
+			kind.WithProgrammedTimeout(f.programmedTimeout),
 			kind.WithLogger(log),
 		}
 		if f.source != "" {
@@ -261,7 +261,7 @@ func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 			existing.WithAgentImage(f.agentImage),
 			existing.WithImageRegistry(f.imageRegistry),
 			existing.WithReadyTimeout(f.readinessTimeout),
-			existing.WithPropagationDelay(f.propagationDelay),
+			existing.WithProgrammedTimeout(f.programmedTimeout),
 			existing.WithLogger(log),
 		)
 	}

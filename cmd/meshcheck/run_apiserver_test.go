@@ -143,7 +143,7 @@ func TestRunExistingOnAPIServer(t *testing.T) {
 	ctx := t.Context()
 	kc := srv.KubeconfigFingerprint(t)
 	args := []string{"run", "../../scenarios/echo", "--env", "existing", "--kubeconfig", srv.Kubeconfig,
-		"--readiness-timeout", "1m", "--propagation-delay", "1ms"}
+		"--readiness-timeout", "1m", "--programmed-timeout", "10s"}
 
 	code, out, errOut := runExec(t, args...)
 	line := errorLine(t, errOut)

@@ -306,7 +306,7 @@ func TestRunEnvironmentFlags(t *testing.T) {
 		{[]string{"--env", "local", "--dry-run"}, "--dry-run is for --env kind or --env existing"},
 		{[]string{"--env", "kind", "--dry-run", "-o", "json", "--kubeconfig-dir", dir}, "-o json does not apply"},
 		{[]string{"--env", "existing", "--dry-run", "--save", dir}, "--save does not apply"},
-		{[]string{"--env", "existing", "--propagation-delay", "0s"}, "--propagation-delay 0s"},
+		{[]string{"--env", "existing", "--programmed-timeout", "0s"}, "--programmed-timeout 0s"},
 		{[]string{"--env", "existing", "--readiness-timeout", "-1s"}, "--readiness-timeout -1s"},
 		{[]string{"--env", "kind", "--name", "Bad_Name", "--kubeconfig-dir", dir}, "--name"},
 		{[]string{"--env", "kind", "--source", "/", "--kubeconfig-dir", dir}, "--source"},

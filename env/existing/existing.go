@@ -60,9 +60,12 @@ type config struct {
 	forwarder    kube.Forwarder
 	propagation  kube.Propagator
 	readyTimeout time.Duration
-	pollInterval time.Duration
-	log          *slog.Logger
-	errs         []error
+	// programmedTimeout bounds each programmed wait; 0 means
+	// DefaultProgrammedTimeout.
+	programmedTimeout time.Duration
+	pollInterval      time.Duration
+	log               *slog.Logger
+	errs              []error
 }
 
 // WithKubeconfig reads the cluster from the kubeconfig file path, which
@@ -99,20 +102,9 @@ func WithReadyTimeout(d time.Duration) Option {
 	}
 }
 
-// WithPropagationDelay pauses d after each routing change for the
-// configuration to reach the proxies (--propagation-delay); by default
-// kube.DefaultPropagationDelay.
-func WithPropagationDelay(d time.Duration) Option {
-	return func(c *config) {
-		if d <= 0 || d > 10*time.Minute {
-			c.errs = append(c.errs, fmt.Errorf("--propagation-delay %s: want a positive duration up to 10m, such as 5s", d))
-		}
-		c.propagation = kube.Delay(d)
-	}
-}
-
 // WithPropagator waits for configuration to reach the proxies with p
-// instead of a fixed delay.
+// after each apply phase, instead of waiting after the route phase until
+// the step's vantage proxies are programmed.
 func WithPropagator(p kube.Propagator) Option { return func(c *config) { c.propagation = p } }
 
 // WithForwarder opens port-forwards with f; by default kube.SPDYForwarder.
@@ -262,6 +254,7 @@ type Env struct {
 	mu       sync.Mutex
 	scenario *scenario.Scenario
 	step     int
+	applying int // the step Apply is making current, -1 when none
 	deployer *kube.Deployer
 	kinds    []schema.GroupVersionKind
 	ingress  *forward            // the port-forward to a gateway pod, when that is how it is reached
@@ -392,9 +385,13 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if e.scenario != nil {
 		return fmt.Errorf("existing environment: Setup of %s while %s is set up: tear it down first", s.Metadata.Name, e.scenario.Metadata.Name)
 	}
+	propagation := e.opts.propagation
+	if propagation == nil {
+		propagation = kube.PropagatorFunc(e.propagate)
+	}
 	d, err := kube.NewDeployer(e.client, kube.Options{
 		Scenario:     s.Metadata.Name,
-		Propagation:  e.opts.propagation,
+		Propagation:  propagation,
 		ReadyTimeout: e.opts.readyTimeout,
 		PollInterval: e.opts.pollInterval,
 	})
@@ -405,7 +402,7 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if err != nil {
 		return err
 	}
-	e.scenario, e.deployer, e.kinds, e.step = s, d, kinds, -1
+	e.scenario, e.deployer, e.kinds, e.step, e.applying = s, d, kinds, -1, -1
 	setup, err := kube.SetupChange(s).ReplaceImages(e.images.Replace)
 	if err != nil {
 		return err
@@ -431,7 +428,10 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 	if err != nil {
 		return err
 	}
-	if err := e.deployer.Apply(ctx, ch); err != nil {
+	e.applying = step
+	err = e.deployer.Apply(ctx, ch)
+	e.applying = -1
+	if err != nil {
 		return fmt.Errorf("step %s: %w", s.Steps[step].Name, err)
 	}
 	e.step = step

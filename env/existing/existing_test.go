@@ -1,7 +1,6 @@
 package existing
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshcheck/meshcheck/env"
-	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -112,7 +110,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{WithIngressURL("http://"), "--ingress-url"},
 		{WithIngressURL("http://x/path"), "--ingress-url"},
 		{WithReadyTimeout(0), "--readiness-timeout 0s"},
-		{WithPropagationDelay(11 * time.Minute), "--propagation-delay 11m0s"},
+		{WithProgrammedTimeout(0), "--programmed-timeout 0s"},
+		{WithProgrammedTimeout(31 * time.Minute), "--programmed-timeout 31m0s"},
 	} {
 		_, err := New(WithKubeconfig(kubeconfig(t, "dev")), c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, env.ErrInvalidOptions) {
@@ -127,22 +126,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		if _, err := o.Connect(t.Context()); !errors.Is(err, env.ErrInvalidOptions) {
 			t.Errorf("Connect with kubeconfig %s, context %q: err = %v, want an invalid-options error", filepath.Base(c.path), c.context, err)
 		}
-	}
-}
-
-// TestPropagationDelay: the delay option waits that long.
-func TestPropagationDelay(t *testing.T) {
-	o, err := New(WithPropagationDelay(time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.cfg.propagation == nil {
-		t.Fatal("WithPropagationDelay: no Propagator")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	if err := o.cfg.propagation.Propagate(ctx, kube.PhaseMake, nil); err != nil {
-		t.Errorf("Propagate: %v", err)
 	}
 }
 

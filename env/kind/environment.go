@@ -90,10 +90,11 @@ func WithReadyTimeout(d time.Duration) Option {
 	}
 }
 
-// WithPropagationDelay pauses d after each routing change for the
-// configuration to reach the proxies (--propagation-delay).
-func WithPropagationDelay(d time.Duration) Option {
-	return func(c *config) { c.existing = append(c.existing, existing.WithPropagationDelay(d)) }
+// WithProgrammedTimeout bounds each wait for a probe's proxies to be
+// programmed with the step's routes (--programmed-timeout); by default
+// existing.DefaultProgrammedTimeout.
+func WithProgrammedTimeout(d time.Duration) Option {
+	return func(c *config) { c.existing = append(c.existing, existing.WithProgrammedTimeout(d)) }
 }
 
 // WithDeps replaces the process boundaries (container engine, kind,

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/internal/apiservertest"
@@ -87,7 +88,12 @@ func TestKindEnvironmentOnAPIServer(t *testing.T) {
 	w, srv := apiserverWorld(t)
 	ctx := t.Context()
 	dir := t.TempDir()
-	opts := []Option{WithStateDir(dir), WithReadyTimeout(30 * time.Second), WithPropagationDelay(time.Millisecond), WithLogger(discard())}
+	// No kubelet serves port-forwards to the proxies' admin ports here:
+	// the Deployer does not wait for them (env/existing tests the wait).
+	noWait := func(c *config) {
+		c.existing = append(c.existing, existing.WithPropagator(kube.PropagatorFunc(func(context.Context, kube.Phase, []kube.Ref) error { return nil })))
+	}
+	opts := []Option{WithStateDir(dir), WithReadyTimeout(30 * time.Second), noWait, WithLogger(discard())}
 	e, err := open(t, w.realDeps(), append(opts, WithKeep(true))...)
 	if err != nil {
 		t.Fatalf("Open: %v\nlogs:\n%s", err, w.logs)

@@ -61,7 +61,7 @@ func TestNewPlansTheRun(t *testing.T) {
 		{WithIstioctl("/does/not/exist"), "--istioctl"},
 		{WithIstioctlAnyVersion(true), "--istioctl-any-version applies to --istioctl"},
 		{WithReadyTimeout(-time.Second), "--readiness-timeout -1s"},
-		{WithPropagationDelay(0), "--propagation-delay 0s"},
+		{WithProgrammedTimeout(0), "--programmed-timeout 0s"},
 	} {
 		_, err := New(WithStateDir(dir), WithSourceDir(sourceDir(t)), WithDeps(deps), c.o)
 		if !errors.Is(err, env.ErrInvalidOptions) || !strings.Contains(err.Error(), c.want) {

@@ -28,10 +28,6 @@ const (
 	DefaultReadyTimeout = 5 * time.Minute
 	// DefaultPollInterval is how often waits read the API.
 	DefaultPollInterval = time.Second
-	// DefaultPropagationDelay is the pause after a phase that changed
-	// routing configuration: Istio's "Traffic Management Best Practices"
-	// asks to "wait a few seconds" for configuration to reach the sidecars.
-	DefaultPropagationDelay = 5 * time.Second
 )
 
 // Change is what one scenario step does to the cluster.
@@ -74,27 +70,12 @@ func (f PropagatorFunc) Propagate(ctx context.Context, phase Phase, changed []Re
 	return f(ctx, phase, changed)
 }
 
-// Delay is a Propagator that waits a fixed time, as Istio's best-practices
-// page suggests when nothing better tells that proxies are programmed.
-func Delay(d time.Duration) Propagator {
-	return PropagatorFunc(func(ctx context.Context, _ Phase, _ []Ref) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for configuration to propagate: %w", ctx.Err())
-		case <-t.C:
-			return nil
-		}
-	})
-}
-
 // Options configure a Deployer.
 type Options struct {
 	// Scenario is the scenario's name: the value of LabelScenario.
 	Scenario string
 	// Propagation waits after each phase that changed something; nil
-	// means Delay(DefaultPropagationDelay).
+	// means no wait (the environment waits for the data plane itself).
 	Propagation Propagator
 	// ReadyTimeout bounds each wait for Deployments and pods; 0 means
 	// DefaultReadyTimeout.
@@ -126,9 +107,6 @@ func NewDeployer(c *Client, opts Options) (*Deployer, error) {
 		readyTimeout: opts.ReadyTimeout,
 		poll:         opts.PollInterval,
 		log:          c.log.With("scenario", opts.Scenario),
-	}
-	if d.propagation == nil {
-		d.propagation = Delay(DefaultPropagationDelay)
 	}
 	if d.readyTimeout <= 0 {
 		d.readyTimeout = DefaultReadyTimeout
@@ -264,7 +242,7 @@ func (d *Deployer) Apply(ctx context.Context, ch Change) error {
 // propagate waits for a phase's changes to reach the proxies; a phase that
 // changed nothing needs no wait.
 func (d *Deployer) propagate(ctx context.Context, phase Phase, changed []Ref) error {
-	if len(changed) == 0 {
+	if len(changed) == 0 || d.propagation == nil {
 		return nil
 	}
 	d.log.Debug("waiting for configuration to propagate", "phase", phase, "changed", len(changed))

@@ -3,11 +3,13 @@ package kube
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshcheck/meshcheck/env/programmed"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -19,7 +21,8 @@ import (
 // make-before-break phase; deletions as comment lines; and, before the
 // first step with a probe from the mesh, the in-mesh agent's objects
 // running images.Agent (AgentImage when empty) in the scenario's source
-// namespace. Container images are replaced as images.Replace says.
+// namespace; then, as comment lines, the step's programmed-wait plan
+// (writeWaitPlan). Container images are replaced as images.Replace says.
 func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 	if err := validateScenarioName(s.Metadata.Name); err != nil {
 		return err
@@ -42,27 +45,65 @@ func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 		if err := writePhases(&b, name, where, ch); err != nil {
 			return err
 		}
-		if agent || !hasMeshProbe(st) {
-			continue
+		if !agent && hasMeshProbe(st) {
+			agent = true
+			if err := writeAgent(&b, s, where, images.Agent); err != nil {
+				return err
+			}
 		}
-		agent = true
-		ns := s.SourceNamespace()
-		objs, err := agentObjects(ns, images.Agent)
-		if err != nil {
+		if err := writeWaitPlan(&b, s, i, where); err != nil {
 			return err
-		}
-		for _, o := range objs {
-			obj, err := prepare(o, name)
-			if err != nil {
-				return err
-			}
-			if err := writeObject(&b, fmt.Sprintf("scenario %s, %s: in-mesh agent for probes from mesh, in namespace %s: apply %s", name, where, ns, refOf(obj)), obj); err != nil {
-				return err
-			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dryRunGatewayPodPort is the pod port behind the ingress gateway
+// Service's port 80 in Istio's default installation (and meshcheck's kind
+// cluster), which the plan shows; a run reads it from the Service.
+const dryRunGatewayPodPort = 8080
+
+// writeWaitPlan writes, for each probe of step i, what the programmed wait
+// will wait for before the probe: which proxies, which route
+// configuration, host and path, and which destinations with which shares
+// (programmed.ForProbe, the expectation the wait checks).
+func writeWaitPlan(b *strings.Builder, s *scenario.Scenario, i int, where string) error {
+	for _, p := range s.Steps[i].Probes {
+		e, err := programmed.ForProbe(s, i, p, dryRunGatewayPodPort)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", p.Name, err)
+		}
+		proxies := "every ready ingress gateway pod in namespace istio-system (behind Service istio-ingressgateway)"
+		rc := fmt.Sprintf("%q (the pod port behind the gateway Service's port 80: %d in Istio's default, read from the Service at run time)", e.RouteConfig, dryRunGatewayPodPort)
+		if p.From == mesh.Mesh {
+			proxies = "the in-mesh agent's istio-proxy sidecar in namespace " + s.SourceNamespace()
+			rc = strconv.Quote(e.RouteConfig)
+		}
+		fmt.Fprintf(b, "# scenario %s, %s: programmed wait for probe %s: %s; route configuration %s; host %s, path %s; expected shares (subset|host): %s\n",
+			s.Metadata.Name, where, p.Name, proxies, rc, e.Request.Host, e.Request.Path, e.Want)
+	}
+	return nil
+}
+
+// writeAgent writes the in-mesh agent's objects, running image (AgentImage
+// when empty), in the scenario's source namespace.
+func writeAgent(b *strings.Builder, s *scenario.Scenario, where, image string) error {
+	name, ns := s.Metadata.Name, s.SourceNamespace()
+	objs, err := agentObjects(ns, image)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		obj, err := prepare(o, name)
+		if err != nil {
+			return err
+		}
+		if err := writeObject(b, fmt.Sprintf("scenario %s, %s: in-mesh agent for probes from mesh, in namespace %s: apply %s", name, where, ns, refOf(obj)), obj); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writePhases writes one change's objects phase by phase.

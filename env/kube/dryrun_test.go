@@ -115,3 +115,42 @@ func TestWriteDryRunDeletes(t *testing.T) {
 		t.Error("step 4 deletes the DestinationRule before the VirtualService that uses it")
 	}
 }
+
+// TestWriteDryRunShowsTheProgrammedWait: each probe of each step has its
+// programmed-wait plan, from the model's prediction for that step: the
+// proxies, the route configuration, host and path, and the shares.
+func TestWriteDryRunShowsTheProgrammedWait(t *testing.T) {
+	var out bytes.Buffer
+	if err := writeDryRun(&out, loadScenario(t, "../../scenarios/echo"), Images{}); err != nil {
+		t.Fatal(err)
+	}
+	const host = "echo-service.echo.svc.cluster.local"
+	for _, w := range []string{
+		`# scenario echo, step 1/1 split-75-25: programmed wait for probe ingress: every ready ingress gateway pod in namespace istio-system (behind Service istio-ingressgateway); route configuration "http.8080" (`,
+		"host echo.local, path /echo; expected shares (subset|host): v1|" + host + " 75%, v2|" + host + " 25%\n",
+		`# scenario echo, step 1/1 split-75-25: programmed wait for probe in-mesh: the in-mesh agent's istio-proxy sidecar in namespace echo; route configuration "80"; host ` + host + ", path /echo; expected shares (subset|host): v1|" + host + " 75%, v2|" + host + " 25%\n",
+	} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("dry run lacks %q:\n%s", w, out.String())
+		}
+	}
+	out.Reset()
+	if err := writeDryRun(&out, loadScenario(t, "testdata/shift"), Images{}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	const shiftHost = "echo-service.shift.svc.cluster.local"
+	for _, w := range []string{
+		"step 1/4 v1: programmed wait for probe in-mesh: ",
+		"step 2/4 v1-v2: programmed wait for probe in-mesh: ",
+		"(subset|host): v1|" + shiftHost + " 75%, v2|" + shiftHost + " 25%\n",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("dry run lacks %q:\n%s", w, text)
+		}
+	}
+	// Each step's plan follows that step's objects.
+	if strings.Index(text, "step 2/4 v1-v2: programmed wait") < strings.Index(text, "step 2/4 v1-v2: phase") {
+		t.Error("step 2's wait plan comes before its objects")
+	}
+}

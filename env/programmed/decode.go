@@ -2,6 +2,7 @@ package programmed
 
 import (
 	"fmt"
+	"slices"
 
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -29,11 +30,18 @@ func FromResources(res []*anypb.Any) ([]*routev3.RouteConfiguration, error) {
 	return out, nil
 }
 
-// FromConfigDump decodes the route configurations (static and dynamic) of
-// an Envoy admin /config_dump JSON document, the output of `istioctl
-// proxy-config all -o json` and of istiod's /debug/config_dump. Fields and
-// extension types this package does not know (filter configs, newer
-// fields) are skipped: only routing is read.
+// FromConfigDump decodes the route configurations of an Envoy admin
+// /config_dump JSON document in either of its shapes: the whole dump
+// (istiod's /debug/config_dump, `istioctl proxy-config all -o json`),
+// whose configs hold one RoutesConfigDump with static and dynamic route
+// configurations, and the dump of one resource
+// (/config_dump?resource=dynamic_route_configs, kube.RouteConfigDumpPath),
+// whose configs are the elements of that repeated field, each a
+// RoutesConfigDump.DynamicRouteConfig (Envoy's
+// source/server/admin/config_dump_handler.cc addResourceToDump packs
+// every element into configs). Fields and extension types this package
+// does not know (filter configs, newer fields) are skipped: only routing
+// is read.
 func FromConfigDump(data []byte) ([]*routev3.RouteConfiguration, error) {
 	dump := &adminv3.ConfigDump{}
 	opts := protojson.UnmarshalOptions{DiscardUnknown: true, Resolver: lenientResolver{}}
@@ -41,22 +49,38 @@ func FromConfigDump(data []byte) ([]*routev3.RouteConfiguration, error) {
 		return nil, fmt.Errorf("read Envoy config_dump: %w", err)
 	}
 	var out []*routev3.RouteConfiguration
-	routesURL := "type.googleapis.com/" + string(proto.MessageName(&adminv3.RoutesConfigDump{}))
 	for i, c := range dump.GetConfigs() {
-		if c.GetTypeUrl() != routesURL {
+		var anys []*anypb.Any
+		switch c.GetTypeUrl() {
+		case typeURL(&adminv3.RoutesConfigDump{}):
+			rd := &adminv3.RoutesConfigDump{}
+			if err := c.UnmarshalTo(rd); err != nil {
+				return nil, fmt.Errorf("read Envoy config_dump configs[%d]: %w", i, err)
+			}
+			for _, s := range rd.GetStaticRouteConfigs() {
+				anys = append(anys, s.GetRouteConfig())
+			}
+			for _, d := range rd.GetDynamicRouteConfigs() {
+				anys = append(anys, d.GetRouteConfig())
+			}
+		case typeURL(&adminv3.RoutesConfigDump_DynamicRouteConfig{}):
+			d := &adminv3.RoutesConfigDump_DynamicRouteConfig{}
+			if err := c.UnmarshalTo(d); err != nil {
+				return nil, fmt.Errorf("read Envoy config_dump configs[%d]: %w", i, err)
+			}
+			anys = append(anys, d.GetRouteConfig())
+		case typeURL(&adminv3.RoutesConfigDump_StaticRouteConfig{}):
+			s := &adminv3.RoutesConfigDump_StaticRouteConfig{}
+			if err := c.UnmarshalTo(s); err != nil {
+				return nil, fmt.Errorf("read Envoy config_dump configs[%d]: %w", i, err)
+			}
+			anys = append(anys, s.GetRouteConfig())
+		default:
 			continue
 		}
-		rd := &adminv3.RoutesConfigDump{}
-		if err := c.UnmarshalTo(rd); err != nil {
-			return nil, fmt.Errorf("read Envoy config_dump configs[%d]: %w", i, err)
-		}
-		var anys []*anypb.Any
-		for _, s := range rd.GetStaticRouteConfigs() {
-			anys = append(anys, s.GetRouteConfig())
-		}
-		for _, d := range rd.GetDynamicRouteConfigs() {
-			anys = append(anys, d.GetRouteConfig())
-		}
+		// A route configuration Envoy could not accept has error_state and no
+		// route_config.
+		anys = slices.DeleteFunc(anys, func(a *anypb.Any) bool { return a == nil })
 		rcs, err := FromResources(anys)
 		if err != nil {
 			return nil, fmt.Errorf("read Envoy config_dump configs[%d]: %w", i, err)
@@ -64,6 +88,11 @@ func FromConfigDump(data []byte) ([]*routev3.RouteConfiguration, error) {
 		out = append(out, rcs...)
 	}
 	return out, nil
+}
+
+// typeURL is the Any type URL of m's message type.
+func typeURL(m proto.Message) string {
+	return "type.googleapis.com/" + string(proto.MessageName(m))
 }
 
 // lenientResolver resolves the types this program links in and decodes

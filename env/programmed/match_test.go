@@ -7,6 +7,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/meshcheck/meshcheck/mesh"
 )
 
 func weighted(cs ...*routev3.WeightedCluster_ClusterWeight) *routev3.Route_Route {
@@ -111,20 +113,56 @@ func TestHeaderMatcherMissingAndInverted(t *testing.T) {
 	}
 }
 
+// split is the model's resolution of a request to host echo with v1 and
+// v2 weighted as given.
+func split(v1, v2 int) mesh.Resolution {
+	return mesh.Resolution{Destinations: []mesh.Destination{{Host: "echo", Subset: "v1", Weight: v1}, {Host: "echo", Subset: "v2", Weight: v2}}}
+}
+
 func TestCheckSaysWhatIsProgrammed(t *testing.T) {
-	versions := map[string]string{"outbound|80|v1|echo": "v1", "outbound|80|v2|echo": "v2"}
+	rcs := []*routev3.RouteConfiguration{testConfig}
 	req := Request{Host: "echo.local", Path: "/echo"}
-	if ok, s := Check([]*routev3.RouteConfiguration{testConfig}, Expectation{RouteConfig: "80", Request: req,
-		Weights: map[string]int{"v1": 75, "v2": 25}, Versions: versions}); !ok {
+	if ok, s := Check(rcs, Expect(split(75, 25), "80", req)); !ok {
 		t.Errorf("75/25 not found: %s", s)
 	}
-	ok, s := Check([]*routev3.RouteConfiguration{testConfig}, Expectation{RouteConfig: "80", Request: req,
-		Weights: map[string]int{"v1": 50, "v2": 50}, Versions: versions})
-	if ok || !strings.Contains(s, "outbound|80|v1|echo weight 75 (v1)") || !strings.Contains(s, "expected v1 50%, v2 50%") {
-		t.Errorf("50/50 accepted or sentence unclear: %v %s", ok, s)
+	ok, s := Check(rcs, Expect(split(50, 50), "80", req))
+	for _, want := range []string{`virtual host "exact" of route configuration "80", route "split"`, "outbound|80|v1|echo weight 75, outbound|80|v2|echo weight 25",
+		"expected v1|echo 50%, v2|echo 50%"} {
+		if ok || !strings.Contains(s, want) {
+			t.Errorf("50/50 accepted or the sentence lacks %q: %v %s", want, ok, s)
+		}
 	}
-	if ok, s := Check([]*routev3.RouteConfiguration{testConfig}, Expectation{RouteConfig: "http.8080", Request: req}); ok || !strings.Contains(s, `no route configuration "http.8080"`) {
+	if ok, s := Check(rcs, Expect(split(75, 25), "http.8080", req)); ok || !strings.Contains(s, `no route configuration "http.8080" is programmed (programmed: "80")`) {
 		t.Errorf("missing route configuration: %v %s", ok, s)
+	}
+	if ok, s := Check(rcs, Expect(mesh.Resolution{Status: 404}, "http.8080", req)); !ok {
+		t.Errorf("a missing route configuration is not Envoy's 404: %s", s)
+	}
+	if ok, s := Check(rcs, Expect(mesh.Resolution{Status: 418}, "80", Request{Host: "echo.local", Path: "/exact"})); !ok || !strings.Contains(s, "answers 418") {
+		t.Errorf("direct response: %v %s", ok, s)
+	}
+	if ok, s := Check(rcs, Expect(split(75, 25), "80", Request{Host: "echo.local", Path: "/exact"})); ok || !strings.Contains(s, "expected v1|echo 75%, v2|echo 25%") {
+		t.Errorf("direct response accepted for a split: %v %s", ok, s)
+	}
+}
+
+func TestFromConfigDumpReadsTheResourceShape(t *testing.T) {
+	// /config_dump?resource=dynamic_route_configs: each config is one
+	// DynamicRouteConfig; one that Envoy rejected has no route_config.
+	dump := `{"configs": [
+	  {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig", "version_info": "3",
+	   "route_config": {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "name": "80",
+	     "virtual_hosts": [{"name": "a", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "a"}}]}]}},
+	  {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig", "version_info": "3",
+	   "error_state": {"details": "rejected"}},
+	  {"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig", "version_info": "4",
+	   "route_config": {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "name": "http.8080"}}]}`
+	rcs, err := FromConfigDump([]byte(dump))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rcs) != 2 || rcs[0].GetName() != "80" || rcs[1].GetName() != "http.8080" || Match(rcs[0], Request{Host: "x", Path: "/"}).Clusters[0].Name != "a" {
+		t.Fatalf("decoded %v", rcs)
 	}
 }
 

@@ -6,17 +6,14 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshcheck/meshcheck/env/programmed"
 	"github.com/meshcheck/meshcheck/internal/istiodtest"
-	"github.com/meshcheck/meshcheck/internal/routegen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
 	"github.com/meshcheck/meshcheck/verify"
@@ -54,12 +51,9 @@ func TestControlPlaneScenarios(t *testing.T) {
 						t.Fatalf("probe %s has no explicit weights to hold istiod's route against", p.Name)
 					}
 					assertWeights(t, "the model", pred.Weights, p.Expect.Weights)
-					ok, sentence := programmed.Check(route.configs, programmed.Expectation{
-						RouteConfig: route.name, Request: route.req,
-						Weights: weightMap(p.Expect.Weights), Versions: subsetVersions(objs, p.VersionLabel()),
-					})
-					if !ok {
-						t.Errorf("istiod does not program the expected split: %s", sentence)
+					// The programmed wait's comparison agrees.
+					if ok, sentence := programmed.Check(route.configs, programmed.Expect(pred.Resolution, route.name, route.req)); !ok {
+						t.Errorf("istiod does not program the predicted split: %s", sentence)
 					}
 				})
 			}
@@ -143,12 +137,12 @@ func programmedRoute(t *testing.T, cp *istiodtest.ControlPlane, p scenario.Probe
 }
 
 // assertSameDestinations compares the model's outcome with istiod's route
-// (routegen's outcomes: status, or share per subset and host, and whether
+// (programmed.Outcome: status, or share per subset and host, and whether
 // each is served).
 func assertSameDestinations(t *testing.T, res mesh.Resolution, route programmedRouteResult) {
 	t.Helper()
-	model := routegen.FromModel(res)
-	got := routegen.FromEnvoy(route.Route, func(c string) (bool, int) {
+	model := programmed.FromModel(res)
+	got := programmed.FromEnvoy(route.Route, func(c string) (bool, int) {
 		_, ok := route.snapshot.Clusters[c]
 		return ok, route.snapshot.EndpointCount(c)
 	})
@@ -178,37 +172,6 @@ func weightMap(ws []verify.Weight) map[string]int {
 	out := map[string]int{}
 	for _, w := range ws {
 		out[w.Version] = w.Percent
-	}
-	return out
-}
-
-// subsetVersions maps every DestinationRule subset cluster of the state to
-// its version, for every port of the Service the rule names.
-func subsetVersions(objs []runtime.Object, label string) map[string]string {
-	ports := map[string][]int{}
-	for _, o := range objs {
-		if s, ok := o.(*corev1.Service); ok {
-			for _, p := range s.Spec.Ports {
-				fqdn := s.Name + "." + s.Namespace + ".svc.cluster.local"
-				ports[fqdn] = append(ports[fqdn], int(p.Port))
-			}
-		}
-	}
-	out := map[string]string{}
-	for _, o := range objs {
-		dr, ok := o.(*networkingv1.DestinationRule)
-		if !ok {
-			continue
-		}
-		host := dr.Spec.GetHost()
-		if !strings.Contains(host, ".") {
-			host += "." + dr.Namespace + ".svc.cluster.local"
-		}
-		for _, port := range ports[host] {
-			for k, v := range programmed.SubsetVersions(host, port, dr.Spec.GetSubsets(), label) {
-				out[k] = v
-			}
-		}
 	}
 	return out
 }

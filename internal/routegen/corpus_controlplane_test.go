@@ -43,7 +43,7 @@ func envInt(t *testing.T, name string, def int) int {
 type disagreement struct {
 	cfg          routegen.Config
 	req          mesh.Request
-	model, envoy routegen.Outcome
+	model, envoy programmed.Outcome
 	reason       string
 	limitation   string
 }
@@ -99,7 +99,7 @@ func TestControlPlaneCorpus(t *testing.T) {
 			for _, req := range c.Requests {
 				requests++
 				res := model.Resolve(req)
-				mo := routegen.FromModel(res)
+				mo := programmed.FromModel(res)
 				eo, route := envoyOutcome(snaps, req)
 				if mo.Equal(eo) {
 					agreedRequests++
@@ -202,17 +202,17 @@ func readAll(ctx context.Context, cp *istiodtest.ControlPlane, batch []routegen.
 
 // envoyOutcome routes a request through istiod's configuration of its
 // vantage and says which route it took.
-func envoyOutcome(s *snapshots, req mesh.Request) (routegen.Outcome, string) {
+func envoyOutcome(s *snapshots, req mesh.Request) (programmed.Outcome, string) {
 	snap, name := s.gateway, programmed.GatewayRouteConfig(8080)
 	if req.Vantage == mesh.Mesh {
 		snap, name = s.sidecars[req.SourceNamespace], programmed.SidecarRouteConfig(req.Port)
 	}
 	rc := snap.Routes[name]
 	if rc == nil {
-		return routegen.Outcome{Status: 404}, "no route configuration " + name
+		return programmed.Outcome{Status: 404}, "no route configuration " + name
 	}
 	r := programmed.Match(rc, programmed.Request{Host: req.Host, Path: req.Path, Method: req.Method, Headers: req.Headers})
-	out := routegen.FromEnvoy(r, func(c string) (bool, int) {
+	out := programmed.FromEnvoy(r, func(c string) (bool, int) {
 		_, ok := snap.Clusters[c]
 		return ok, snap.EndpointCount(c)
 	})

@@ -1,4 +1,4 @@
-package routegen
+package programmed
 
 import (
 	"fmt"
@@ -7,12 +7,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/meshcheck/meshcheck/env/programmed"
 	"github.com/meshcheck/meshcheck/mesh"
 )
 
 // Outcome is what a proxy does with one request, in terms that both the
-// routing model and istiod's configuration give: a status Envoy answers
+// routing model and a proxy's configuration give, so that the two can be
+// compared (the control-plane corpus against istiod, the programmed wait
+// against a live proxy): a status Envoy answers
 // itself, or the share of requests per destination and whether Envoy can
 // serve it.
 type Outcome struct {
@@ -92,10 +93,11 @@ func FromModel(res mesh.Resolution) Outcome {
 	return o
 }
 
-// FromEnvoy is the outcome of the route a request matched in istiod's
+// FromEnvoy is the outcome of the route a request matched in a proxy's
 // configuration: clusters resolves whether a cluster exists (CDS) and how
-// many endpoints it has (EDS).
-func FromEnvoy(r programmed.Route, clusters func(name string) (exists bool, endpoints int)) Outcome {
+// many endpoints it has (EDS); nil means unknown, and every cluster counts
+// as ok (compare Routed outcomes then).
+func FromEnvoy(r Route, clusters func(name string) (exists bool, endpoints int)) Outcome {
 	if r.Status != 0 {
 		return Outcome{Status: r.Status}
 	}
@@ -114,13 +116,32 @@ func FromEnvoy(r programmed.Route, clusters func(name string) (exists bool, endp
 			continue
 		}
 		state := "ok"
-		switch exists, n := clusters(c.Name); {
-		case !exists:
-			state = "nc"
-		case n == 0:
-			state = "uh"
+		if clusters != nil {
+			switch exists, n := clusters(c.Name); {
+			case !exists:
+				state = "nc"
+			case n == 0:
+				state = "uh"
+			}
 		}
 		o.Shares[parts[2]+"|"+parts[3]+"|"+state] += float64(c.Weight) / total
 	}
 	return o
+}
+
+// Routed is the outcome as route configuration alone gives it: shares
+// per "<subset>|<host>", whatever the state of each destination's
+// cluster, which RDS does not carry.
+func (o Outcome) Routed() Outcome {
+	if o.Status != 0 {
+		return Outcome{Status: o.Status}
+	}
+	out := Outcome{Shares: map[string]float64{}}
+	for k, v := range o.Shares {
+		if i := strings.LastIndex(k, "|"); i >= 0 {
+			k = k[:i]
+		}
+		out.Shares[k] += v
+	}
+	return out
 }

@@ -21,6 +21,7 @@ var ReportFiles = map[report.Format]string{
 	report.FormatJSON:     "report.json",
 	report.FormatJUnit:    "junit.xml",
 	report.FormatMarkdown: "summary.md",
+	report.FormatHTML:     "report.html",
 }
 
 // DebugDir is the folder under Verify's output folder that receives the

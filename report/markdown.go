@@ -9,7 +9,8 @@ import (
 
 // WriteMarkdown writes r as GitHub-flavoured Markdown, for a CI summary
 // ($GITHUB_STEP_SUMMARY): a heading with the verdict, one table row per
-// probe (verdict, requests, time, the verdict sentence), the error that
+// probe (verdict, requests, time, the verdict sentence), the phase times
+// when timed, the error that
 // stopped the run, then per probe its line table in a collapsed section.
 func WriteMarkdown(w io.Writer, r Run) error {
 	ew := &errWriter{w: w}
@@ -22,6 +23,9 @@ func WriteMarkdown(w io.Writer, r Run) error {
 	ew.printf(".\n")
 	if r.Emulated {
 		ew.printf("Emulated: the local model answered, not a real Envoy.\n")
+	}
+	if len(r.Phases) > 0 {
+		ew.printf("Phases: %s.\n", phasesText(r.Phases))
 	}
 	if r.Error != nil {
 		ew.printf("\n**%s**\n", mdEscape(r.Error.Text()))

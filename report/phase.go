@@ -63,12 +63,18 @@ func WritePhases(w io.Writer, r Run) error {
 	if len(r.Phases) == 0 {
 		return nil
 	}
-	parts := make([]string, len(r.Phases))
-	for i, p := range r.Phases {
+	_, err := fmt.Fprintf(w, "%-13s%s\n", "phases", phasesText(r.Phases))
+	return err
+}
+
+// phasesText is "cluster 1m2s, ..., total 4m10s", the phase times as every
+// format shows them.
+func phasesText(phases []Phase) string {
+	parts := make([]string, len(phases))
+	for i, p := range phases {
 		parts[i] = p.Name + " " + p.Duration.Round(roundTo(p.Duration)).String()
 	}
-	_, err := fmt.Fprintf(w, "%-13s%s\n", "phases", strings.Join(parts, ", "))
-	return err
+	return strings.Join(parts, ", ")
 }
 
 // roundTo is the precision a phase's time is shown with: milliseconds

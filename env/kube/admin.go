@@ -16,8 +16,8 @@ const (
 	// ProxyAdminPort is the admin port of istio-proxy.
 	ProxyAdminPort = 15000
 	// RouteConfigDumpPath asks the admin interface for the dynamic route
-	// configurations only (Envoy's /config_dump?resource=, documented in
-	// docs/root/operations/admin.rst).
+	// configurations only (the resource parameter of /config_dump in
+	// Envoy's administration interface documentation, operations/admin).
 	RouteConfigDumpPath = "/config_dump?resource=dynamic_route_configs"
 	// maxConfigDump bounds what is read of one config_dump.
 	maxConfigDump = 64 << 20

@@ -112,8 +112,30 @@ type recorder struct {
 	// unclassified ones: a record carries a body excerpt when its count is
 	// at most 8 or a power of two, so every phase of a probe, however
 	// short, gets samples, and a million errors only about 25 excerpts.
-	errors       [600]int64
-	unclassified int64
+	errors       [600]sampler
+	unclassified sampler
+}
+
+// sampler decides which records of one kind carry a body excerpt. Results
+// arrive in completion order but are judged in send order, so besides the
+// count rule (the first 8, then every power of two) a record also carries
+// one when it was sent before every record of its kind seen so far: the
+// earliest-sent record, the first the verdict sees, always has a sample.
+// In random completion order that adds about ln(n) excerpts.
+type sampler struct {
+	n       int64
+	lowest  uint64
+	started bool
+}
+
+// take counts a record sent as seq and says whether it carries an excerpt.
+func (s *sampler) take(seq uint64) bool {
+	s.n++
+	earliest := !s.started || seq < s.lowest
+	if earliest {
+		s.lowest, s.started = seq, true
+	}
+	return earliest || s.n <= 8 || s.n&(s.n-1) == 0
 }
 
 func newRecorder(c Classifier, m VersionMap) *recorder {
@@ -137,7 +159,7 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 			r.Error = fmt.Sprintf("status %d", r.Status)
 		}
 		k := min(r.Status, len(rc.errors)-1) // statuses past 599 share a count
-		if rc.errors[k]++; len(res.Body) > 0 && sampled(rc.errors[k]) {
+		if rc.errors[k].take(res.Seq) && len(res.Body) > 0 {
 			r.Body = truncate(string(res.Body), maxSampleBytes)
 		}
 	case rc.classify.IsZero():
@@ -145,19 +167,13 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 	default:
 		r.Version, r.Unclassified = rc.version(res)
 		if r.Unclassified != "" {
-			if rc.unclassified++; sampled(rc.unclassified) {
+			if rc.unclassified.take(res.Seq) {
 				r.Body = truncate(string(res.Body), maxSampleBytes)
 			}
 		}
 	}
 	return r
 }
-
-// sampled says whether the n-th error of a status (or unclassified
-// response) carries a body excerpt: the first 8, then every power of two.
-// Records are counted as they complete but judged in send order, so the
-// first few all carry one: whichever of them the verdict sees has a sample.
-func sampled(n int64) bool { return n <= 8 || n&(n-1) == 0 }
 
 // version classifies a successful response and maps its raw value.
 func (rc *recorder) version(res *vegeta.Result) (version, unclassified string) {

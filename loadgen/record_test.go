@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -249,4 +252,55 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("a valid %q line replays with error %v", r.Phase, err)
 		}
 	})
+}
+
+// TestEarliestSentCarriesExcerpt completes every result in reverse send
+// order, so the one the verdict sees first completes last, long after the
+// count rule stopped taking excerpts: it must still carry one, for an
+// unclassified response and for an error.
+func TestEarliestSentCarriesExcerpt(t *testing.T) {
+	c, err := ParseClassifier("json:os.hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := newRecorder(c, VersionMap{"echo-v1": "v1"})
+	const n = 1000
+	bodies := 0
+	var first, firstErr Record
+	for seq := n - 1; seq >= 0; seq-- {
+		res := &vegeta.Result{Seq: uint64(seq), Code: 200, Timestamp: time.Now(), Body: []byte(`{"os":{"hostname":"echo-v3"}}`)}
+		if seq%2 == 1 {
+			res.Code, res.Body = 503, []byte("no healthy upstream")
+		}
+		r := rc.record(res)
+		if r.Body != "" {
+			bodies++
+		}
+		switch seq {
+		case 0:
+			first = r
+		case 1:
+			firstErr = r
+		}
+	}
+	if first.Unclassified == "" || !strings.Contains(first.Body, "echo-v3") {
+		t.Errorf("earliest unclassified record = %+v, want a body excerpt", first)
+	}
+	if firstErr.Error == "" || firstErr.Body != "no healthy upstream" {
+		t.Errorf("earliest error record = %+v, want a body excerpt", firstErr)
+	}
+	// In a random completion order the excerpts stay few: the first 8,
+	// the powers of two (10 more up to 10,000) and about ln(n) running
+	// minima (9.8 expected for 10,000).
+	rc = newRecorder(c, VersionMap{"echo-v1": "v1"})
+	bodies = 0
+	for _, seq := range rand.New(rand.NewPCG(1, 2)).Perm(10000) {
+		r := rc.record(&vegeta.Result{Seq: uint64(seq), Code: 200, Timestamp: time.Now(), Body: []byte(`{"os":{"hostname":"echo-v3"}}`)})
+		if r.Body != "" {
+			bodies++
+		}
+	}
+	if bodies > 40 {
+		t.Errorf("%d of 10,000 records in random order carry an excerpt, want at most 40", bodies)
+	}
 }

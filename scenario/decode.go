@@ -235,6 +235,9 @@ func (r *reader) scenario(fd *fileDoc) *decoded {
 		r.missing("", "spec", "missing: a scenario file has fields %s", top)
 		return d
 	}
+	if fd.Spec.Backend != nil {
+		s.Backend = r.backend(*fd.Spec.Backend)
+	}
 	s.Namespaces = r.namespaces(fd.Spec.Namespaces)
 	s.Defaults = builtinSettings()
 	if fd.Spec.Defaults != nil {
@@ -272,6 +275,19 @@ func (r *reader) metadata(md *metadataDoc) Metadata {
 		out.Source = *md.Source
 	}
 	return out
+}
+
+// backend checks spec.backend: absent means plain Deployments.
+func (r *reader) backend(v string) Backend {
+	if slices.Contains(backends, Backend(v)) {
+		return Backend(v)
+	}
+	names := make([]string, len(backends))
+	for i, b := range backends {
+		names[i] = string(b)
+	}
+	r.errorf("spec.backend", "%q: want %s, or leave it out for plain Deployments", v, strings.Join(names, ", "))
+	return BackendNone
 }
 
 func (r *reader) namespaces(list []namespaceDoc) []Namespace {

@@ -47,6 +47,22 @@ const (
 	maxMaxDuration = 24 * time.Hour
 )
 
+// Backend names a function backend a scenario needs.
+type Backend string
+
+// The function backends a scenario may name in spec.backend.
+const (
+	// BackendNone is the default: the workloads are plain Deployments and
+	// need no function platform.
+	BackendNone Backend = ""
+	// BackendOpenFaaS runs the workloads as OpenFaaS functions behind the
+	// OpenFaaS gateway (chart openfaas/openfaas).
+	BackendOpenFaaS Backend = "openfaas"
+)
+
+// backends are the values spec.backend may take, as written.
+var backends = []Backend{BackendOpenFaaS}
+
 // Scenario is one loaded and validated scenario folder.
 type Scenario struct {
 	// Dir is the scenario folder as given to Load.
@@ -55,6 +71,9 @@ type Scenario struct {
 	File string
 	// Metadata names and describes the scenario.
 	Metadata Metadata
+	// Backend is the function backend the scenario's workloads run on:
+	// BackendNone (plain Deployments) or BackendOpenFaaS.
+	Backend Backend
 	// Namespaces the scenario needs, in the order written.
 	Namespaces []Namespace
 	// Defaults are the settings of every probe that does not override them,

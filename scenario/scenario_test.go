@@ -234,6 +234,8 @@ func TestScenarioErrors(t *testing.T) {
 			at: "titel:", field: "metadata.titel", msgs: []string{"allowed here: name, title, source", `did you mean "title"`}},
 		{name: "wrong apiVersion", edits: [][3]string{{"meshcheck.dev/v1alpha1", "meshcheck.dev/v1", "1"}},
 			at: "apiVersion:", field: "apiVersion", msgs: []string{"want meshcheck.dev/v1alpha1"}},
+		{name: "unknown backend", edits: [][3]string{{"spec:\n", "spec:\n  backend: fn\n", "1"}},
+			at: "backend: fn", field: "spec.backend", msgs: []string{`"fn": want openfaas, or leave it out for plain Deployments`}},
 		{name: "wrong kind", edits: [][3]string{{"kind: Scenario", "kind: Scenery", "1"}},
 			at: "kind: Scenery", field: "kind", msgs: []string{"want Scenario"}},
 		{name: "bad scenario name", edits: [][3]string{{"  name: echo\n", "  name: Echo_1\n", "1"}},
@@ -529,5 +531,24 @@ func TestScenarioDiagnosticFormat(t *testing.T) {
 	}
 	if SeverityError.String() != "error" || SeverityWarning.String() != "warning" {
 		t.Errorf("severities %s, %s", SeverityError, SeverityWarning)
+	}
+}
+
+// spec.backend is read as written; absent means plain Deployments.
+func TestScenarioBackend(t *testing.T) {
+	s, _, err := Load(echoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Backend != BackendNone {
+		t.Errorf("echo: backend %q, want none", s.Backend)
+	}
+	dir := copyDir(t, echoDir)
+	edit(t, filepath.Join(dir, "scenario.yaml"), "spec:\n", "spec:\n  backend: openfaas\n", 1)
+	if s, _, err = Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if s.Backend != BackendOpenFaaS {
+		t.Errorf("backend %q, want %q", s.Backend, BackendOpenFaaS)
 	}
 }

@@ -23,6 +23,7 @@ type metadataDoc struct {
 }
 
 type specDoc struct {
+	Backend    *string        `yaml:"backend"`
 	Namespaces []namespaceDoc `yaml:"namespaces"`
 	Defaults   *settingsDoc   `yaml:"defaults"`
 	Steps      []stepDoc      `yaml:"steps"`

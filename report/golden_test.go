@@ -39,7 +39,11 @@ func sampleRun(t *testing.T) Run {
 	return Run{
 		Schema: Schema, Command: CommandRun, Environment: "local", Emulated: true, Verdict: Verdict([]Probe{pass, fail, open}),
 		Started: time.Date(2025, 1, 2, 3, 4, 0, 0, time.UTC), Duration: 4250 * time.Millisecond,
-		Scenarios: []Scenario{{Name: "echo", Title: "Echo v1/v2 split 75/25 on /echo", Steps: []string{"split-75-25", "no-mesh", "undefined-subset"}}},
+		Scenarios: []Scenario{{Name: "echo", Title: "Echo v1/v2 split 75/25 on /echo", Steps: []string{"split-75-25", "no-mesh", "undefined-subset"},
+			MeshCost: &MeshCost{After: "undefined-subset", Nodes: 1,
+				Istiod:   Usage{Pods: 1, MilliCPU: 7.8, MemoryBytes: 61 << 20},
+				Gateways: Usage{Pods: 1, MilliCPU: 3.2, MemoryBytes: 38 << 20},
+				Sidecars: Usage{Pods: 5, MilliCPU: 14.6, MemoryBytes: 9 << 20}}}},
 		Probes:    []Probe{pass, fail, open},
 		Error: &Error{Kind: ErrorEnvironment, Scenario: "echo", Step: "undefined-subset", Probe: "ingress",
 			Message: "http://127.0.0.1:8080/echo did not settle within 1m0s: 503: 120"},

@@ -383,7 +383,28 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 			}
 		}
 	}
+	r.meshCost(ctx, si, s)
 	return nil
+}
+
+// meshCost records what the mesh used after the scenario's last step, on
+// environments that can read it (env.CostReader). Reading it comes after
+// every probe, so it changes no verdict; a failure is only a warning.
+func (r *run) meshCost(ctx context.Context, si int, s *scenario.Scenario) {
+	c, ok := r.env.(env.CostReader)
+	if !ok || len(s.Steps) == 0 {
+		return
+	}
+	after := s.Steps[len(s.Steps)-1].Name
+	cost, err := c.MeshCost(ctx, after)
+	if err != nil {
+		r.log.Warn("the mesh's cost could not be read; the report has none", "scenario", s.Metadata.Name, "error", err)
+		if r.opts.Notices != nil {
+			fmt.Fprintf(r.opts.Notices, "meshcheck: scenario %s: no mesh cost in the report: %v\n", s.Metadata.Name, err)
+		}
+		return
+	}
+	r.doc.Scenarios[si].MeshCost = &cost
 }
 
 // envError classifies an environment's error.

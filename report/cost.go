@@ -99,4 +99,3 @@ func writeCosts(w io.Writer, r Run) error {
 	}
 	return nil
 }
-

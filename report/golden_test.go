@@ -44,7 +44,7 @@ func sampleRun(t *testing.T) Run {
 				Istiod:   Usage{Pods: 1, MilliCPU: 7.8, MemoryBytes: 61 << 20},
 				Gateways: Usage{Pods: 1, MilliCPU: 3.2, MemoryBytes: 38 << 20},
 				Sidecars: Usage{Pods: 5, MilliCPU: 14.6, MemoryBytes: 9 << 20}}}},
-		Probes:    []Probe{pass, fail, open},
+		Probes: []Probe{pass, fail, open},
 		Error: &Error{Kind: ErrorEnvironment, Scenario: "echo", Step: "undefined-subset", Probe: "ingress",
 			Message: "http://127.0.0.1:8080/echo did not settle within 1m0s: 503: 120"},
 		Phases: []Phase{{PhaseDeploy, 2100 * time.Millisecond}, {PhaseProgrammed, 0}, {PhaseSettle, 11 * time.Millisecond},

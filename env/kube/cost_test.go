@@ -89,8 +89,10 @@ func TestMeshCostErrors(t *testing.T) {
 	}{
 		{name: "no node", nodes: `[]`, want: "mesh cost: the cluster lists no node"},
 		{name: "kubelet unreachable", nodes: `[{"metadata":{"name":"n1"}}]`,
-			summary: func(w http.ResponseWriter) { http.Error(w, "dial tcp: connection refused", http.StatusServiceUnavailable) },
-			want:    "mesh cost: kubelet summary of node n1:"},
+			summary: func(w http.ResponseWriter) {
+				http.Error(w, "dial tcp: connection refused", http.StatusServiceUnavailable)
+			},
+			want: "mesh cost: kubelet summary of node n1:"},
 		{name: "not a summary", nodes: `[{"metadata":{"name":"n1"}}]`,
 			summary: func(w http.ResponseWriter) { fmt.Fprint(w, `{"pods": "none"}`) },
 			want:    "mesh cost: kubelet summary of node n1: json: cannot unmarshal"},

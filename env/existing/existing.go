@@ -65,8 +65,11 @@ type config struct {
 	// DefaultProgrammedTimeout.
 	programmedTimeout time.Duration
 	pollInterval      time.Duration
-	log               *slog.Logger
-	errs              []error
+	// relistInterval is how often a programmed wait lists its proxies
+	// again; 0 means relistInterval.
+	relistInterval time.Duration
+	log            *slog.Logger
+	errs           []error
 }
 
 // WithKubeconfig reads the cluster from the kubeconfig file path, which

@@ -3,7 +3,8 @@
 // against istiod's RBAC filters: a target workload with two HTTP ports,
 // random ALLOW and DENY AuthorizationPolicies over principals, namespaces,
 // serviceAccounts, hosts, ports, methods, paths and when conditions (each
-// with its not-form), sometimes a PeerAuthentication, and the requests to
+// with its not-form), dry-run and targetRefs policies that must not apply,
+// sometimes a PeerAuthentication, and the requests to
 // judge each config by, from several identities and over plaintext.
 //
 // The generator stays inside what the model evaluates: no ipBlocks, JWT
@@ -163,10 +164,15 @@ func (g *gen) policy(k int) *securityv1.AuthorizationPolicy {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: "p" + strconv.Itoa(k), Namespace: g.nsA},
 	}
-	switch g.r.IntN(6) {
-	case 0:
+	switch g.r.IntN(20) {
+	case 0, 1, 2:
 		g.feature("namespace-wide")
-	case 1:
+	case 3:
+		// A targetRef policy attaches to Gateway API gateways and waypoints,
+		// never to a sidecar.
+		p.Spec.TargetRefs = []*apitype.PolicyTargetReference{{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "gw"}}
+		g.feature("targetRefs")
+	case 4, 5, 6:
 		p.Spec.Selector = &apitype.WorkloadSelector{MatchLabels: map[string]string{"app": "other"}}
 		g.feature("selector that misses")
 	default:
@@ -175,6 +181,10 @@ func (g *gen) policy(k int) *securityv1.AuthorizationPolicy {
 			sel["tier"] = pick(g, "front", "back")
 		}
 		p.Spec.Selector = &apitype.WorkloadSelector{MatchLabels: sel}
+	}
+	if g.chance(0.04) {
+		p.Annotations = map[string]string{"istio.io/dry-run": "true"}
+		g.feature("dry-run")
 	}
 	if g.chance(0.35) {
 		p.Spec.Action = apisecurity.AuthorizationPolicy_DENY

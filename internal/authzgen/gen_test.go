@@ -74,7 +74,7 @@ func TestGeneratedConfigsAreModelled(t *testing.T) {
 	for _, f := range []string{"principals", "notPrincipals", "namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts",
 		"hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths", "when request.headers",
 		"when source.principal", "when source.namespace", "when destination.port", "when notValues", "DENY", "ALLOW",
-		"ALLOW {} (deny all)", "rules [{}]", "selector that misses", "namespace-wide", "PeerAuthentication portLevelMtls"} {
+		"ALLOW {} (deny all)", "rules [{}]", "selector that misses", "namespace-wide", "PeerAuthentication portLevelMtls", "targetRefs", "dry-run"} {
 		if features[f] == 0 {
 			t.Errorf("no config has %s", f)
 		}

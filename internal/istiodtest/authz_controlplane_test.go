@@ -70,7 +70,7 @@ func thermoObjects() []runtime.Object {
 // its SPIFFE ID), and the model's answers agree with that filter for
 // control, another identity and plaintext. With a STRICT PeerAuthentication
 // the listener keeps no plaintext filter chain for the port, as the model's
-// 503 says.
+// 503 says. A DENY policy in the root namespace reaches the thermostat.
 func TestControlPlaneThermostatRBAC(t *testing.T) {
 	cp := istiodtest.Start(t)
 	ctx := context.Background()
@@ -155,6 +155,51 @@ func TestControlPlaneThermostatRBAC(t *testing.T) {
 	got := mesh.New(cfg).Access(mesh.AccessRequest{Destination: thermostat, Port: 8080})
 	if got.Status != 503 {
 		t.Errorf("model under STRICT answers a plaintext request %+v, want 503", got)
+	}
+
+	// A DENY policy in the root namespace applies to every workload of the
+	// mesh: it denies DELETE from outside namespace thermo, even to control.
+	rootDeny := &securityv1.AuthorizationPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: "no-foreign-delete", Namespace: "istio-system"},
+		Spec: apisecurity.AuthorizationPolicy{
+			Action: apisecurity.AuthorizationPolicy_DENY,
+			Rules: []*apisecurity.Rule{{
+				From: []*apisecurity.Rule_From{{Source: &apisecurity.Source{NotNamespaces: []string{"thermo"}}}},
+				To:   []*apisecurity.Rule_To{{Operation: &apisecurity.Operation{Methods: []string{"DELETE"}}}},
+			}},
+		},
+	}
+	objs = append(objs[:len(objs)-1], rootDeny)
+	if err := cp.Apply(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = mesh.NewConfig(objs); err != nil {
+		t.Fatal(err)
+	}
+	model = mesh.New(cfg)
+	if snap, err = cp.Read(ctx, cp.SidecarOf(thermostat)); err != nil {
+		t.Fatal(err)
+	}
+	fs, ok, err := snap.InboundRBAC(8080, true)
+	if err != nil || !ok {
+		t.Fatalf("inbound mTLS chain for port 8080: ok=%v err=%v", ok, err)
+	}
+	for _, src := range []mesh.Identity{control.Identity(), {Namespace: "elsewhere", ServiceAccount: "control"}} {
+		for _, m := range []string{"GET", "DELETE"} {
+			req := mesh.AccessRequest{Source: src, MTLS: true, Destination: thermostat, Port: 8080, Method: m, Path: "/", Host: "thermostat"}
+			got := model.Access(req)
+			allowed, _, err := istiodtest.EvalRBAC(fs, rbacRequest(req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allowed != got.Allowed {
+				t.Errorf("%s from %s: model %+v, istiod allows=%v", m, src.Principal(), got, allowed)
+			}
+			if wantDeny := m == "DELETE" && src.Namespace != "thermo"; wantDeny != (got.Policy == "istio-system/no-foreign-delete") {
+				t.Errorf("%s from %s: model %+v", m, src.Principal(), got)
+			}
+		}
 	}
 }
 

@@ -438,3 +438,18 @@ spec:
 		}
 	}
 }
+
+func TestAutoMTLS(t *testing.T) {
+	cfg := config(t, thermoDocs, `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: off, namespace: thermo}
+spec:
+  selector: {matchLabels: {app: thermostat}}
+  portLevelMtls: {9090: {mode: DISABLE}}`)
+	m := New(cfg)
+	th := workload(t, cfg, "thermostat")
+	if !m.AutoMTLS(true, th, 8080) || m.AutoMTLS(true, th, 9090) || m.AutoMTLS(false, th, 8080) {
+		t.Errorf("AutoMTLS: 8080 %v, 9090 (DISABLE) %v, no sidecar %v",
+			m.AutoMTLS(true, th, 8080), m.AutoMTLS(true, th, 9090), m.AutoMTLS(false, th, 8080))
+	}
+}

@@ -94,3 +94,18 @@ func (m *Model) PeerAuthenticationMode(w Workload, port int) (mode string, polic
 	}
 	return mode, policy
 }
+
+// AutoMTLS reports whether a client's connection to workload w's port
+// arrives over Istio mTLS, for AccessRequest.MTLS. With auto mTLS (Istio's
+// default, meshConfig.enableAutoMtls; https://istio.io/latest/docs/concepts/security/#auto-mutual-tls)
+// a client sidecar sends mTLS to a workload with a sidecar unless the
+// workload's PeerAuthentication mode for that port is DISABLE; a client
+// without a sidecar sends plaintext. Destinations are modelled as having a
+// sidecar.
+func (m *Model) AutoMTLS(clientHasSidecar bool, w Workload, port int) bool {
+	if !clientHasSidecar {
+		return false
+	}
+	mode, _ := m.PeerAuthenticationMode(w, port)
+	return mode != "DISABLE"
+}

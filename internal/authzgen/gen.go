@@ -406,8 +406,7 @@ func (g *gen) request(model *mesh.Model, target mesh.Workload) mesh.AccessReques
 			mesh.Identity{Namespace: g.nsA, ServiceAccount: "default"},
 			mesh.Identity{Namespace: g.nsB, ServiceAccount: "web"},
 			mesh.Identity{Namespace: g.nsB, ServiceAccount: "control"})
-		mode, _ := model.PeerAuthenticationMode(target, port)
-		r.MTLS = mode != "DISABLE"
+		r.MTLS = model.AutoMTLS(true, target, port)
 	}
 	return r
 }

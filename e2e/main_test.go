@@ -122,7 +122,7 @@ type suite struct {
 	testenv   types.Environment
 
 	e    env.Environment // nil until open
-	doc  report.Run      // the plan and the error, when the environment did not open
+	doc  report.Run      // the plan, and the error when the environment did not open
 	sess *runner.Session
 
 	// stopErr is the first error of the session: the run's report has
@@ -190,6 +190,8 @@ func newSuite(cfg *envconf.Config) (*suite, error) {
 	if s.opener, err = opener(cfg, log); err != nil {
 		return nil, err
 	}
+	// The report when the environment does not open, until open says why.
+	s.doc = runner.Plan(s.opener.Name(), s.opener.Emulated(), s.scenarios)
 	s.opts = runner.Options{Out: out, Notices: os.Stderr, Log: log, Rate: *rateFlag, Timings: true,
 		Debug: filepath.Join(s.out, runner.DebugDir)}
 	return s, nil
@@ -218,13 +220,12 @@ func opener(cfg *envconf.Config, log *slog.Logger) (env.Opener, error) {
 // creating the cluster, or reusing the one meshcheck up left) and starts
 // the session.
 func (s *suite) open(ctx context.Context, _ *envconf.Config) (context.Context, error) {
-	for _, dir := range []string{s.out, s.opts.Debug} {
-		// The debug bundle of an earlier run would pass for this one's.
-		if err := os.RemoveAll(dir); err != nil {
-			return ctx, fmt.Errorf("-meshcheck.out %s: %w", s.out, err)
-		}
-	}
 	if err := os.MkdirAll(s.out, 0o755); err != nil {
+		return ctx, fmt.Errorf("-meshcheck.out %s: %w", s.out, err)
+	}
+	// A debug bundle of an earlier run would pass for this one's; the
+	// report files are replaced.
+	if err := os.RemoveAll(s.opts.Debug); err != nil {
 		return ctx, fmt.Errorf("-meshcheck.out %s: %w", s.out, err)
 	}
 	e, doc, err := runner.Open(ctx, s.opener, s.scenarios)

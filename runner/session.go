@@ -271,9 +271,6 @@ func (pp *PreparedProbe) Step() string { return pp.s.Steps[pp.step].Name }
 // Probe is the name of the prepared probe.
 func (pp *PreparedProbe) Probe() string { return pp.p.Name }
 
-// Expectation is what the probe's responses are judged against.
-func (pp *PreparedProbe) Expectation() verify.Expectation { return pp.lp.Expect }
-
 // Prepare readies probe p of step, the step applied last: the
 // environment's endpoint for it (and its in-mesh agent healthy), its
 // classifier and version map, and its expectation (explicit, or from the

@@ -31,7 +31,8 @@ func TestScenarios(t *testing.T) {
 
 // feature is the scenario's feature: Setup sets the environment up, an
 // assessment per step applies it and one per probe runs the probe, and
-// Teardown tears the scenario down whatever happened before. A failed
+// Teardown, after reading the mesh's cost when no error stopped the
+// scenario, tears it down whatever happened before. A failed
 // Setup fails the feature and skips its assessments, a scenario the
 // environment cannot run (env.ErrUnsupported) skips them; neither calls
 // FailNow, which would skip the Teardown too.
@@ -42,6 +43,7 @@ func (s *suite) feature(sc *scenario.Scenario) types.Feature {
 		b = b.WithLabel("source", sc.Metadata.Source)
 	}
 	var setupErr error
+	broke := false // an error stopped the scenario: no mesh cost
 	b = b.WithSetup("setup", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 		if setupErr = s.sess.Setup(ctx, sc); setupErr != nil {
 			if errors.Is(setupErr, env.ErrUnsupported) {
@@ -49,6 +51,7 @@ func (s *suite) feature(sc *scenario.Scenario) types.Feature {
 				return ctx
 			}
 			s.stopped(setupErr)
+			broke = true
 			t.Errorf("setup: %v", setupErr)
 		}
 		return ctx
@@ -67,6 +70,7 @@ func (s *suite) feature(sc *scenario.Scenario) types.Feature {
 			ready(t)
 			if err := s.sess.Apply(ctx, sc, i); err != nil {
 				s.stopped(err)
+				broke = true
 				t.Fatalf("apply: %v", err)
 			}
 			return ctx
@@ -74,12 +78,16 @@ func (s *suite) feature(sc *scenario.Scenario) types.Feature {
 		for _, p := range st.Probes {
 			b = b.Assess(st.Name+"."+p.Name, func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 				ready(t)
-				s.probe(ctx, t, sc, i, p)
+				s.probe(ctx, t, sc, i, p, &broke)
 				return ctx
 			})
 		}
 	}
 	return b.WithTeardown("teardown", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		if !broke && setupErr == nil && ctx.Err() == nil {
+			// After the last probe, as meshcheck run reads it.
+			s.sess.MeshCost(ctx, sc)
+		}
 		if err := s.sess.Teardown(ctx); err != nil {
 			s.stopped(err)
 			t.Errorf("teardown: %v", err)
@@ -94,14 +102,16 @@ func (s *suite) feature(sc *scenario.Scenario) types.Feature {
 // programmed (each attempt one of the environment's bounded waits; an
 // input error or the end of ctx stops trying), then run and expected to
 // PASS. An error fails the assessment at once (FailNow: the feature goes
-// to its Teardown), a verdict other than PASS fails it and goes on.
-func (s *suite) probe(ctx context.Context, t *testing.T, sc *scenario.Scenario, i int, p scenario.Probe) {
+// to its Teardown) and sets broke, a verdict other than PASS fails it and
+// goes on.
+func (s *suite) probe(ctx context.Context, t *testing.T, sc *scenario.Scenario, i int, p scenario.Probe, broke *bool) {
 	t.Helper()
 	g := gomega.NewWithT(t)
 	var last error // the session's error, recorded when the assessment fails
 	defer func() {
 		if last != nil && t.Failed() {
 			s.stopped(last)
+			*broke = true
 		}
 	}()
 	pp, err := s.sess.Prepare(ctx, sc, i, p)

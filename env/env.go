@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -120,6 +121,15 @@ type Disposer interface {
 type Debugger interface {
 	// CollectDebug writes the environment's debug bundle into dir.
 	CollectDebug(ctx context.Context, dir string) error
+}
+
+// CostReader is implemented by environments whose mesh is real: they can
+// read what istiod, the gateways and the sidecars use (the kubelet summary
+// API). The runner reads it after each scenario's last step, before the
+// teardown; a failure to read is a warning, never part of a verdict.
+type CostReader interface {
+	// MeshCost reads the mesh's usage now; after names the step it follows.
+	MeshCost(ctx context.Context, after string) (report.MeshCost, error)
 }
 
 // Timer is implemented by environments that time how they were opened, for

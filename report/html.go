@@ -58,6 +58,25 @@ type htmlRow struct {
 type htmlGroup struct {
 	Name, Title string
 	Steps       []htmlStep
+	Cost        *htmlCost
+}
+
+// htmlCost is a scenario's mesh cost table.
+type htmlCost struct {
+	After, Nodes string
+	Rows         []htmlCostRow
+}
+
+// htmlCostRow is one part of the mesh in the cost table.
+type htmlCostRow struct{ Part, Pods, CPU, Memory string }
+
+func newHTMLCost(c MeshCost) *htmlCost {
+	hc := &htmlCost{After: c.After, Nodes: plural(int64(c.Nodes), "node")}
+	for _, p := range c.parts() {
+		hc.Rows = append(hc.Rows, htmlCostRow{Part: p.name, Pods: strconv.Itoa(p.u.Pods),
+			CPU: fmt.Sprintf("%.0fm", p.u.MilliCPU), Memory: mebibytes(p.u.MemoryBytes)})
+	}
+	return hc
 }
 
 // htmlStep is a step of a scenario and its probes; Empty says why it has
@@ -137,6 +156,9 @@ func newHTMLPage(r Run) htmlPage {
 	placed := make([]bool, len(r.Probes))
 	for _, sc := range r.Scenarios {
 		g := htmlGroup{Name: sc.Name, Title: sc.Title}
+		if sc.MeshCost != nil {
+			g.Cost = newHTMLCost(*sc.MeshCost)
+		}
 		for _, step := range sc.Steps {
 			st := htmlStep{Name: step}
 			for i, p := range r.Probes {

@@ -17,7 +17,9 @@ import (
 //
 // A run maps to it as follows:
 //   - one testsuite per scenario (named after it), plus one named after the
-//     command for probes outside any scenario (probe, judge);
+//     command for probes outside any scenario (probe, judge); its
+//     properties name the command and environment, the run's phase times
+//     and the scenario's mesh cost;
 //   - one testcase per probe, named "<step> / <probe>", classname
 //     "<scenario>.<step>"; its properties hold the verdict, the counts, the
 //     intervals and the settle phase, its system-out the probe's text report;
@@ -102,7 +104,7 @@ func WriteJUnit(w io.Writer, r Run) error {
 		if name == "" {
 			name = r.Command
 		}
-		doc.Suites = append(doc.Suites, junitSuite{junitTotals: junitTotals{Name: name}, scenario: scenario, Properties: runProperties(r)})
+		doc.Suites = append(doc.Suites, junitSuite{junitTotals: junitTotals{Name: name}, scenario: scenario, Properties: suiteProperties(r, scenario)})
 		return &doc.Suites[len(doc.Suites)-1]
 	}
 	for _, s := range r.Scenarios {
@@ -175,13 +177,32 @@ func WriteJUnit(w io.Writer, r Run) error {
 	return err
 }
 
-// runProperties describe where the run happened, on every suite.
-func runProperties(r Run) *junitProperties {
+// suiteProperties describe where the run happened and its phase times
+// ("phase.<name>.seconds", when timed), on every suite, and the suite's
+// scenario's mesh cost ("meshCost.<part>.pods", ".milliCPU",
+// ".memoryBytes", and "meshCost.after"), when read.
+func suiteProperties(r Run, scenario string) *junitProperties {
 	ps := []junitProperty{{"command", r.Command}}
 	if r.Environment != "" {
 		ps = append(ps, junitProperty{"environment", r.Environment})
 	}
-	return &junitProperties{append(ps, junitProperty{"emulated", strconv.FormatBool(r.Emulated)})}
+	ps = append(ps, junitProperty{"emulated", strconv.FormatBool(r.Emulated)})
+	for _, ph := range r.Phases {
+		ps = append(ps, junitProperty{"phase." + ph.Name + ".seconds", strconv.FormatFloat(ph.Duration.Seconds(), 'f', 3, 64)})
+	}
+	for _, sc := range r.Scenarios {
+		if sc.Name != scenario || sc.MeshCost == nil {
+			continue
+		}
+		ps = append(ps, junitProperty{"meshCost.after", sc.MeshCost.After})
+		for _, part := range sc.MeshCost.parts() {
+			ps = append(ps,
+				junitProperty{"meshCost." + part.name + ".pods", strconv.Itoa(part.u.Pods)},
+				junitProperty{"meshCost." + part.name + ".milliCPU", strconv.FormatFloat(part.u.MilliCPU, 'f', 1, 64)},
+				junitProperty{"meshCost." + part.name + ".memoryBytes", strconv.FormatUint(part.u.MemoryBytes, 10)})
+		}
+	}
+	return &junitProperties{ps}
 }
 
 // probeCase is the testcase of one probe.

@@ -27,6 +27,11 @@ func WriteMarkdown(w io.Writer, r Run) error {
 	if len(r.Phases) > 0 {
 		ew.printf("Phases: %s.\n", phasesText(r.Phases))
 	}
+	for _, s := range r.Scenarios {
+		if c := s.MeshCost; c != nil {
+			ew.printf("Mesh cost of %s (after %s, %s): %s.\n", mdEscape(s.Name), mdEscape(c.After), plural(int64(c.Nodes), "node"), costText(*c))
+		}
+	}
 	if r.Error != nil {
 		ew.printf("\n**%s**\n", mdEscape(r.Error.Text()))
 	}

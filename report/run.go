@@ -64,6 +64,10 @@ type Scenario struct {
 	Name  string   `json:"name"`
 	Title string   `json:"title,omitempty"`
 	Steps []string `json:"steps"`
+	// MeshCost is what the mesh used while the scenario ran, on real
+	// clusters; nil when not read (the local environment emulates the
+	// mesh, and reading can fail: the run then warns).
+	MeshCost *MeshCost `json:"meshCost,omitempty"`
 }
 
 // Error is the error that stopped a run, and where it happened.

@@ -40,7 +40,8 @@ func WriteText(w io.Writer, r Run) error {
 
 // WriteSummary writes the last lines of a run's text report: the verdict
 // with the count of probes per verdict and the environment, then the error
-// that stopped the run, if any, and the times of its phases, if timed.
+// that stopped the run, if any, the times of its phases, if timed, and the
+// mesh's cost per scenario, where read.
 func WriteSummary(w io.Writer, r Run) error {
 	ew := &errWriter{w: w}
 	c := r.counts()
@@ -52,7 +53,10 @@ func WriteSummary(w io.Writer, r Run) error {
 	if ew.err != nil {
 		return ew.err
 	}
-	return WritePhases(w, r)
+	if err := WritePhases(w, r); err != nil {
+		return err
+	}
+	return writeCosts(w, r)
 }
 
 // WriteProbeText writes the human report of a probe: the target (when

@@ -325,3 +325,43 @@ func testRate() int {
 	}
 	return 2000
 }
+
+// costEnv reads a mesh cost, or fails to.
+type costEnv struct {
+	*fakeEnv
+	fail error
+}
+
+func (c *costEnv) MeshCost(ctx context.Context, after string) (report.MeshCost, error) {
+	c.record("cost after " + after)
+	return report.MeshCost{After: after, Nodes: 1, Istiod: report.Usage{Pods: 1, MilliCPU: 5, MemoryBytes: 1 << 26}}, c.fail
+}
+
+// TestMeshCostAfterLastStep: the cost is read once per scenario, after
+// its last probe and before its teardown, and lands in the report; a
+// failure to read it is a notice, and the run's result stands.
+func TestMeshCostAfterLastStep(t *testing.T) {
+	s := loadScenario(t)
+	s.Steps = s.Steps[:1]
+	e := &costEnv{fakeEnv: &fakeEnv{url: split75(t).URL}}
+	run, err := Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: testRate()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.calls, ", "); got != "setup, apply 0, cost after split-75-25, teardown" {
+		t.Errorf("calls: %s", got)
+	}
+	if c := run.Scenarios[0].MeshCost; c == nil || c.After != "split-75-25" || c.Istiod.Pods != 1 {
+		t.Errorf("mesh cost in the report: %+v", c)
+	}
+	e = &costEnv{fakeEnv: &fakeEnv{url: split75(t).URL}, fail: errors.New("nodes/proxy is forbidden")}
+	var notices bytes.Buffer
+	run, err = Run(context.Background(), e, []*scenario.Scenario{s}, Options{Rate: testRate(), Notices: &notices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Scenarios[0].MeshCost != nil || run.Verdict != verify.Pass ||
+		!strings.Contains(notices.String(), "scenario echo: no mesh cost in the report: nodes/proxy is forbidden") {
+		t.Errorf("verdict %v, cost %+v, notices %q", run.Verdict, run.Scenarios[0].MeshCost, notices.String())
+	}
+}

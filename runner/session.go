@@ -160,6 +160,7 @@ func (ss *Session) scenario(ctx context.Context, s *scenario.Scenario) (err erro
 			}
 		}
 	}
+	ss.MeshCost(ctx, s)
 	return nil
 }
 
@@ -247,6 +248,29 @@ func (ss *Session) current(s *scenario.Scenario, step int, call string) error {
 		return &Error{Kind: InputError, Scenario: s.Metadata.Name, Err: fmt.Errorf("%s: step %d: the scenario has steps 0 to %d", call, step, len(s.Steps)-1)}
 	}
 	return nil
+}
+
+// MeshCost records in the report what the mesh used after the last step
+// of s, the scenario set up, on environments that can read it
+// (env.CostReader); call it after the scenario's last probe, before its
+// Teardown. It reads nothing unless s is set up and its last step is the
+// one applied last. Reading it comes after every probe, so it changes no
+// verdict; a failure is only a warning (the log and Options.Notices).
+func (ss *Session) MeshCost(ctx context.Context, s *scenario.Scenario) {
+	c, ok := ss.env.(env.CostReader)
+	if !ok || len(s.Steps) == 0 || ss.cur != s || ss.step != len(s.Steps)-1 {
+		return
+	}
+	after := s.Steps[len(s.Steps)-1].Name
+	cost, err := c.MeshCost(ctx, after)
+	if err != nil {
+		ss.log.Warn("the mesh's cost could not be read; the report has none", "scenario", s.Metadata.Name, "error", err)
+		if ss.opts.Notices != nil {
+			fmt.Fprintf(ss.opts.Notices, "meshcheck: scenario %s: no mesh cost in the report: %v\n", s.Metadata.Name, err)
+		}
+		return
+	}
+	ss.doc.Scenarios[ss.curIndex].MeshCost = &cost
 }
 
 // PreparedProbe is a probe ready to run: where its requests go, how their

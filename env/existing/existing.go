@@ -30,6 +30,7 @@ import (
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/image"
 	"github.com/meshcheck/meshcheck/mesh"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -64,8 +65,11 @@ type config struct {
 	// DefaultProgrammedTimeout.
 	programmedTimeout time.Duration
 	pollInterval      time.Duration
-	log               *slog.Logger
-	errs              []error
+	// relistInterval is how often a programmed wait lists its proxies
+	// again; 0 means relistInterval.
+	relistInterval time.Duration
+	log            *slog.Logger
+	errs           []error
 }
 
 // WithKubeconfig reads the cluster from the kubeconfig file path, which
@@ -373,6 +377,13 @@ func (e *Env) checkIstio(ctx context.Context, where string) error {
 
 // Name implements env.Environment.
 func (e *Env) Name() string { return env.Existing }
+
+// MeshCost implements env.CostReader with kube.MeshCost: it needs the
+// permission to get nodes/proxy, which cluster-admin has and narrower
+// roles may not (the run then warns and reports no cost).
+func (e *Env) MeshCost(ctx context.Context, after string) (report.MeshCost, error) {
+	return kube.MeshCost(ctx, e.client.Kube, after)
+}
 
 // Emulated implements env.Environment: the mesh is real.
 func (e *Env) Emulated() bool { return false }

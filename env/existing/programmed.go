@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
@@ -69,15 +71,16 @@ func (e *Env) WaitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 	return e.waitProgrammed(ctx, s, step, p)
 }
 
-// waitProgrammed is WaitProgrammed with e.mu held.
+// waitProgrammed is WaitProgrammed with e.mu held. The wait lists the
+// vantage proxies again every relistInterval, so that a gateway replica
+// that becomes ready during the wait is checked too and one that goes away
+// no longer counts;
+// a proxy that was programmed stays counted (its routes only change with
+// the next step). A transient API error while listing (the API server
+// restarting, throttling, timing out, or no gateway pod ready yet during a
+// rollout) is retried until the programmed timeout; any other error ends
+// the wait at once.
 func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int, p scenario.Probe) error {
-	proxies, err := e.vantageProxies(ctx, s, step, p)
-	if err != nil {
-		return fmt.Errorf("probe %s: wait for the data plane: %w", p.Name, err)
-	}
-	if len(proxies) == 0 {
-		return nil
-	}
 	timeout := e.opts.programmedTimeout
 	if timeout == 0 {
 		timeout = DefaultProgrammedTimeout
@@ -86,6 +89,10 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 	if interval <= 0 {
 		interval = kube.DefaultPollInterval
 	}
+	relist := e.opts.relistInterval
+	if relist <= 0 {
+		relist = relistInterval
+	}
 	start := time.Now()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -93,37 +100,65 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 	// cannot outlast --programmed-timeout.
 	readCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// Each poll reads the proxies not yet programmed; a proxy that was
-	// stays counted (its routes only change with the next step).
-	lagging := map[string]string{} // proxy -> what it has
-	for _, v := range proxies {
-		lagging[v.String()] = "not read"
-	}
+	done := map[string]bool{}      // proxies seen programmed
+	lagging := map[string]string{} // proxy -> what it has, at the last poll
+	var (
+		proxies []vantageProxy
+		listed  time.Time // when proxies were listed
+		listErr error     // the last listing's error
+	)
 	for polls := 1; ; polls++ {
-		for _, v := range proxies {
-			name := v.String()
-			if _, ok := lagging[name]; !ok {
-				continue
+		var err error
+		if proxies == nil || time.Since(listed) >= relist {
+			// The listing has its own short deadline, not the wait's: a
+			// listing is quick or the API server is away, and the client's
+			// rate limiter refuses a call that would end past a deadline.
+			lctx, lcancel := context.WithTimeout(ctx, listTimeout)
+			var list []vantageProxy
+			if list, err = e.vantageProxies(lctx, s, step, p); err == nil {
+				proxies, listed = list, time.Now()
 			}
-			has, ok := e.programmed(readCtx, v)
-			switch {
-			case ok:
-				delete(lagging, name)
-			case readCtx.Err() != nil && polls > 1:
-				// The wait's end cut this read short: keep what the
-				// proxy had at the poll before.
-			default:
-				lagging[name] = has
-			}
+			lcancel()
 		}
-		if len(lagging) == 0 {
-			names := make([]string, len(proxies))
-			for i, v := range proxies {
-				names[i] = v.String()
+		switch {
+		case err == nil:
+			listErr = nil
+			if len(proxies) == 0 {
+				return nil
 			}
-			e.log.Info("data plane programmed", "probe", p.Name, "proxies", strings.Join(names, ", "),
-				"waited", time.Since(start).Round(time.Millisecond), "polls", polls)
-			return nil
+			now := map[string]string{}
+			for _, v := range proxies {
+				name := v.String()
+				if done[name] {
+					continue
+				}
+				has, ok := e.programmed(readCtx, v)
+				switch {
+				case ok:
+					done[name] = true
+				case readCtx.Err() != nil && lagging[name] != "":
+					// The wait's end cut this read short: keep what the
+					// proxy had at the poll before.
+					now[name] = lagging[name]
+				default:
+					now[name] = has
+				}
+			}
+			lagging = now
+			if len(lagging) == 0 {
+				names := make([]string, len(proxies))
+				for i, v := range proxies {
+					names[i] = v.String()
+				}
+				e.log.Info("data plane programmed", "probe", p.Name, "proxies", strings.Join(names, ", "),
+					"waited", time.Since(start).Round(time.Millisecond), "polls", polls)
+				return nil
+			}
+		case retryableListing(err):
+			e.log.Warn("listing the probe's proxies failed; retrying until the programmed timeout", "probe", p.Name, "error", err)
+			listErr = err
+		default:
+			return fmt.Errorf("probe %s: wait for the data plane: %w", p.Name, err)
 		}
 		next := time.NewTimer(interval)
 		select {
@@ -133,6 +168,9 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 		case <-deadline.C:
 			next.Stop()
 			var why []string
+			if listErr != nil {
+				why = append(why, fmt.Sprintf("the last poll could not list the proxies: %v", listErr))
+			}
 			for _, name := range slices.Sorted(maps.Keys(lagging)) {
 				why = append(why, fmt.Sprintf("proxy %s has: %s", name, lagging[name]))
 			}
@@ -141,6 +179,29 @@ func (e *Env) waitProgrammed(ctx context.Context, s *scenario.Scenario, step int
 		case <-next.C:
 		}
 	}
+}
+
+// relistInterval is how often a wait lists the vantage proxies again
+// while it polls them (at each poll after a failed listing); listTimeout
+// bounds one listing.
+const (
+	relistInterval = 5 * time.Second
+	listTimeout    = 10 * time.Second
+)
+
+// errNoReadyGateway says that no ingress gateway pod is ready: during a
+// rollout or a restart, a state that passes.
+var errNoReadyGateway = errors.New("no ready ingress gateway pod")
+
+// retryableListing says whether listing the vantage proxies may succeed
+// when tried again: the API server's transient answers (503, 500, 429,
+// timeouts; apimachinery's errors package), a connection it refused or
+// reset while restarting, and no gateway pod ready yet.
+func retryableListing(err error) bool {
+	return errors.Is(err, errNoReadyGateway) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsUnexpectedServerError(err) ||
+		utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // programmed reads v's route configurations and checks them; when they
@@ -240,7 +301,7 @@ func (e *Env) gatewayPods(ctx context.Context) ([]gatewayPod, error) {
 		out = append(out, gatewayPod{pod: pod.Name, port: target})
 	}
 	if len(out) == 0 && e.opts.ingressURL == "" {
-		return nil, errors.New("no ready ingress gateway pod behind Service " + svc.Namespace + "/" + svc.Name)
+		return nil, fmt.Errorf("%w behind Service %s/%s", errNoReadyGateway, svc.Namespace, svc.Name)
 	}
 	slices.SortFunc(out, func(a, b gatewayPod) int { return strings.Compare(a.pod, b.pod) })
 	return out, nil

@@ -3,6 +3,7 @@ package existing
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,10 +19,12 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/env/programmed"
@@ -328,4 +331,72 @@ func TestPropagateWaitsAfterTheRoutePhaseOnly(t *testing.T) {
 	if err := e.propagate(ctx, kube.PhaseRoute, nil); err != nil || a.count() != 1 || side.count() != 1 {
 		t.Fatalf("route phase: %v, gateway polled %d, sidecar %d; want each once", err, a.count(), side.count())
 	}
+}
+
+// TestWaitProgrammedRetriesListing: a transient API error while listing
+// the gateway pods (the API server restarting) is retried until the
+// programmed timeout; a gateway replica that becomes ready during the
+// wait is checked too; an error that no retry mends ends the wait at once.
+func TestWaitProgrammedRetriesListing(t *testing.T) {
+	good := routeDump(t, "http.8080", echoSplit(75, 25))
+	t.Run("transient errors then programmed", func(t *testing.T) {
+		admins := map[string]*admin{"istio-system/gw-a": {before: routeDump(t, "http.8080", nil), after: good, lagging: 1},
+			"istio-system/gw-b": {after: good}}
+		objs := gatewayCluster("gw-a", "gw-b")
+		unready := objs[2].(*corev1.Pod)
+		unready.Status.Conditions[0].Status = corev1.ConditionFalse
+		e, _, logs, s := waitEnv(t, admins, "", objs...)
+		e.opts.relistInterval = time.Nanosecond // every poll
+		cs := e.client.Kube.(*fake.Clientset)
+		lists := 0
+		cs.PrependReactor("list", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+			lists++
+			switch lists {
+			case 1, 2:
+				return true, nil, apierrors.NewServiceUnavailable("etcd leader changed")
+			case 4:
+				// gw-b becomes ready after the third poll, where gw-a
+				// still lagged.
+				ready := unready.DeepCopy()
+				ready.Status.Conditions[0].Status = corev1.ConditionTrue
+				if err := cs.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), ready, istioNamespace); err != nil {
+					t.Error(err)
+				}
+			}
+			return false, nil, nil
+		})
+		if err := e.waitProgrammed(t.Context(), s, 0, probe(t, s, mesh.Ingress)); err != nil {
+			t.Fatal(err)
+		}
+		if admins["istio-system/gw-a"].count() != 2 || admins["istio-system/gw-b"].count() != 1 {
+			t.Errorf("gw-a polled %d times, gw-b %d: want 2 and 1, gw-b once it became ready",
+				admins["istio-system/gw-a"].count(), admins["istio-system/gw-b"].count())
+		}
+		if !strings.Contains(logs.String(), "retrying until the programmed timeout") || !strings.Contains(logs.String(), "polls=4") {
+			t.Errorf("log %q: want the retries and the wait over 4 polls", logs)
+		}
+	})
+	t.Run("transient errors until the timeout", func(t *testing.T) {
+		e, _, _, s := waitEnv(t, map[string]*admin{"istio-system/gw-a": {after: good}}, "", gatewayCluster("gw-a")...)
+		e.client.Kube.(*fake.Clientset).PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewTooManyRequests("slow down", 1)
+		})
+		err := e.waitProgrammed(t.Context(), s, 0, probe(t, s, mesh.Ingress))
+		if err == nil || !strings.Contains(err.Error(), "not programmed after 1s") ||
+			!strings.Contains(err.Error(), "the last poll could not list the proxies: list ingress gateway pods: slow down") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("a lasting error ends the wait at once", func(t *testing.T) {
+		e, _, _, s := waitEnv(t, nil, "", gatewayCluster()...)
+		lists := 0
+		e.client.Kube.(*fake.Clientset).PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			lists++
+			return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New("no RBAC"))
+		})
+		err := e.waitProgrammed(t.Context(), s, 0, probe(t, s, mesh.Ingress))
+		if err == nil || !strings.Contains(err.Error(), "probe ingress: wait for the data plane: list ingress gateway pods") || lists != 1 {
+			t.Errorf("err = %v after %d listings, want the forbidden error after one", err, lists)
+		}
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/scenario"
 )
 
@@ -231,6 +232,7 @@ type Env struct {
 var (
 	_ env.Environment = (*Env)(nil)
 	_ env.Closer      = (*Env)(nil)
+	_ env.CostReader  = (*Env)(nil)
 )
 
 // Provision provisions the environment with the package's Provision: it
@@ -302,6 +304,11 @@ func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, err
 // (see existing.Env.VersionMap).
 func (e *Env) VersionMap(ctx context.Context, p scenario.Probe) (map[string]string, error) {
 	return e.cluster.VersionMap(ctx, p)
+}
+
+// MeshCost implements env.CostReader (see existing.Env.MeshCost).
+func (e *Env) MeshCost(ctx context.Context, after string) (report.MeshCost, error) {
+	return e.cluster.MeshCost(ctx, after)
 }
 
 // Teardown deletes what meshcheck applied for the scenario, and only that;

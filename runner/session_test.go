@@ -110,3 +110,35 @@ func TestNewSessionChecksOptions(t *testing.T) {
 		t.Errorf("error %v, want an input error about the output", err)
 	}
 }
+
+// TestSessionMeshCostAfterLastStep: MeshCost reads the cost only once the
+// scenario's last step is applied, and only while it is set up.
+func TestSessionMeshCostAfterLastStep(t *testing.T) {
+	e := &costEnv{fakeEnv: &fakeEnv{url: "http://127.0.0.1:1"}}
+	s := loadScenario(t)
+	ss, err := NewSession(e, []*scenario.Scenario{s}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ss.MeshCost(ctx, s) // not set up
+	if err := ss.Setup(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.Steps {
+		ss.MeshCost(ctx, s) // before the last step
+		if err := ss.Apply(ctx, s, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ss.MeshCost(ctx, s)
+	if err := ss.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.calls, ", "); got != "setup, apply 0, apply 1, apply 2, cost after undefined-subset, teardown" {
+		t.Errorf("calls: %s", got)
+	}
+	if c := ss.Report().Scenarios[0].MeshCost; c == nil || c.After != "undefined-subset" {
+		t.Errorf("mesh cost in the report: %+v", c)
+	}
+}

@@ -82,6 +82,12 @@ func TestMain(m *testing.M) {
 	// session stops, the feature's Teardown and the Finish function still
 	// run (deleting a cluster the run created).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal the default handling is back: a second
+		// Ctrl-C stops the suite at once, without cleaning up.
+		<-ctx.Done()
+		stop()
+	}()
 	testenv, err := e2eenv.NewWithContext(ctx, cfg)
 	if err != nil {
 		stop()

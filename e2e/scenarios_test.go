@@ -45,6 +45,10 @@ func (s *suite) feature(sc *scenario.Scenario) types.Feature {
 	var setupErr error
 	broke := false // an error stopped the scenario: no mesh cost
 	b = b.WithSetup("setup", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		if ctx.Err() != nil {
+			// Interrupted: nothing set up, nothing to tear down.
+			t.Skipf("interrupted before scenario %s: %v", name, context.Cause(ctx))
+		}
 		if setupErr = s.sess.Setup(ctx, sc); setupErr != nil {
 			if errors.Is(setupErr, env.ErrUnsupported) {
 				t.Logf("skipped: the %s environment cannot run scenario %s: %v", s.e.Name(), name, setupErr)

@@ -20,21 +20,23 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Vets every file, including those behind the `apiserver` and `controlplane`
-# build tags.
+# Vets every file, including those behind the `apiserver`, `controlplane`
+# and `e2e` build tags.
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags apiserver ./...
 	$(GO) vet -tags controlplane ./...
+	$(GO) vet -tags e2e ./...
 
 # Every test that runs without Docker: unit, simulation, loopback load,
 # fuzz seed corpora, the local end-to-end scenarios and the real API-server
 # tier (test-apiserver, in mk/apiserver.mk, builds kube-apiserver and etcd
 # into .cache/ first when they are missing) and the control-plane tier
 # (test-controlplane, in mk/controlplane.mk: real istiod and istioctl, built
-# into .cache/ when missing), after actionlint of the workflows and the race
-# run; last, the HTML report in headless Chromium (test-browser, mk/browser.mk).
-test: fmt-check vet lint-workflows race test-apiserver test-controlplane test-browser
+# into .cache/ when missing), after actionlint of the workflows, the race
+# run and the e2e suite in the local environment (e2e-local, mk/e2e.mk);
+# last, the HTML report in headless Chromium (test-browser, mk/browser.mk).
+test: fmt-check vet lint-workflows race e2e-local test-apiserver test-controlplane test-browser
 
 # The race detector over every package, with -short: the seeded simulations
 # and the seconds-long loopback tests skip (under -race they would take many
@@ -53,5 +55,6 @@ clean:
 	rm -rf bin
 
 # Topic fragments: verify, loadgen, local (demo), apiserver, controlplane,
-# kind (verify), lint (workflows), browser (the HTML report in Chromium).
+# kind (verify), e2e (the go test suite), lint (workflows), browser (the
+# HTML report in Chromium).
 include $(wildcard mk/*.mk)

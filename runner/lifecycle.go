@@ -31,25 +31,51 @@ const DefaultCloseTimeout = 5 * time.Minute
 // (env.ErrInvalidOptions), Interrupted when ctx ended, else
 // EnvironmentError.
 func Execute(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, opts Options) (report.Run, error) {
-	e, err := o.Open(ctx)
+	e, doc, err := Open(ctx, o, scenarios)
 	if err != nil {
-		doc := Plan(o.Name(), o.Emulated(), scenarios)
-		re := &Error{Kind: EnvironmentError, Err: err}
-		switch {
-		case errors.Is(err, env.ErrInvalidOptions):
-			re.Kind = InputError
-		case ctx.Err() != nil:
-			re.Kind = Interrupted
-		}
-		doc.Error = re.report()
 		if opts.Output != "" && opts.Output != report.FormatText && opts.Out != nil {
 			if werr := report.Write(opts.Out, opts.Output, doc); werr != nil {
-				return doc, errors.Join(re, fmt.Errorf("writing the report: %w", werr))
+				return doc, errors.Join(err, fmt.Errorf("writing the report: %w", werr))
 			}
 		}
-		return doc, re
+		return doc, err
 	}
 	run, err := Run(ctx, e, scenarios, opts)
+	return Close(ctx, e, run, err, opts)
+}
+
+// Open opens the environment o makes for a run of the scenarios. When it
+// cannot, the report it returns is the run's plan (its scenarios and steps)
+// with the error, and the error is an *Error: InputError when the user's
+// input is wrong (env.ErrInvalidOptions), Interrupted when ctx ended, else
+// EnvironmentError. Execute and the e2e suite open their environments with
+// it.
+func Open(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario) (env.Environment, report.Run, error) {
+	e, err := o.Open(ctx)
+	if err == nil {
+		return e, report.Run{}, nil
+	}
+	doc := Plan(o.Name(), o.Emulated(), scenarios)
+	re := &Error{Kind: EnvironmentError, Err: err}
+	switch {
+	case errors.Is(err, env.ErrInvalidOptions):
+		re.Kind = InputError
+	case ctx.Err() != nil:
+		re.Kind = Interrupted
+	}
+	doc.Error = re.report()
+	return nil, doc, re
+}
+
+// Close ends the lifecycle of e, an environment an env.Opener opened, after
+// a run that gave run and err: with Options.Debug after a failed run it has
+// the environment write its debug bundle, then it closes the environment
+// (env.Closer) with failed set when err is not nil or the verdict is not
+// PASS, bounded by Options.CloseTimeout and also after ctx ended; with
+// Options.Timings it adds the down phase to run. It returns run and err;
+// when err is nil and closing fails, that error (an EnvironmentError, also
+// in run's Error). Execute and the e2e suite end their runs with it.
+func Close(ctx context.Context, e env.Environment, run report.Run, err error, opts Options) (report.Run, error) {
 	debugBundle(ctx, e, run, err, opts)
 	c, ok := e.(env.Closer)
 	if !ok {

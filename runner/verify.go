@@ -64,18 +64,7 @@ func Verify(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, v
 			opts.Log.Error("writing the phase times failed", "error", perr)
 		}
 	}
-	var werrs []error
-	for _, f := range report.Formats {
-		name, ok := ReportFiles[f]
-		if !ok {
-			werrs = append(werrs, fmt.Errorf("report format %s has no file name in runner.ReportFiles", f))
-			continue
-		}
-		if werr := report.WriteFile(filepath.Join(vo.OutDir, name), f, run); werr != nil {
-			werrs = append(werrs, werr)
-		}
-	}
-	werr := errors.Join(werrs...)
+	werr := WriteReports(vo.OutDir, run)
 	if werr == nil && opts.Notices != nil {
 		fmt.Fprintf(opts.Notices, "meshcheck: reports written to %s\n", vo.OutDir)
 	}
@@ -88,4 +77,23 @@ func Verify(ctx context.Context, o env.Opener, scenarios []*scenario.Scenario, v
 		}
 	}
 	return run, err
+}
+
+// WriteReports writes run's report to dir in every format report.Formats
+// lists, one file per format named by ReportFiles, replacing files that
+// exist; dir must exist. Verify and the e2e suite write their reports with
+// it.
+func WriteReports(dir string, run report.Run) error {
+	var errs []error
+	for _, f := range report.Formats {
+		name, ok := ReportFiles[f]
+		if !ok {
+			errs = append(errs, fmt.Errorf("report format %s has no file name in runner.ReportFiles", f))
+			continue
+		}
+		if err := report.WriteFile(filepath.Join(dir, name), f, run); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

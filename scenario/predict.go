@@ -20,9 +20,13 @@ import (
 // prediction against an expectation with Prediction.Disagrees.
 
 // Config returns the routing model's view (mesh.NewConfig) of the objects in
-// effect after step (StateAt).
+// effect after step (StateAt), OpenFaaS Functions expanded to the
+// Deployments and Services that run them (ClusterObjects).
 func (s *Scenario) Config(step int) (mesh.Config, error) {
-	state := s.StateAt(step)
+	state, err := ClusterObjects(s.StateAt(step))
+	if err != nil {
+		return mesh.Config{}, fmt.Errorf("routing model of step %s: %w", s.stepName(step), err)
+	}
 	objs := make([]runtime.Object, len(state))
 	for i, o := range state {
 		objs[i] = o.Object

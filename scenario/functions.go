@@ -1,0 +1,67 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/meshcheck/meshcheck/backend/openfaas"
+)
+
+// ClusterObjects returns objs with every OpenFaaS Function replaced by the
+// Deployment and Service faas-netes creates for it (openfaas.Expand), in
+// its place and with its File and Line; the other objects are kept as they
+// are. It is what runs on a cluster for these manifests: the routing model,
+// the local environment and the API-server tiers read it. Raw of an
+// expanded object is nil (it has no text of its own).
+func ClusterObjects(objs []Object) ([]Object, error) {
+	out := make([]Object, 0, len(objs))
+	for _, o := range objs {
+		fn, ok := o.Object.(*openfaas.Function)
+		if !ok {
+			out = append(out, o)
+			continue
+		}
+		dep, svc, err := openfaas.Expand(fn, openfaas.Namespace(fn))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", o.File, o.Line, err)
+		}
+		for _, x := range []runtime.Object{dep, svc} {
+			out = append(out, Object{File: o.File, Line: o.Line, Object: x})
+		}
+	}
+	return out, nil
+}
+
+// Functions returns the OpenFaaS Functions among objs.
+func Functions(objs []Object) []*openfaas.Function {
+	var fns []*openfaas.Function
+	for _, o := range objs {
+		if fn, ok := o.Object.(*openfaas.Function); ok {
+			fns = append(fns, fn)
+		}
+	}
+	return fns
+}
+
+// validateFunction checks a decoded Function (openfaas.Validate) and
+// reports its first problem at the line of the field it names.
+func validateFunction(file string, d document, root *yaml.Node, fn *openfaas.Function) *Diagnostic {
+	es := openfaas.Validate(fn)
+	if len(es) == 0 {
+		return nil
+	}
+	e := es[0]
+	msg := e.Msg
+	if len(es) > 1 {
+		also := make([]string, 0, len(es)-1)
+		for _, x := range es[1:] {
+			also = append(also, x.Error())
+		}
+		msg += "; also " + strings.Join(also, "; ")
+	}
+	return docError(file, d, pathLine(root, e.Field), e.Field, "%s", msg)
+}

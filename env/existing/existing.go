@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,8 +27,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/env/openfaas"
 	"github.com/meshcheck/meshcheck/image"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
@@ -257,8 +260,11 @@ type Env struct {
 	applying int // the step Apply is making current, -1 when none
 	deployer *kube.Deployer
 	kinds    []schema.GroupVersionKind
-	ingress  *forward            // the port-forward to a gateway pod, when that is how it is reached
-	agents   map[string]*forward // namespace -> the port-forward to its agent
+	// functions deploys the scenario's OpenFaaS Functions through the
+	// gateway; nil unless its backend is openfaas.
+	functions *openfaas.Functions
+	ingress   *forward            // the port-forward to a gateway pod, when that is how it is reached
+	agents    map[string]*forward // namespace -> the port-forward to its agent
 }
 
 // forward is a port-forward the environment holds open across probes.
@@ -378,12 +384,24 @@ func (e *Env) Name() string { return env.Existing }
 func (e *Env) Emulated() bool { return false }
 
 // Setup creates the scenario's namespaces (labelled for injection where it
-// asks), or uses ones that exist.
+// asks), or uses ones that exist. A scenario whose backend is openfaas needs
+// OpenFaaS installed (the gateway Service in namespace openfaas): without
+// it Setup fails with an error wrapping env.ErrUnsupported that says what
+// is missing, and the run skips the scenario; with it Setup reaches the
+// gateway through a port-forward.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.scenario != nil {
 		return fmt.Errorf("existing environment: Setup of %s while %s is set up: tear it down first", s.Metadata.Name, e.scenario.Metadata.Name)
+	}
+	if s.Backend == scenario.BackendOpenFaaS {
+		if err := openfaas.CheckInstalled(ctx, e.client.Kube); err != nil {
+			if errors.Is(err, openfaas.ErrNotInstalled) {
+				return fmt.Errorf("scenario %s needs the OpenFaaS backend: %w: %w", s.Metadata.Name, env.ErrUnsupported, err)
+			}
+			return err
+		}
 	}
 	propagation := e.opts.propagation
 	if propagation == nil {
@@ -402,6 +420,8 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if err != nil {
 		return err
 	}
+	// Functions are the gateway's to delete (Teardown), not swept.
+	kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k.Group == fnapi.Group && k.Kind == fnapi.Kind })
 	e.scenario, e.deployer, e.kinds, e.step, e.applying = s, d, kinds, -1, -1
 	setup, err := kube.SetupChange(s).ReplaceImages(e.images.Replace)
 	if err != nil {
@@ -409,6 +429,13 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	}
 	if err := d.Apply(ctx, setup); err != nil {
 		return fmt.Errorf("set up %s: %w", s.Metadata.Name, err)
+	}
+	if s.Backend == scenario.BackendOpenFaaS {
+		f, err := openfaas.Connect(ctx, e.client, e.forwarder(), e.opts.readyTimeout, e.log)
+		if err != nil {
+			return fmt.Errorf("set up %s: %w", s.Metadata.Name, err)
+		}
+		e.functions = f
 	}
 	return nil
 }
@@ -428,13 +455,39 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 	if err != nil {
 		return err
 	}
+	rest, fc, err := kube.SplitFunctions(ch)
+	if err != nil {
+		return err
+	}
+	if (len(fc.Deploy) > 0 || len(fc.Delete) > 0) && e.functions == nil {
+		return fmt.Errorf("step %s: the scenario has OpenFaaS Functions but its spec.backend is not %s", s.Steps[step].Name, scenario.BackendOpenFaaS)
+	}
 	e.applying = step
-	err = e.deployer.Apply(ctx, ch)
+	err = e.applyStep(ctx, rest, fc)
 	e.applying = -1
 	if err != nil {
 		return fmt.Errorf("step %s: %w", s.Steps[step].Name, err)
 	}
 	e.step = step
+	return nil
+}
+
+// applyStep deploys the step's Functions through the gateway (ready before
+// any route can point at them), applies the rest make-before-break, and
+// then deletes the Functions the step removes (no route points at them any
+// more).
+func (e *Env) applyStep(ctx context.Context, rest kube.Change, fc kube.FunctionChange) error {
+	if len(fc.Deploy) > 0 {
+		if err := e.functions.Deploy(ctx, fc.Deploy); err != nil {
+			return err
+		}
+	}
+	if err := e.deployer.Apply(ctx, rest); err != nil {
+		return err
+	}
+	if len(fc.Delete) > 0 {
+		return e.functions.Delete(ctx, fc.Delete)
+	}
 	return nil
 }
 
@@ -488,6 +541,12 @@ func (e *Env) Teardown(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closeForwards()
+	if e.functions != nil {
+		if err := e.functions.Teardown(ctx); err != nil {
+			return fmt.Errorf("tear down %s: %w", e.scenario.Metadata.Name, err)
+		}
+		e.functions = nil
+	}
 	if e.deployer == nil {
 		e.scenario = nil
 		return nil

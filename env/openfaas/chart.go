@@ -30,6 +30,8 @@ import (
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 )
 
 // The pinned OpenFaaS chart: the newest `openfaas` entry of the chart
@@ -50,15 +52,15 @@ const (
 	ChartSourceCommit = "662ce9ce36ec4a32467773c308807bd5d58f5ae6"
 )
 
-// Where OpenFaaS is installed.
+// Where OpenFaaS is installed: backend/openfaas's names.
 const (
 	// Namespace holds the OpenFaaS control plane (the Helm release
 	// namespace).
-	Namespace = "openfaas"
+	Namespace = fnapi.GatewayNamespace
 	// FunctionNamespace holds the functions (the chart's functionNamespace;
 	// faas-netes CE refuses any other: pkg/handlers/deploy.go, "namespace
 	// must be").
-	FunctionNamespace = "openfaas-fn"
+	FunctionNamespace = fnapi.FunctionNamespace
 	// ReleaseName is the Helm release name the chart is rendered with.
 	ReleaseName = "openfaas"
 )

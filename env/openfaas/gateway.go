@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env/kube"
 )
 
@@ -25,7 +26,7 @@ import (
 const (
 	// GatewayPort is the gateway container's HTTP port (the chart's
 	// Service gateway, port 8080).
-	GatewayPort = 8080
+	GatewayPort = fnapi.GatewayPort
 	// BasicAuthSecret is the chart's Secret of the admin credentials, in
 	// Namespace (templates/secret.yaml).
 	BasicAuthSecret = "basic-auth"

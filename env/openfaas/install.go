@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env/kube"
 )
 
@@ -20,7 +21,7 @@ const InstallLabel = "backend.openfaas"
 
 // GatewayDeployment is the chart's gateway Deployment and Service in
 // Namespace.
-const GatewayDeployment = "gateway"
+const GatewayDeployment = fnapi.GatewayName
 
 // InstallOptions bound the install's waits.
 type InstallOptions struct {

@@ -377,6 +377,9 @@ func (e *Env) checkIstio(ctx context.Context, where string) error {
 	return nil
 }
 
+// Client is the environment's client of the cluster.
+func (e *Env) Client() *kube.Client { return e.client }
+
 // Name implements env.Environment.
 func (e *Env) Name() string { return env.Existing }
 

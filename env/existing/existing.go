@@ -223,6 +223,13 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 			return err
 		}
 	}
+	for _, s := range scenarios {
+		if s.Backend == scenario.BackendOpenFaaS {
+			if _, err := fmt.Fprintf(w, "# scenario %s needs OpenFaaS installed (Service %s in namespace %s); a run skips it otherwise\n", s.Metadata.Name, openfaas.GatewayDeployment, openfaas.Namespace); err != nil {
+				return err
+			}
+		}
+	}
 	return kube.WriteDryRuns(w, scenarios, images)
 }
 

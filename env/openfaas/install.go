@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -85,7 +84,7 @@ func Install(ctx context.Context, c *kube.Client, r Rendered, opts InstallOption
 	if err := d.Apply(ctx, kube.Change{Apply: hooks}); err != nil {
 		return fmt.Errorf("install OpenFaaS: pre-install hooks: %w", err)
 	}
-	if err := d.Apply(ctx, kube.Change{Apply: slices.Clone(r.Objects)}); err != nil {
+	if err := d.Apply(ctx, kube.Change{Apply: r.Objects}); err != nil {
 		return fmt.Errorf("install OpenFaaS: %w", err)
 	}
 	log.Info("OpenFaaS installed", "chart", Pinned.Name, "version", Pinned.Version, "namespace", Namespace)

@@ -20,7 +20,7 @@ import (
 type fakeGateway struct {
 	mu         sync.Mutex
 	readyAfter int
-	fns        map[string]json.RawMessage
+	fns        map[string][]byte
 	reads      map[string]int
 	calls      []string
 	fail       map[string]int // "METHOD path" -> status to answer
@@ -97,7 +97,7 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newFake(t *testing.T, readyAfter int) (*fakeGateway, *Gateway) {
 	t.Helper()
-	f := &fakeGateway{readyAfter: readyAfter, fns: map[string]json.RawMessage{}, reads: map[string]int{}, fail: map[string]int{}}
+	f := &fakeGateway{readyAfter: readyAfter, fns: map[string][]byte{}, reads: map[string]int{}, fail: map[string]int{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, &Gateway{URL: srv.URL, User: "admin", Password: "secret", HTTP: srv.Client(), Poll: time.Millisecond}

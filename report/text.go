@@ -112,6 +112,7 @@ func writeProbeStats(ew *errWriter, s loadgen.Stats) {
 	}
 	writeProbeSamples(ew, "errors", s.Errors, s.ErrorSamples)
 	writeProbeSamples(ew, "unclassified", s.Unclassified, s.UnclassifiedSamples)
+	writeProbeSamples(ew, "headers", s.Unmet, s.UnmetSamples)
 }
 
 // statsRows returns a probe's traffic as label and text: the rates, the

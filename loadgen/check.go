@@ -110,20 +110,24 @@ func (c HeaderCheck) IsZero() bool { return c.spec.In == "" }
 // Spec returns what c was made from.
 func (c HeaderCheck) Spec() HeaderCheckSpec { return c.spec }
 
-// String describes c in words: "x-b3-traceid present, x-forwarded-client-cert
-// ~ /URI=.../ (in body:headers)".
-func (c HeaderCheck) String() string {
-	if c.IsZero() {
+// String describes c in words (HeaderCheckSpec.String).
+func (c HeaderCheck) String() string { return c.spec.String() }
+
+// String describes the check in words: "headers x-b3-traceid present,
+// x-forwarded-client-cert ~ /URI=.../ (in body:headers)"; "" when it has
+// no In.
+func (s HeaderCheckSpec) String() string {
+	if s.In == "" {
 		return ""
 	}
 	var parts []string
-	for _, n := range c.present {
-		parts = append(parts, n+" present")
+	for _, n := range s.Present {
+		parts = append(parts, strings.ToLower(n)+" present")
 	}
-	for _, m := range c.match {
-		parts = append(parts, fmt.Sprintf("%s ~ /%s/", m.name, m.re))
+	for _, n := range slices.Sorted(maps.Keys(s.Match)) {
+		parts = append(parts, fmt.Sprintf("%s ~ /%s/", strings.ToLower(n), s.Match[n]))
 	}
-	return "headers " + strings.Join(parts, ", ") + " (in " + c.spec.In + ")"
+	return "headers " + strings.Join(parts, ", ") + " (in " + s.In + ")"
 }
 
 // unmet returns "" when the response meets c, else the first condition it

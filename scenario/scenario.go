@@ -1,10 +1,13 @@
 package scenario
 
 import (
+	"cmp"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -232,6 +235,28 @@ type Expect struct {
 	// FromConfig derives the weights from the scenario's Istio config with
 	// the routing model.
 	FromConfig bool
+	// Headers, when set, are header conditions every response must meet,
+	// alone or with Status (which is then 200 when not given): the share
+	// of responses with the status that meet them is judged as the status
+	// share is.
+	Headers *loadgen.HeaderCheckSpec
+}
+
+// defaultHeadersStatus is the status a header expectation without a
+// status expects.
+const defaultHeadersStatus = 200
+
+// HeaderCheck returns the loadgen check of the probe's header
+// expectation; the zero check when it has none.
+func (p Probe) HeaderCheck() (loadgen.HeaderCheck, error) {
+	if p.Expect.Headers == nil {
+		return loadgen.HeaderCheck{}, nil
+	}
+	c, err := loadgen.NewHeaderCheck(*p.Expect.Headers)
+	if err != nil {
+		return loadgen.HeaderCheck{}, fmt.Errorf("probe %s: expect.%w", p.Name, err)
+	}
+	return c, nil
 }
 
 // Expectation returns the verify expectation of the probe. fromConfig are
@@ -248,6 +273,9 @@ func (p Probe) Expectation(fromConfig []verify.Weight) verify.Expectation {
 	switch {
 	case p.Expect.FromConfig:
 		e.Weights = append([]verify.Weight(nil), fromConfig...)
+	case p.Expect.Headers != nil:
+		e.Status = cmp.Or(p.Expect.Status, defaultHeadersStatus)
+		e.Condition = p.Expect.Headers.String()
 	case p.Expect.Status != 0:
 		e.Status = p.Expect.Status
 	default:

@@ -80,6 +80,13 @@ type expectDoc struct {
 	Weights    *pairs[int] `yaml:"weights"`
 	Status     *int        `yaml:"status"`
 	FromConfig *bool       `yaml:"fromConfig"`
+	Headers    *headersDoc `yaml:"headers"`
+}
+
+type headersDoc struct {
+	In      *string        `yaml:"in"`
+	Present []string       `yaml:"present"`
+	Match   *pairs[string] `yaml:"match"`
 }
 
 // pair is one entry of a mapping whose keys are data (versions, header

@@ -425,6 +425,10 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 			return inputErr(fmt.Errorf("classify.by: %w", err))
 		}
 	}
+	check, err := p.HeaderCheck()
+	if err != nil {
+		return inputErr(err)
+	}
 	var versions loadgen.VersionMap
 	switch {
 	case p.Classify.PodLabel != "":
@@ -477,6 +481,7 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 			KeepAlive: true, Via: ep.Via, SettleTimeout: settle},
 		Classify: classifier,
 		Map:      versions,
+		Check:    check,
 	}, Expect: exp}
 	if p.Request.Body != "" {
 		lp.Load.Target.Body = []byte(p.Request.Body)

@@ -91,7 +91,10 @@ func crossCheck(s *Scenario, d *decoded, ds *diagnostics) {
 			}
 			continue
 		}
-		state := s.StateAt(i)
+		state, err := s.ClusterStateAt(i)
+		if err != nil {
+			continue // Model reported it
+		}
 		for _, f := range model.Lint() {
 			c.finding(state, f, st.Name)
 		}

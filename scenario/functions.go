@@ -36,6 +36,32 @@ func ClusterObjects(objs []Object) ([]Object, error) {
 	return out, nil
 }
 
+// BackendObjects returns the objects the scenario's backend installs
+// that routing depends on, for the routing model and the emulation: for
+// BackendOpenFaaS the chart's gateway (openfaas.Gateway); none for
+// BackendNone. They carry the scenario file and the line of spec.backend.
+func (s *Scenario) BackendObjects() []Object {
+	if s.Backend != BackendOpenFaaS {
+		return nil
+	}
+	var out []Object
+	for _, obj := range openfaas.Gateway() {
+		out = append(out, Object{File: s.File, Line: s.lines["spec.backend"], Object: obj})
+	}
+	return out
+}
+
+// ClusterStateAt returns what runs on a cluster after step: the backend's
+// objects (BackendObjects), then the objects in effect (StateAt) with
+// every Function expanded (ClusterObjects).
+func (s *Scenario) ClusterStateAt(step int) ([]Object, error) {
+	state, err := ClusterObjects(s.StateAt(step))
+	if err != nil {
+		return nil, fmt.Errorf("step %s: %w", s.stepName(step), err)
+	}
+	return append(s.BackendObjects(), state...), nil
+}
+
 // Functions returns the OpenFaaS Functions among objs.
 func Functions(objs []Object) []*openfaas.Function {
 	var fns []*openfaas.Function

@@ -19,13 +19,14 @@ import (
 // and every environment call Config, Model or Predict, and judge a
 // prediction against an expectation with Prediction.Disagrees.
 
-// Config returns the routing model's view (mesh.NewConfig) of the objects in
-// effect after step (StateAt), OpenFaaS Functions expanded to the
-// Deployments and Services that run them (ClusterObjects).
+// Config returns the routing model's view (mesh.NewConfig) of what runs
+// after step (ClusterStateAt: the backend's objects, and the objects in
+// effect with OpenFaaS Functions expanded to their Deployments and
+// Services).
 func (s *Scenario) Config(step int) (mesh.Config, error) {
-	state, err := ClusterObjects(s.StateAt(step))
+	state, err := s.ClusterStateAt(step)
 	if err != nil {
-		return mesh.Config{}, fmt.Errorf("routing model of step %s: %w", s.stepName(step), err)
+		return mesh.Config{}, fmt.Errorf("routing model: %w", err)
 	}
 	objs := make([]runtime.Object, len(state))
 	for i, o := range state {
@@ -263,7 +264,10 @@ func (pr Prediction) Notes(p Probe, exp verify.Expectation) []string {
 		notes = append(notes, fmt.Sprintf("the config predicts %s, not the expected %s: %s",
 			pr.Text(), expectedText(exp), pr.Why()))
 	}
-	if pr.Unlabelled > 0 {
+	if h := p.Expect.Headers; h != nil {
+		notes = append(notes, fmt.Sprintf("every response with status %d must show %s", exp.Status, strings.TrimPrefix(h.String(), "headers ")))
+	}
+	if pr.Unlabelled > 0 && (len(exp.Weights) > 0 || p.Expect.FromConfig) {
 		notes = append(notes, fmt.Sprintf("%s of requests reach pods without label %s; their responses cannot be classified",
 			percent(pr.Unlabelled), pr.Label))
 	}

@@ -246,6 +246,12 @@ type Expect struct {
 // status expects.
 const defaultHeadersStatus = 200
 
+// HeadersCondition is the verify condition of a header expectation: its
+// status line reads "status 200 with headers". What the headers must show
+// is in the probe's notes (Prediction.Notes), and each failed condition,
+// with the value seen, in the traffic's samples.
+const HeadersCondition = "headers"
+
 // HeaderCheck returns the loadgen check of the probe's header
 // expectation; the zero check when it has none.
 func (p Probe) HeaderCheck() (loadgen.HeaderCheck, error) {
@@ -275,7 +281,7 @@ func (p Probe) Expectation(fromConfig []verify.Weight) verify.Expectation {
 		e.Weights = append([]verify.Weight(nil), fromConfig...)
 	case p.Expect.Headers != nil:
 		e.Status = cmp.Or(p.Expect.Status, defaultHeadersStatus)
-		e.Condition = p.Expect.Headers.String()
+		e.Condition = HeadersCondition
 	case p.Expect.Status != 0:
 		e.Status = p.Expect.Status
 	default:

@@ -153,10 +153,15 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 		return errors.New("local environment: Setup called again before Teardown")
 	}
 	for i := range s.Steps {
-		if err := validate(s.StateAt(i)); err != nil {
+		state, err := clusterState(s, i)
+		if err != nil {
+			return err
+		}
+		if err := validate(state); err != nil {
 			return fmt.Errorf("step %s: %w", s.Steps[i].Name, err)
 		}
 	}
+	logBackend(e.log, s)
 	e.sourceNS = s.SourceNamespace()
 	ing, err := startServer(http.HandlerFunc(e.serveIngress), e.log)
 	if err != nil {
@@ -181,7 +186,10 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 	if step < 0 || step >= len(s.Steps) {
 		return fmt.Errorf("local environment: step %d: the scenario has steps 0 to %d", step, len(s.Steps)-1)
 	}
-	objs := s.StateAt(step)
+	objs, err := clusterState(s, step)
+	if err != nil {
+		return err
+	}
 	cfg, err := s.Config(step)
 	if err != nil {
 		return fmt.Errorf("%w: %w", env.ErrUnsupported, err)

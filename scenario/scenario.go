@@ -185,7 +185,7 @@ type Probe struct {
 	// ServiceAccount, for a probe from mesh, is the ServiceAccount (in the
 	// source namespace) whose identity the probe's requests carry, as a pod
 	// running as that account would; "" means the agent's own account
-	// (AgentServiceAccount).
+	// (AgentServiceAccount). See SourceIdentity.
 	ServiceAccount string
 	// Request says what to send.
 	Request Request

@@ -498,6 +498,16 @@ func (r *reader) probe(pd *probeDoc, field string, defaults Settings) Probe {
 	default:
 		r.errorf(join(field, "from"), "%q: want ingress (through the ingress gateway) or mesh (from a pod with a sidecar)", *pd.From)
 	}
+	if pd.ServiceAccount != nil {
+		switch sa := *pd.ServiceAccount; {
+		case p.From == mesh.Ingress:
+			r.errorf(join(field, "serviceAccount"), "%q: only a probe from mesh runs as a ServiceAccount (an ingress probe's requests carry the ingress gateway's identity)", sa)
+		case !dnsLabel.MatchString(sa):
+			r.errorf(join(field, "serviceAccount"), "%q: %s", sa, dnsLabelRule)
+		default:
+			p.ServiceAccount = sa
+		}
+	}
 	if pd.Request == nil {
 		r.missing(field, "request", fields)
 	} else if p.From != "" {

@@ -37,6 +37,7 @@
 //	      probes:                          # checks run once the step is in effect
 //	        - name: ingress                # DNS label, unique in the step
 //	          from: ingress                # ingress | mesh
+//	          serviceAccount: control      # mesh only: send as this ServiceAccount of the source namespace
 //	          request:
 //	            host: echo.local           # ingress: Host header, no port
 //	            path: /echo                # ingress: path (and query)
@@ -59,7 +60,13 @@
 // inside the scenario folder (no "..", and no symbolic link leading out),
 // ending in .yaml or .yml. An ingress probe gives host and path (the
 // environment knows the ingress address); a probe from mesh gives the whole
-// url, http only (the sidecar adds mTLS itself).
+// url, http only (the sidecar adds mTLS itself). A probe from mesh runs as
+// the in-mesh agent's ServiceAccount (meshcheck-agent) in the source
+// namespace unless serviceAccount names another (a DNS label): its requests
+// then carry that account's mTLS identity,
+// spiffe://cluster.local/ns/<source namespace>/sa/<serviceAccount>, as a
+// pod running as it would, which is what an AuthorizationPolicy's
+// principals match.
 //
 // With neither classify.podLabel nor classify.values, the classified value is
 // the version itself. With expect.fromConfig the versions are the values of

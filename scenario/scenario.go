@@ -185,6 +185,11 @@ type Probe struct {
 	// From is where requests come from: the ingress gateway or a pod in
 	// the mesh.
 	From mesh.Vantage
+	// ServiceAccount, for a probe from mesh, is the ServiceAccount (in the
+	// source namespace) whose identity the probe's requests carry, as a pod
+	// running as that account would; "" means the agent's own account
+	// (AgentServiceAccount). See SourceIdentity.
+	ServiceAccount string
 	// Request says what to send.
 	Request Request
 	// Classify says how a response names the version that answered.

@@ -53,12 +53,13 @@ type stepDoc struct {
 }
 
 type probeDoc struct {
-	Name        *string      `yaml:"name"`
-	From        *string      `yaml:"from"`
-	Request     *requestDoc  `yaml:"request"`
-	Classify    *classifyDoc `yaml:"classify"`
-	Expect      *expectDoc   `yaml:"expect"`
-	settingsDoc `yaml:",inline"`
+	Name           *string      `yaml:"name"`
+	From           *string      `yaml:"from"`
+	ServiceAccount *string      `yaml:"serviceAccount"`
+	Request        *requestDoc  `yaml:"request"`
+	Classify       *classifyDoc `yaml:"classify"`
+	Expect         *expectDoc   `yaml:"expect"`
+	settingsDoc    `yaml:",inline"`
 }
 
 type requestDoc struct {

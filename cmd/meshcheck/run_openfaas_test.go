@@ -41,3 +41,18 @@ func TestRunOpenFaaSHeadersFail(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHelloOpenFaaSLocal: tutorials 000/001 with their function
+// platform; the split between the per-version proxies moves as in
+// scenarios/hello, each proxy's answer coming from its function through
+// the OpenFaaS gateway.
+func TestRunHelloOpenFaaSLocal(t *testing.T) {
+	code, out, errOut := runExec(t, "run", "../../scenarios/hello-openfaas", "--env", "local", "--rate", runRate())
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	titles, results := verdicts(out)
+	if len(titles) != 6 || strings.Count(strings.Join(results, " "), "PASS") != 6 {
+		t.Errorf("want 6 verdict tables, all PASS (3 steps x ingress, in-mesh); got %q %q\n%s", titles, results, out)
+	}
+}

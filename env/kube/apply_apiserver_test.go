@@ -223,7 +223,33 @@ func TestScenarios(t *testing.T) {
 			if err != nil || len(again.Deleted) != 0 {
 				t.Errorf("second cleanup deleted %v (%v), want nothing", again.Deleted, err)
 			}
+			finishNamespaces(t, srv, s)
 		})
+	}
+}
+
+// finishNamespaces does what the namespace controller, which the test
+// server lacks, does with a deleted namespace: it deletes what is left in
+// the scenario's namespaces (the simulated workloads' pods) and finalizes
+// them, so that a later scenario with the same ones (openfaas and
+// openfaas-fn) starts from empty namespaces.
+func finishNamespaces(t *testing.T, srv *apiservertest.Server, s *scenario.Scenario) {
+	t.Helper()
+	for _, n := range s.Namespaces {
+		if err := srv.Kube.CoreV1().Pods(n.Name).DeleteCollection(t.Context(), metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+			t.Fatalf("delete the pods of namespace %s: %v", n.Name, err)
+		}
+		ns, err := srv.Kube.CoreV1().Namespaces().Get(t.Context(), n.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Spec.Finalizers = nil
+		if _, err := srv.Kube.CoreV1().Namespaces().Finalize(t.Context(), ns, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("finalize namespace %s: %v", n.Name, err)
+		}
 	}
 }
 

@@ -10,9 +10,12 @@ import (
 	"strings"
 
 	apinetworking "istio.io/api/networking/v1alpha3"
+	apisecurity "istio.io/api/security/v1beta1"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	securityv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +36,10 @@ type Workload struct {
 	Labels map[string]string
 	// Replica is the pod's index within its Deployment or StatefulSet.
 	Replica int
+	// ServiceAccount is the pod's spec.serviceAccountName; NewConfig sets
+	// "default" when the manifest leaves it empty, as Kubernetes does. It is
+	// the workload's mTLS identity (Identity).
+	ServiceAccount string
 }
 
 // Config is the cluster state the model reads. NewConfig builds it from
@@ -49,6 +56,10 @@ type Config struct {
 	VirtualServices []*networkingv1.VirtualService
 	// DestinationRules are the Istio DestinationRules.
 	DestinationRules []*networkingv1.DestinationRule
+	// AuthorizationPolicies are the Istio AuthorizationPolicies.
+	AuthorizationPolicies []*securityv1.AuthorizationPolicy
+	// PeerAuthentications are the Istio PeerAuthentications.
+	PeerAuthentications []*securityv1.PeerAuthentication
 }
 
 // IngressGateway is the workload behind the ingress vantage: the pod of
@@ -59,6 +70,9 @@ var IngressGateway = Workload{
 	Namespace:  rootNamespace,
 	Deployment: "istio-ingressgateway",
 	Labels:     map[string]string{"istio": "ingressgateway", "app": "istio-ingressgateway"},
+	// The istio/gateway Helm chart and istioctl's default profile run the
+	// gateway as this ServiceAccount.
+	ServiceAccount: "istio-ingressgateway-service-account",
 }
 
 // rootNamespace is Istio's default root configuration namespace (meshConfig
@@ -113,8 +127,10 @@ func PodName(deployment string, replica int) string {
 // Pods are taken as they are (unless they have terminated or report
 // Ready=False). Istio networking objects of API versions v1, v1beta1 and
 // v1alpha3 are accepted and converted to v1 (all three share the istio.io/api
-// v1alpha3 spec messages). Kinds the model does not use (Namespace,
-// ServiceAccount, ConfigMap, AuthorizationPolicy, ...) are skipped. Kinds
+// v1alpha3 spec messages); so are security AuthorizationPolicies and
+// PeerAuthentications of v1 and v1beta1 (which share the istio.io/api
+// security/v1beta1 messages). Kinds the model does not use (Namespace,
+// ServiceAccount, ConfigMap, RequestAuthentication, ...) are skipped. Kinds
 // that change routing but are not modelled (ServiceEntry, Sidecar,
 // EnvoyFilter, WorkloadEntry, WorkloadGroup, ReplicaSet, DaemonSet) are an
 // error rather than a silently wrong model. An object without a namespace is
@@ -176,6 +192,10 @@ func objectMeta(obj runtime.Object) (string, metav1.Object, error) {
 		return "VirtualService", o.(metav1.Object), nil
 	case *networkingv1.DestinationRule, *networkingv1beta1.DestinationRule, *networkingv1alpha3.DestinationRule:
 		return "DestinationRule", o.(metav1.Object), nil
+	case *securityv1.AuthorizationPolicy, *securityv1beta1.AuthorizationPolicy:
+		return "AuthorizationPolicy", o.(metav1.Object), nil
+	case *securityv1.PeerAuthentication, *securityv1beta1.PeerAuthentication:
+		return "PeerAuthentication", o.(metav1.Object), nil
 	case *appsv1.ReplicaSet, *appsv1.DaemonSet:
 		m := o.(metav1.Object)
 		return "", nil, fmt.Errorf("%T %s/%s: the routing model expands Deployments, StatefulSets and Pods only; "+
@@ -206,7 +226,7 @@ func (c *Config) add(obj runtime.Object, ns string) error {
 		}
 		c.Workloads = append(c.Workloads, Workload{
 			Name: o.Name, Namespace: ns, Deployment: podOwner(o),
-			Labels: maps.Clone(o.Labels),
+			Labels: maps.Clone(o.Labels), ServiceAccount: serviceAccount(o.Spec.ServiceAccountName),
 		})
 	case *appsv1.Deployment:
 		n, err := replicas(o.Spec.Replicas)
@@ -217,6 +237,7 @@ func (c *Config) add(obj runtime.Object, ns string) error {
 			c.Workloads = append(c.Workloads, Workload{
 				Name: PodName(o.Name, r), Namespace: ns, Deployment: o.Name,
 				Labels: maps.Clone(o.Spec.Template.Labels), Replica: r,
+				ServiceAccount: serviceAccount(o.Spec.Template.Spec.ServiceAccountName),
 			})
 		}
 	case *appsv1.StatefulSet:
@@ -228,6 +249,7 @@ func (c *Config) add(obj runtime.Object, ns string) error {
 			c.Workloads = append(c.Workloads, Workload{
 				Name: o.Name + "-" + strconv.Itoa(r), Namespace: ns, Deployment: o.Name,
 				Labels: maps.Clone(o.Spec.Template.Labels), Replica: r,
+				ServiceAccount: serviceAccount(o.Spec.Template.Spec.ServiceAccountName),
 			})
 		}
 	case *networkingv1.Gateway:
@@ -248,8 +270,25 @@ func (c *Config) add(obj runtime.Object, ns string) error {
 		c.DestinationRules = append(c.DestinationRules, destinationRuleV1(o.ObjectMeta, &o.Spec, ns))
 	case *networkingv1alpha3.DestinationRule:
 		c.DestinationRules = append(c.DestinationRules, destinationRuleV1(o.ObjectMeta, &o.Spec, ns))
+	case *securityv1.AuthorizationPolicy:
+		c.AuthorizationPolicies = append(c.AuthorizationPolicies, authorizationPolicyV1(o.ObjectMeta, &o.Spec, ns))
+	case *securityv1beta1.AuthorizationPolicy:
+		c.AuthorizationPolicies = append(c.AuthorizationPolicies, authorizationPolicyV1(o.ObjectMeta, &o.Spec, ns))
+	case *securityv1.PeerAuthentication:
+		c.PeerAuthentications = append(c.PeerAuthentications, peerAuthenticationV1(o.ObjectMeta, &o.Spec, ns))
+	case *securityv1beta1.PeerAuthentication:
+		c.PeerAuthentications = append(c.PeerAuthentications, peerAuthenticationV1(o.ObjectMeta, &o.Spec, ns))
 	}
 	return nil
+}
+
+// serviceAccount is the pod's ServiceAccount: Kubernetes' ServiceAccount
+// admission controller sets "default" when spec.serviceAccountName is empty.
+func serviceAccount(name string) string {
+	if name == "" {
+		return "default"
+	}
+	return name
 }
 
 // replicas reads spec.replicas: Kubernetes defaults it to 1.
@@ -324,6 +363,22 @@ func destinationRuleV1(meta metav1.ObjectMeta, spec *apinetworking.DestinationRu
 	return out
 }
 
+func authorizationPolicyV1(meta metav1.ObjectMeta, spec *apisecurity.AuthorizationPolicy, ns string) *securityv1.AuthorizationPolicy {
+	out := &securityv1.AuthorizationPolicy{TypeMeta: metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "AuthorizationPolicy"}}
+	meta.DeepCopyInto(&out.ObjectMeta)
+	out.Namespace = ns
+	spec.DeepCopyInto(&out.Spec)
+	return out
+}
+
+func peerAuthenticationV1(meta metav1.ObjectMeta, spec *apisecurity.PeerAuthentication, ns string) *securityv1.PeerAuthentication {
+	out := &securityv1.PeerAuthentication{TypeMeta: metav1.TypeMeta{APIVersion: "security.istio.io/v1", Kind: "PeerAuthentication"}}
+	meta.DeepCopyInto(&out.ObjectMeta)
+	out.Namespace = ns
+	spec.DeepCopyInto(&out.Spec)
+	return out
+}
+
 // sort orders Kubernetes objects by namespace/name and Istio objects as
 // istiod does: by creation time, then name, then namespace
 // (pilot/pkg/model/config.go configCompareByCreationTime). The order decides
@@ -340,6 +395,12 @@ func (c *Config) sort() {
 	slices.SortStableFunc(c.Gateways, func(a, b *networkingv1.Gateway) int { return compareIstio(&a.ObjectMeta, &b.ObjectMeta) })
 	slices.SortStableFunc(c.VirtualServices, func(a, b *networkingv1.VirtualService) int { return compareIstio(&a.ObjectMeta, &b.ObjectMeta) })
 	slices.SortStableFunc(c.DestinationRules, func(a, b *networkingv1.DestinationRule) int { return compareIstio(&a.ObjectMeta, &b.ObjectMeta) })
+	slices.SortStableFunc(c.AuthorizationPolicies, func(a, b *securityv1.AuthorizationPolicy) int {
+		return compareIstio(&a.ObjectMeta, &b.ObjectMeta)
+	})
+	slices.SortStableFunc(c.PeerAuthentications, func(a, b *securityv1.PeerAuthentication) int {
+		return compareIstio(&a.ObjectMeta, &b.ObjectMeta)
+	})
 }
 
 func compareNsName(a, b *metav1.ObjectMeta) int {

@@ -10,6 +10,8 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	securityv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,6 +63,14 @@ func decode(t testing.TB, docs string) []runtime.Object {
 			obj = &networkingv1beta1.DestinationRule{}
 		case "networking.istio.io/v1alpha3/DestinationRule":
 			obj = &networkingv1alpha3.DestinationRule{}
+		case "security.istio.io/v1/AuthorizationPolicy":
+			obj = &securityv1.AuthorizationPolicy{}
+		case "security.istio.io/v1beta1/AuthorizationPolicy":
+			obj = &securityv1beta1.AuthorizationPolicy{}
+		case "security.istio.io/v1/PeerAuthentication":
+			obj = &securityv1.PeerAuthentication{}
+		case "security.istio.io/v1beta1/PeerAuthentication":
+			obj = &securityv1beta1.PeerAuthentication{}
 		case "networking.istio.io/v1/ServiceEntry":
 			obj = &networkingv1.ServiceEntry{}
 		default:

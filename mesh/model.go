@@ -108,6 +108,9 @@ type Model struct {
 	gws      []*gwInfo
 	gwByKey  map[string]*gwInfo
 
+	authz     []*authzPolicy // in Config order (creation time)
+	peerAuths []*peerAuth    // in Config order (creation time)
+
 	ingressProxy proxy
 	ingress      *table
 
@@ -130,6 +133,12 @@ func New(cfg Config) *Model {
 	m := &Model{gwByKey: map[string]*gwInfo{}, services: map[string]*service{}}
 	m.indexServices(cfg)
 	m.indexIstio(cfg)
+	for _, p := range cfg.AuthorizationPolicies {
+		m.authz = append(m.authz, compileAuthz(p))
+	}
+	for _, p := range cfg.PeerAuthentications {
+		m.peerAuths = append(m.peerAuths, indexPeerAuth(p))
+	}
 	m.ingressProxy = proxy{vantage: Ingress, namespace: IngressGateway.Namespace, labels: maps.Clone(IngressGateway.Labels)}
 	m.ingress = m.buildIngressTable()
 	namespaces := map[string]bool{defaultNamespace: true, rootNamespace: true}

@@ -64,6 +64,9 @@ type Scenario struct {
 	Name  string   `json:"name"`
 	Title string   `json:"title,omitempty"`
 	Steps []string `json:"steps"`
+	// Skipped, when set, says why the scenario did not run (such as an
+	// environment without the function backend it needs).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Error is the error that stopped a run, and where it happened.

@@ -193,17 +193,10 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	if err == nil {
 		for i, s := range scenarios {
 			if err = r.scenario(ctx, i, s); err != nil {
-				if !opts.SkipUnsupported || ctx.Err() != nil || !errors.Is(err, env.ErrUnsupported) {
+				if !r.skips(ctx, err) {
 					break
 				}
-				reason := err
-				if re := (*Error)(nil); errors.As(err, &re) {
-					reason = re.Err
-				}
-				r.log.Warn("scenario skipped: not supported by the environment", "scenario", s.Metadata.Name, "environment", e.Name(), "error", reason)
-				if opts.Notices != nil {
-					fmt.Fprintf(opts.Notices, "meshcheck: scenario %s skipped, the %s environment cannot run it: %v\n", s.Metadata.Name, e.Name(), reason)
-				}
+				r.skip(i, s, err)
 				err = nil
 			}
 		}
@@ -386,6 +379,37 @@ func (r *run) scenario(ctx context.Context, si int, s *scenario.Scenario) (err e
 	return nil
 }
 
+// skips reports whether a scenario's error skips it rather than ending the
+// run: an environment that cannot provide its backend
+// (env.ErrBackendUnavailable) always does, any other env.ErrUnsupported
+// with Options.SkipUnsupported; never after an interruption.
+func (r *run) skips(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	return errors.Is(err, env.ErrBackendUnavailable) || (r.opts.SkipUnsupported && errors.Is(err, env.ErrUnsupported))
+}
+
+// skip records that scenario i was skipped and why: in the log, on
+// Notices and in the report's scenario.
+func (r *run) skip(i int, s *scenario.Scenario, err error) {
+	reason := err
+	if re := (*Error)(nil); errors.As(err, &re) {
+		reason = re.Err
+	}
+	what := fmt.Sprintf("the %s environment cannot run it: %v", r.env.Name(), reason)
+	if errors.Is(err, env.ErrBackendUnavailable) {
+		what = fmt.Sprintf("it needs backend %s: %v", s.Backend, reason)
+	}
+	r.log.Warn("scenario skipped", "scenario", s.Metadata.Name, "environment", r.env.Name(), "error", reason)
+	if r.opts.Notices != nil {
+		fmt.Fprintf(r.opts.Notices, "meshcheck: scenario %s skipped, %s\n", s.Metadata.Name, what)
+	}
+	if i < len(r.doc.Scenarios) {
+		r.doc.Scenarios[i].Skipped = what
+	}
+}
+
 // envError classifies an environment's error.
 func envError(ctx context.Context, err error, scenarioName, step, probe string) error {
 	kind := EnvironmentError
@@ -424,6 +448,10 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 		if classifier, err = loadgen.ParseClassifier(p.Classify.By); err != nil {
 			return inputErr(fmt.Errorf("classify.by: %w", err))
 		}
+	}
+	check, err := p.HeaderCheck()
+	if err != nil {
+		return inputErr(err)
 	}
 	var versions loadgen.VersionMap
 	switch {
@@ -477,6 +505,7 @@ func (r *run) probe(ctx context.Context, si int, s *scenario.Scenario, step int,
 			KeepAlive: true, Via: ep.Via, SettleTimeout: settle},
 		Classify: classifier,
 		Map:      versions,
+		Check:    check,
 	}, Expect: exp}
 	if p.Request.Body != "" {
 		lp.Load.Target.Body = []byte(p.Request.Body)

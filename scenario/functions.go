@@ -36,6 +36,79 @@ func ClusterObjects(objs []Object) ([]Object, error) {
 	return out, nil
 }
 
+// BackendObjects returns the objects the scenario's backend installs
+// that routing depends on, for the routing model and the emulation: for
+// BackendOpenFaaS the chart's gateway (openfaas.Gateway); none for
+// BackendNone. They carry the scenario file and the line of spec.backend.
+func (s *Scenario) BackendObjects() []Object {
+	if s.Backend != BackendOpenFaaS {
+		return nil
+	}
+	var out []Object
+	for _, obj := range openfaas.Gateway() {
+		out = append(out, Object{File: s.File, Line: s.lines["spec.backend"], Object: obj})
+	}
+	return out
+}
+
+// ClusterStateAt returns what runs on a cluster after step: the backend's
+// objects (BackendObjects), then the objects in effect (StateAt) with
+// every Function expanded (ClusterObjects).
+func (s *Scenario) ClusterStateAt(step int) ([]Object, error) {
+	state, err := ClusterObjects(s.StateAt(step))
+	if err != nil {
+		return nil, fmt.Errorf("step %s: %w", s.stepName(step), err)
+	}
+	return append(s.BackendObjects(), state...), nil
+}
+
+// backendManifest names the manifest WithBackendEmulated adds: the
+// backend's own objects, as its installer would create them.
+const backendManifest = "(backend openfaas: the chart's gateway)"
+
+// WithBackendEmulated returns a copy of s that needs no function backend:
+// Backend is BackendNone, the backend's objects (BackendObjects) are
+// applied by the first step as one more manifest, before the scenario's
+// own, and every Function of every step's manifests is replaced by the
+// Deployment and Service faas-netes creates for it (ClusterObjects). It
+// is how a tier with an API server but no backend (the API-server and
+// control-plane tiers) runs a scenario with one; s itself is not changed.
+// A scenario without a backend is returned as it is.
+func (s *Scenario) WithBackendEmulated() (*Scenario, error) {
+	if s.Backend == BackendNone {
+		return s, nil
+	}
+	out := *s
+	out.Backend = BackendNone
+	out.Steps = make([]Step, len(s.Steps))
+	expand := func(ms []Manifest) ([]Manifest, error) {
+		var res []Manifest
+		for _, m := range ms {
+			objs, err := ClusterObjects(m.Objects)
+			if err != nil {
+				return nil, err
+			}
+			res = append(res, Manifest{File: m.File, Objects: objs})
+		}
+		return res, nil
+	}
+	for i, st := range s.Steps {
+		apply, err := expand(st.Apply)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		del, err := expand(st.Delete)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		if i == 0 {
+			apply = append([]Manifest{{File: backendManifest, Objects: s.BackendObjects()}}, apply...)
+		}
+		out.Steps[i] = Step{Name: st.Name, Apply: apply, Delete: del, Probes: st.Probes}
+	}
+	return &out, nil
+}
+
 // Functions returns the OpenFaaS Functions among objs.
 func Functions(objs []Object) []*openfaas.Function {
 	var fns []*openfaas.Function

@@ -396,9 +396,9 @@ func (e *Env) Emulated() bool { return false }
 // Setup creates the scenario's namespaces (labelled for injection where it
 // asks), or uses ones that exist. A scenario whose backend is openfaas needs
 // OpenFaaS installed (the gateway Service in namespace openfaas): without
-// it Setup fails with an error wrapping env.ErrUnsupported that says what
-// is missing, and the run skips the scenario; with it Setup reaches the
-// gateway through a port-forward.
+// it Setup fails with env.BackendUnavailable, saying what is missing, and
+// the run skips the scenario; with it Setup reaches the gateway through a
+// port-forward.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -408,7 +408,7 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if s.Backend == scenario.BackendOpenFaaS {
 		if err := openfaas.CheckInstalled(ctx, e.client.Kube); err != nil {
 			if errors.Is(err, openfaas.ErrNotInstalled) {
-				return fmt.Errorf("scenario %s needs the OpenFaaS backend: %w: %w", s.Metadata.Name, env.ErrUnsupported, err)
+				return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
 			}
 			return err
 		}

@@ -124,8 +124,8 @@ func installGatewayObjects(t *testing.T, srv *apiservertest.Server) {
 }
 
 // TestOpenFaaSBackend: a scenario with backend openfaas on a cluster
-// without the gateway is skipped (env.ErrUnsupported naming what is
-// missing) having created nothing; with the gateway its Functions go to
+// without the gateway is skipped (env.ErrBackendUnavailable naming what
+// is missing) having created nothing; with the gateway its Functions go to
 // the gateway's API before the step's objects are applied, are never
 // applied as objects, and are deleted on teardown.
 func TestOpenFaaSBackend(t *testing.T) {
@@ -150,8 +150,8 @@ func TestOpenFaaSBackend(t *testing.T) {
 	}
 
 	err = e.Setup(ctx, s)
-	if !errors.Is(err, env.ErrUnsupported) || !strings.Contains(err.Error(), "no Service gateway in namespace openfaas") {
-		t.Fatalf("Setup without OpenFaaS = %v, want env.ErrUnsupported naming the gateway Service", err)
+	if !errors.Is(err, env.ErrBackendUnavailable) || !strings.Contains(err.Error(), "backend openfaas is not available in environment existing: OpenFaaS is not installed: no Service gateway in namespace openfaas") {
+		t.Fatalf("Setup without OpenFaaS = %v, want env.ErrBackendUnavailable naming the gateway Service", err)
 	}
 	if _, err := srv.Kube.CoreV1().Namespaces().Get(ctx, "openfaas-fn", metav1.GetOptions{}); err == nil {
 		t.Error("a skipped Setup created namespace openfaas-fn")

@@ -45,7 +45,7 @@ func TestDryRunShowsTheOpenFaaSInstall(t *testing.T) {
 #     directFunctions: true
 #   generateBasicAuth: true
 #   istio:
-#     mtls: true
+#     mtls: false
 #   openfaasPro: false
 ---
 # scenario fnsplit, setup: phase make: apply Namespace openfaas-fn

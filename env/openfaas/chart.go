@@ -91,8 +91,12 @@ func (p Pin) URL() string { return p.Repository + p.Archive() }
 //   - openfaasPro=false: Community Edition.
 //   - gateway.directFunctions=true: the gateway calls the function's Service,
 //     so the mesh, not faas-netes, balances (README "Service meshes").
-//   - istio.mtls=true: templates/istio-mtls.yaml adds a STRICT
-//     PeerAuthentication named default in both namespaces, nothing else.
+//   - istio.mtls=false: with true, templates/istio-mtls.yaml adds a STRICT
+//     PeerAuthentication named default in both namespaces and nothing else;
+//     the README says Istio needs OpenFaaS Pro, so CE's mTLS is the
+//     scenario's own: scenarios apply those same PeerAuthentications
+//     (scenarios/openfaas manifests/mtls.yaml), where the routing model
+//     sees them, and objects of the install could not be theirs too.
 //   - functionNamespace=openfaas-fn.
 //   - exposeServices=false: no NodePort Service; meshcheck reaches the
 //     gateway through a port-forward.
@@ -104,7 +108,7 @@ func Values() map[string]any {
 		"exposeServices":    false,
 		"generateBasicAuth": true,
 		"gateway":           map[string]any{"directFunctions": true},
-		"istio":             map[string]any{"mtls": true},
+		"istio":             map[string]any{"mtls": false},
 	}
 }
 

@@ -69,13 +69,13 @@ func TestRenderAppliesValues(t *testing.T) {
 		t.Fatalf("pre-install hooks = %v, want Secret openfaas/basic-auth", byRef(r.PreInstall))
 	}
 	objs := byRef(r.Objects)
-	for _, want := range []string{"Deployment openfaas/gateway", "Service openfaas/gateway", "PeerAuthentication openfaas/default", "PeerAuthentication openfaas-fn/default"} {
+	for _, want := range []string{"Deployment openfaas/gateway", "Service openfaas/gateway"} {
 		if objs[want] == nil {
 			t.Errorf("rendered objects lack %s: %v", want, objs)
 		}
 	}
-	if len(objs) != 4 {
-		t.Errorf("rendered %d objects, want 4 (NOTES.txt dropped): %v", len(objs), objs)
+	if len(objs) != 2 {
+		t.Errorf("rendered %d objects, want 2 (NOTES.txt dropped, no PeerAuthentication with istio.mtls=false): %v", len(objs), objs)
 	}
 	env := map[string]string{}
 	cs, _, _ := unstructured.NestedSlice(objs["Deployment openfaas/gateway"].Object, "spec", "template", "spec", "containers")
@@ -91,15 +91,18 @@ func TestRenderAppliesValues(t *testing.T) {
 		t.Errorf("first object is %s, want the Service (releaseutil.InstallOrder)", r.Objects[0].GetKind())
 	}
 
-	off := Values()
-	off["istio"] = map[string]any{"mtls": false}
-	r, err = Render(ch, off)
+	// istio.mtls=true renders the STRICT PeerAuthentications the scenarios
+	// apply themselves.
+	on := Values()
+	on["istio"] = map[string]any{"mtls": true}
+	r, err = Render(ch, on)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for ref := range byRef(r.Objects) {
-		if strings.HasPrefix(ref, "PeerAuthentication") {
-			t.Errorf("istio.mtls=false rendered %s", ref)
+	objs = byRef(r.Objects)
+	for _, want := range []string{"PeerAuthentication openfaas/default", "PeerAuthentication openfaas-fn/default"} {
+		if objs[want] == nil {
+			t.Errorf("istio.mtls=true did not render %s: %v", want, objs)
 		}
 	}
 }

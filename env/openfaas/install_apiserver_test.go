@@ -53,7 +53,11 @@ func TestInstallAppliesRenderedChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Render(ch, Values())
+	// istio.mtls=true, unlike Values(), so that the tier applies the
+	// chart's PeerAuthentications (Istio's CRDs are served here) too.
+	vals := Values()
+	vals["istio"] = map[string]any{"mtls": true}
+	r, err := Render(ch, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +107,7 @@ func TestInstallAppliesRenderedChart(t *testing.T) {
 
 	// Installing again changes nothing: above all the hook's random
 	// password stays what the running gateway read.
-	r2, err := Render(ch, Values())
+	r2, err := Render(ch, vals)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -396,9 +396,10 @@ func (e *Env) Emulated() bool { return false }
 // Setup creates the scenario's namespaces (labelled for injection where it
 // asks), or uses ones that exist. A scenario whose backend is openfaas needs
 // OpenFaaS installed (the gateway Service in namespace openfaas): without
-// it Setup fails with env.BackendUnavailable, saying what is missing, and
-// the run skips the scenario; with it Setup reaches the gateway through a
-// port-forward.
+// it, or with Functions whose images are meshcheck's local ones (which CE
+// refuses: openfaas.CheckPublicImages), Setup fails with
+// env.BackendUnavailable, saying why, and the run skips the scenario;
+// otherwise Setup reaches the gateway through a port-forward.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -411,6 +412,13 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 				return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
 			}
 			return err
+		}
+		fns, err := kube.Functions(s, e.images.Replace)
+		if err != nil {
+			return err
+		}
+		if err := openfaas.CheckPublicImages(fns); err != nil {
+			return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
 		}
 	}
 	propagation := e.opts.propagation

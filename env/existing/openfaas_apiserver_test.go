@@ -3,12 +3,14 @@
 package existing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,6 +165,15 @@ func TestOpenFaaSBackend(t *testing.T) {
 	installGatewayObjects(t, srv)
 	// The gateway pod becomes ready through the simulated controllers.
 	waitPodReady(t, srv, "openfaas", "app=gateway")
+	// meshcheck's local images (no --image-registry): CE would refuse them.
+	err = e.Setup(ctx, s)
+	if !errors.Is(err, env.ErrBackendUnavailable) || !strings.Contains(err.Error(), "image meshcheck.local/fixture:v0.1.0 is loaded into the nodes, in no registry") {
+		t.Fatalf("Setup with local images = %v, want env.ErrBackendUnavailable naming the image", err)
+	}
+	if err := e.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = publicImages(s)
 	if err := e.Setup(ctx, s); err != nil {
 		t.Fatalf("Setup with OpenFaaS = %v", err)
 	}
@@ -208,4 +219,22 @@ func waitPodReady(t *testing.T, srv *apiservertest.Server, ns, selector string) 
 		}
 	}
 	t.Fatalf("no ready pod %s in %s", selector, ns)
+}
+
+// publicImages returns s with its Functions' images moved out of
+// meshcheck's local registry, which OpenFaaS CE refuses.
+func publicImages(s *scenario.Scenario) *scenario.Scenario {
+	out := *s
+	out.Steps = slices.Clone(s.Steps)
+	for i := range out.Steps {
+		out.Steps[i].Apply = slices.Clone(out.Steps[i].Apply)
+		for j := range out.Steps[i].Apply {
+			m := &out.Steps[i].Apply[j]
+			m.Objects = slices.Clone(m.Objects)
+			for k := range m.Objects {
+				m.Objects[k].Raw = bytes.ReplaceAll(m.Objects[k].Raw, []byte("meshcheck.local/fixture"), []byte("ghcr.io/example/fixture"))
+			}
+		}
+	}
+	return &out
 }

@@ -316,9 +316,20 @@ func (e *Env) Emulated() bool { return false }
 
 // Setup creates the scenario's namespaces (see existing.Env.Setup). Before
 // the first scenario whose spec.backend is openfaas it installs OpenFaaS on
-// the cluster (installOpenFaaS).
+// the cluster (installOpenFaaS); a scenario whose Functions run meshcheck's
+// local images, which OpenFaaS CE refuses, is skipped first
+// (env.BackendUnavailable).
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if s.Backend == scenario.BackendOpenFaaS {
+		// kind has only meshcheck's local images, which CE refuses: skip
+		// before installing anything.
+		fns, err := kube.Functions(s, nil)
+		if err != nil {
+			return err
+		}
+		if err := openfaas.CheckPublicImages(fns); err != nil {
+			return env.BackendUnavailable(env.Kind, s.Backend, err.Error())
+		}
 		if err := e.installOpenFaaS(ctx); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
 		}

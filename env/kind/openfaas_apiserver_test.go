@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/env/openfaas"
@@ -124,10 +126,26 @@ func TestOpenFaaSScenarioOnKind(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v\nlogs:\n%s", err, w.logs)
 	}
-	s, _, err := scenario.Load("../kube/testdata/openfaas")
+	local, _, err := scenario.Load("../kube/testdata/openfaas")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// meshcheck's local images: CE would refuse them, so the scenario is
+	// skipped before anything is downloaded or installed.
+	err = e.Setup(ctx, local)
+	if !errors.Is(err, env.ErrBackendUnavailable) || !strings.Contains(err.Error(), "backend openfaas is not available in environment kind: OpenFaaS CE deploys only public images") || !strings.Contains(err.Error(), "function hello-v1's image meshcheck.local/fixture:v0.1.0") {
+		t.Fatalf("Setup with local images = %v, want env.ErrBackendUnavailable naming the function and its image", err)
+	}
+	if got := j.take(); len(got) != 0 {
+		t.Errorf("a skipped scenario reached %q", got)
+	}
+	if _, err := srv.Kube.CoreV1().Namespaces().Get(ctx, openfaas.Namespace, metav1.GetOptions{}); err == nil {
+		t.Error("a skipped scenario installed OpenFaaS")
+	}
+	if err := e.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := publicImages(local)
 	if err := e.Setup(ctx, s); err != nil {
 		t.Fatalf("Setup = %v", err)
 	}
@@ -182,4 +200,22 @@ func TestOpenFaaSScenarioOnKind(t *testing.T) {
 	if err := e.Close(ctx, false); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// publicImages returns s with its Functions' images moved out of
+// meshcheck's local registry, which OpenFaaS CE refuses.
+func publicImages(s *scenario.Scenario) *scenario.Scenario {
+	out := *s
+	out.Steps = slices.Clone(s.Steps)
+	for i := range out.Steps {
+		out.Steps[i].Apply = slices.Clone(out.Steps[i].Apply)
+		for j := range out.Steps[i].Apply {
+			m := &out.Steps[i].Apply[j]
+			m.Objects = slices.Clone(m.Objects)
+			for k := range m.Objects {
+				m.Objects[k].Raw = bytes.ReplaceAll(m.Objects[k].Raw, []byte("meshcheck.local/fixture"), []byte("ghcr.io/example/fixture"))
+			}
+		}
+	}
+	return &out
 }

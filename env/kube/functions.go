@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshcheck/meshcheck/backend/openfaas"
+	"github.com/meshcheck/meshcheck/scenario"
 )
 
 // IsFunction reports whether obj is an OpenFaaS Function
@@ -80,4 +81,25 @@ func describeFunction(fn *openfaas.Function) string {
 		labels = append(labels, k+"="+d.Labels[k])
 	}
 	return fmt.Sprintf("function %s in namespace %s: image %s, labels %s", d.Service, d.Namespace, d.Image, strings.Join(labels, ","))
+}
+
+// Functions returns every OpenFaaS Function the scenario's steps deploy,
+// with images replaced as replace says.
+func Functions(s *scenario.Scenario, replace map[string]string) ([]*openfaas.Function, error) {
+	var fns []*openfaas.Function
+	for i := range s.Steps {
+		ch, err := StepChange(s, i)
+		if err == nil {
+			ch, err = ch.ReplaceImages(replace)
+		}
+		if err != nil {
+			return nil, err
+		}
+		_, fc, err := SplitFunctions(ch)
+		if err != nil {
+			return nil, err
+		}
+		fns = append(fns, fc.Deploy...)
+	}
+	return fns, nil
 }

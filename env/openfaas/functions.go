@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 
 	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/image"
 )
 
 // ErrNotInstalled marks a cluster without the OpenFaaS gateway.
@@ -29,6 +31,23 @@ func CheckInstalled(ctx context.Context, client kubernetes.Interface) error {
 	}
 	if err != nil {
 		return fmt.Errorf("look for the OpenFaaS gateway Service %s/%s: %w", Namespace, GatewayDeployment, err)
+	}
+	return nil
+}
+
+// CheckPublicImages refuses functions whose image is one of meshcheck's own
+// local images (image.Registry, loaded into the kind nodes and in no
+// registry): faas-netes CE checks before each deploy that the image's
+// manifest can be read anonymously from its registry, and otherwise answers
+// 400 "the Community Edition license agreement only allows public images"
+// (pkg/handlers/validate.go, isAnonymous); it also pulls every function
+// image with imagePullPolicy Always (pkg/handlers/deploy.go).
+func CheckPublicImages(fns []*fnapi.Function) error {
+	for _, f := range fns {
+		if strings.HasPrefix(f.Spec.Image, image.Registry+"/") {
+			return fmt.Errorf("OpenFaaS CE deploys only public images (faas-netes refuses others: \"the Community Edition license agreement only allows public images\"), and function %s's image %s is loaded into the nodes, in no registry: push meshcheck's images to a public registry and run with --env existing --image-registry",
+				f.Spec.Name, f.Spec.Image)
+		}
 	}
 	return nil
 }

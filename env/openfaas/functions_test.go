@@ -104,3 +104,16 @@ func TestConnectNamesWhatIsMissing(t *testing.T) {
 		t.Errorf("CheckInstalled = %v", err)
 	}
 }
+
+func TestCheckPublicImages(t *testing.T) {
+	pub := function("hello-v1", "v1")
+	local := function("hello-v2", "v2")
+	local.Spec.Image = "meshcheck.local/fixture:v0.1.0"
+	if err := CheckPublicImages([]*fnapi.Function{pub}); err != nil {
+		t.Errorf("CheckPublicImages(registry image) = %v", err)
+	}
+	err := CheckPublicImages([]*fnapi.Function{pub, local})
+	if err == nil || !strings.Contains(err.Error(), "function hello-v2's image meshcheck.local/fixture:v0.1.0") || !strings.Contains(err.Error(), "only allows public images") {
+		t.Errorf("CheckPublicImages(local image) = %v, want the function, its image and CE's refusal named", err)
+	}
+}

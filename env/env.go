@@ -10,6 +10,7 @@ package env
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"time"
@@ -72,6 +73,35 @@ type Endpoint struct {
 // for): the scenario, not the environment, has to change, or another
 // environment be used.
 var ErrUnsupported = errors.New("not supported by this environment")
+
+// ErrBackendUnavailable marks the error of an environment that cannot
+// provide the function backend a scenario needs (scenario.Backend, such as
+// OpenFaaS on a cluster without it): the scenario is skipped, with the
+// reason, and the run goes on. It matches ErrUnsupported too
+// (errors.Is); make one with BackendUnavailable.
+var ErrBackendUnavailable error = backendUnavailable{}
+
+type backendUnavailable struct{}
+
+func (backendUnavailable) Error() string {
+	return "the scenario's function backend is not available in this environment"
+}
+
+// Is makes errors.Is(ErrBackendUnavailable, ErrUnsupported) true.
+func (backendUnavailable) Is(target error) bool { return target == ErrUnsupported }
+
+// BackendUnavailable returns the error an environment's Setup returns when
+// it cannot provide backend b: "backend openfaas is not available in
+// environment kind: <why>", matching ErrBackendUnavailable and
+// ErrUnsupported.
+func BackendUnavailable(environment string, b scenario.Backend, why string) error {
+	return &backendError{msg: fmt.Sprintf("backend %s is not available in environment %s: %s", b, environment, why)}
+}
+
+type backendError struct{ msg string }
+
+func (e *backendError) Error() string { return e.msg }
+func (e *backendError) Unwrap() error { return ErrBackendUnavailable }
 
 // ErrInvalidOptions marks an error about the options given to an
 // environment (a bad flag value, a kubeconfig context that does not exist):

@@ -54,7 +54,7 @@ func NewSink(exp verify.Expectation) (*Sink, error) {
 // Judge implements loadgen.Sink: it observes r and reports whether the
 // verdict is decided.
 func (s *Sink) Judge(r loadgen.Record) bool {
-	return s.eng.Observe(verify.Observation{Status: r.Status, Version: r.Version}) != verify.Inconclusive
+	return s.eng.Observe(verify.Observation{Status: r.Status, Version: r.Version, Unmet: r.Unmet != ""}) != verify.Inconclusive
 }
 
 // Result is the verdict so far.

@@ -40,6 +40,8 @@ type AgentSpec struct {
 	Via         string     `json:"via,omitempty"`
 	Classify    string     `json:"classify,omitempty"`
 	Map         VersionMap `json:"map,omitempty"`
+	// Check is the probe's HeaderCheck, when it has one.
+	Check *HeaderCheckSpec `json:"check,omitempty"`
 }
 
 // specOf returns the agent spec of p, with p's option defaults filled in.
@@ -47,6 +49,10 @@ func specOf(p Probe) AgentSpec {
 	o := p.Options.withDefaults()
 	s := AgentSpec{Target: p.Target, Rate: o.Rate, MaxRequests: o.MaxRequests, Timeout: o.Timeout.String(),
 		KeepAlive: o.KeepAlive, MaxWorkers: o.MaxWorkers, MaxBody: o.MaxBody, Classify: p.Classify.String(), Map: p.Map}
+	if !p.Check.IsZero() {
+		spec := p.Check.Spec()
+		s.Check = &spec
+	}
 	if o.Duration > 0 {
 		s.Duration = o.Duration.String()
 	}
@@ -185,7 +191,13 @@ func (s AgentSpec) resolve(l AgentLimits) (agentRun, error) {
 			return agentRun{}, err
 		}
 	}
-	return agentRun{target: s.Target, options: o, recorder: newRecorder(c, s.Map)}, nil
+	var check HeaderCheck
+	if s.Check != nil {
+		if check, err = NewHeaderCheck(*s.Check); err != nil {
+			return agentRun{}, err
+		}
+	}
+	return agentRun{target: s.Target, options: o, recorder: newRecorder(c, s.Map).withCheck(check)}, nil
 }
 
 func specDuration(field, s string, missing time.Duration) (time.Duration, error) {

@@ -133,6 +133,7 @@ type judgedProbe struct {
 	Options  Options
 	Classify Classifier
 	Map      VersionMap
+	Check    HeaderCheck
 	Expect   verify.Expectation
 }
 
@@ -141,7 +142,7 @@ type judgedProbe struct {
 func (p judgedProbe) load() Probe {
 	o := p.Options
 	o.SettleAnyStatus = p.Expect.Status != 0
-	return Probe{Target: p.Target, Options: o, Classify: p.Classify, Map: p.Map}
+	return Probe{Target: p.Target, Options: o, Classify: p.Classify, Map: p.Map, Check: p.Check}
 }
 
 // outcome is a judged run: the verdict and the traffic behind it.
@@ -155,7 +156,7 @@ type outcome struct {
 type engineSink struct{ eng *verify.Engine }
 
 func (s engineSink) Judge(r Record) bool {
-	return s.eng.Observe(verify.Observation{Status: r.Status, Version: r.Version}) != verify.Inconclusive
+	return s.eng.Observe(verify.Observation{Status: r.Status, Version: r.Version, Unmet: r.Unmet != ""}) != verify.Inconclusive
 }
 
 // runJudged runs p with an engine for p.Expect as its Sink.

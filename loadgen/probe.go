@@ -242,6 +242,9 @@ type Probe struct {
 	// Map turns raw classified values into versions; nil takes raw values
 	// as versions.
 	Map VersionMap
+	// Check, when set, tests each response's headers; a response that
+	// fails it carries the failed condition in Record.Unmet.
+	Check HeaderCheck
 }
 
 // Validate checks the whole probe.

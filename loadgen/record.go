@@ -68,6 +68,9 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 	// Unclassified says why a successful response has no version.
 	Unclassified string `json:"unclassified,omitempty"`
+	// Unmet, for a probe with a HeaderCheck, is the first condition a
+	// response failed, with the value seen; "" when it met them all.
+	Unmet string `json:"unmet,omitempty"`
 	// Body is an excerpt of the body of an error or unclassified response:
 	// the first 8 of its status (or of the unclassified), then the 16th,
 	// 32nd, 64th, ...
@@ -95,6 +98,8 @@ func (r Record) validate() error {
 		return fmt.Errorf("version %q is not a version name", r.Version)
 	case r.Version != "" && r.Unclassified != "":
 		return errors.New("a record has a version or an unclassified reason, not both")
+	case r.Unmet != "" && r.Status == 0:
+		return errors.New("status 0 (no response) has no headers to check: it cannot carry an unmet header condition")
 	}
 	switch r.Phase {
 	case "", PhaseSettle, PhaseJudged, PhaseAfter:
@@ -114,6 +119,8 @@ type recorder struct {
 	// short, gets samples, and a million errors only about 25 excerpts.
 	errors       [600]sampler
 	unclassified sampler
+	check        HeaderCheck
+	unmet        sampler
 }
 
 // sampler decides which records of one kind carry a body excerpt. Results
@@ -140,6 +147,12 @@ func (s *sampler) take(seq uint64) bool {
 
 func newRecorder(c Classifier, m VersionMap) *recorder {
 	return &recorder{classify: c, versions: m}
+}
+
+// withCheck makes rc test every response with c.
+func (rc *recorder) withCheck(c HeaderCheck) *recorder {
+	rc.check = c
+	return rc
 }
 
 // record classifies one result. It is called from one goroutine.
@@ -170,6 +183,12 @@ func (rc *recorder) record(res *vegeta.Result) Record {
 			if rc.unclassified.take(res.Seq) {
 				r.Body = truncate(string(res.Body), maxSampleBytes)
 			}
+		}
+	}
+	if r.Status != 0 && !rc.check.IsZero() {
+		r.Unmet = truncate(rc.check.unmet(r.Status, res.Headers, res.Body), maxTextBytes)
+		if r.Unmet != "" && r.Body == "" && rc.unmet.take(res.Seq) {
+			r.Body = truncate(string(res.Body), maxSampleBytes)
 		}
 	}
 	return r

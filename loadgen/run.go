@@ -94,7 +94,7 @@ func Run(ctx context.Context, p Probe, sink Sink, opts ...RunOption) (Stats, err
 	if cfg.onProgress != nil {
 		tick = func() { cfg.onProgress(f.progress(start)) }
 	}
-	reason := attack(ctx, p.Target, o, newRecorder(p.Classify, p.Map), func(r Record) StopReason {
+	reason := attack(ctx, p.Target, o, newRecorder(p.Classify, p.Map).withCheck(p.Check), func(r Record) StopReason {
 		if ctx.Err() != nil && f.stop == "" {
 			// Canceled: what completes now was aborted, not answered.
 			f.stop = StopCanceled

@@ -82,6 +82,10 @@ type Stats struct {
 	// ErrorSamples and UnclassifiedSamples hold up to 5 distinct kinds each.
 	ErrorSamples        []Sample
 	UnclassifiedSamples []Sample
+	// Unmet counts responses that failed the probe's HeaderCheck;
+	// UnmetSamples holds up to 5 distinct failed conditions.
+	Unmet        int64
+	UnmetSamples []Sample
 }
 
 // statsJSON is the JSON form of Stats: durations in seconds and milliseconds.
@@ -99,6 +103,8 @@ type statsJSON struct {
 	LatencyMs           latencyMillis `json:"latencyMs"`
 	ErrorSamples        []Sample      `json:"errorSamples"`
 	UnclassifiedSamples []Sample      `json:"unclassifiedSamples"`
+	Unmet               int64         `json:"unmet,omitempty"`
+	UnmetSamples        []Sample      `json:"unmetSamples,omitempty"`
 	Settle              settleJSON    `json:"settle"`
 }
 
@@ -130,6 +136,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		LatencyMs: latencyMillis{Mean: ms(s.Latency.Mean), P50: ms(s.Latency.P50), P90: ms(s.Latency.P90),
 			P99: ms(s.Latency.P99), Max: ms(s.Latency.Max)},
 		ErrorSamples: s.ErrorSamples, UnclassifiedSamples: s.UnclassifiedSamples,
+		Unmet: s.Unmet, UnmetSamples: s.UnmetSamples,
 		Settle: settleJSON{Requests: s.Settle.Requests, DurationSeconds: s.Settle.Duration.Seconds(), StatusCodes: s.Settle.StatusCodes},
 	}
 	if j.Settle.StatusCodes == nil {
@@ -160,6 +167,7 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 		Latency: Latency{Mean: fromMs(j.LatencyMs.Mean), P50: fromMs(j.LatencyMs.P50), P90: fromMs(j.LatencyMs.P90),
 			P99: fromMs(j.LatencyMs.P99), Max: fromMs(j.LatencyMs.Max)},
 		ErrorSamples: j.ErrorSamples, UnclassifiedSamples: j.UnclassifiedSamples,
+		Unmet: j.Unmet, UnmetSamples: j.UnmetSamples,
 		Settle: SettleStats{Requests: j.Settle.Requests, Duration: time.Duration(math.Round(j.Settle.DurationSeconds * 1e9)),
 			StatusCodes: j.Settle.StatusCodes},
 	}
@@ -179,6 +187,8 @@ type statsBuilder struct {
 	hist         histogram
 	errSamples   []Sample
 	unclSamples  []Sample
+	unmet        int64
+	unmetSamples []Sample
 }
 
 func (b *statsBuilder) add(r Record) {
@@ -204,6 +214,10 @@ func (b *statsBuilder) add(r Record) {
 	case r.Unclassified != "":
 		b.unclassified++
 		b.unclSamples = addSample(b.unclSamples, r.Status, r.Unclassified, r.Body)
+	}
+	if r.Unmet != "" {
+		b.unmet++
+		b.unmetSamples = addSample(b.unmetSamples, r.Status, r.Unmet, r.Body)
 	}
 }
 
@@ -239,6 +253,7 @@ func (b *statsBuilder) stats(reason StopReason, rateAsked float64) Stats {
 		RateAsked: rateAsked, RateAchieved: b.rate(), Requests: b.requests, Ignored: b.ignored,
 		Started: b.first, Stopped: reason, StatusCodes: map[int]int64{}, Errors: b.errors, Unclassified: b.unclassified,
 		ErrorSamples: append([]Sample(nil), b.errSamples...), UnclassifiedSamples: append([]Sample(nil), b.unclSamples...),
+		Unmet: b.unmet, UnmetSamples: append([]Sample(nil), b.unmetSamples...),
 	}
 	for k, v := range b.codes {
 		s.StatusCodes[k] = v

@@ -236,7 +236,7 @@ func newHTMLProbe(id, heading string, p Probe) htmlProbe {
 			label   string
 			n       int64
 			samples []loadgen.Sample
-		}{{"errors", s.Errors, s.ErrorSamples}, {"unclassified", s.Unclassified, s.UnclassifiedSamples}} {
+		}{{"errors", s.Errors, s.ErrorSamples}, {"unclassified", s.Unclassified, s.UnclassifiedSamples}, {"headers", s.Unmet, s.UnmetSamples}} {
 			if set.n > 0 {
 				hp.Samples = append(hp.Samples, newHTMLSamples(set.label, set.n, set.samples))
 			}

@@ -68,6 +68,9 @@ type Scenario struct {
 	// clusters; nil when not read (the local environment emulates the
 	// mesh, and reading can fail: the run then warns).
 	MeshCost *MeshCost `json:"meshCost,omitempty"`
+	// Skipped, when set, says why the scenario did not run (such as an
+	// environment without the function backend it needs).
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Error is the error that stopped a run, and where it happened.

@@ -47,6 +47,11 @@ func WriteSummary(w io.Writer, r Run) error {
 	c := r.counts()
 	ew.printf("%-13s%s: %s (%d PASS, %d FAIL, %d INCONCLUSIVE) in environment %s\n", "summary", r.Verdict,
 		plural(int64(len(r.Probes)), "probe"), c[verify.Pass], c[verify.Fail], c[verify.Inconclusive], r.where())
+	for _, s := range r.Scenarios {
+		if s.Skipped != "" {
+			ew.printf("%-13sscenario %s: %s\n", "skipped", s.Name, s.Skipped)
+		}
+	}
 	if r.Error != nil {
 		ew.printf("%-13s%s\n", "error", r.Error.Text())
 	}
@@ -116,6 +121,7 @@ func writeProbeStats(ew *errWriter, s loadgen.Stats) {
 	}
 	writeProbeSamples(ew, "errors", s.Errors, s.ErrorSamples)
 	writeProbeSamples(ew, "unclassified", s.Unclassified, s.UnclassifiedSamples)
+	writeProbeSamples(ew, "headers", s.Unmet, s.UnmetSamples)
 }
 
 // statsRows returns a probe's traffic as label and text: the rates, the

@@ -165,19 +165,12 @@ func Run(ctx context.Context, e env.Environment, scenarios []*scenario.Scenario,
 	ss := newSession(e, scenarios, opts)
 	err := ss.start()
 	if err == nil {
-		for _, s := range scenarios {
+		for i, s := range scenarios {
 			if err = ss.scenario(ctx, s); err != nil {
-				if !opts.SkipUnsupported || ctx.Err() != nil || !errors.Is(err, env.ErrUnsupported) {
+				if !ss.skips(ctx, err) {
 					break
 				}
-				reason := err
-				if re := (*Error)(nil); errors.As(err, &re) {
-					reason = re.Err
-				}
-				ss.log.Warn("scenario skipped: not supported by the environment", "scenario", s.Metadata.Name, "environment", e.Name(), "error", reason)
-				if opts.Notices != nil {
-					fmt.Fprintf(opts.Notices, "meshcheck: scenario %s skipped, the %s environment cannot run it: %v\n", s.Metadata.Name, e.Name(), reason)
-				}
+				ss.skip(i, s, err)
 				err = nil
 			}
 		}
@@ -200,6 +193,37 @@ func Plan(name string, emulated bool, scenarios []*scenario.Scenario) report.Run
 		doc.Scenarios = append(doc.Scenarios, rs)
 	}
 	return doc
+}
+
+// skips reports whether a scenario's error skips it rather than ending the
+// run: an environment that cannot provide its backend
+// (env.ErrBackendUnavailable) always does, any other env.ErrUnsupported
+// with Options.SkipUnsupported; never after an interruption.
+func (ss *Session) skips(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	return errors.Is(err, env.ErrBackendUnavailable) || (ss.opts.SkipUnsupported && errors.Is(err, env.ErrUnsupported))
+}
+
+// skip records that scenario i was skipped and why: in the log, on
+// Notices and in the report's scenario.
+func (ss *Session) skip(i int, s *scenario.Scenario, err error) {
+	reason := err
+	if re := (*Error)(nil); errors.As(err, &re) {
+		reason = re.Err
+	}
+	what := fmt.Sprintf("the %s environment cannot run it: %v", ss.env.Name(), reason)
+	if errors.Is(err, env.ErrBackendUnavailable) {
+		what = fmt.Sprintf("it needs backend %s: %v", s.Backend, reason)
+	}
+	ss.log.Warn("scenario skipped", "scenario", s.Metadata.Name, "environment", ss.env.Name(), "error", reason)
+	if ss.opts.Notices != nil {
+		fmt.Fprintf(ss.opts.Notices, "meshcheck: scenario %s skipped, %s\n", s.Metadata.Name, what)
+	}
+	if i < len(ss.doc.Scenarios) {
+		ss.doc.Scenarios[i].Skipped = what
+	}
 }
 
 // envError classifies an environment's error.

@@ -333,6 +333,10 @@ func (ss *Session) Prepare(ctx context.Context, s *scenario.Scenario, step int, 
 			return nil, inputErr(fmt.Errorf("classify.by: %w", err))
 		}
 	}
+	check, err := p.HeaderCheck()
+	if err != nil {
+		return nil, inputErr(err)
+	}
 	var versions loadgen.VersionMap
 	switch {
 	case p.Classify.PodLabel != "":
@@ -386,6 +390,7 @@ func (ss *Session) Prepare(ctx context.Context, s *scenario.Scenario, step int, 
 			KeepAlive: true, Via: ep.Via, SettleTimeout: settle},
 		Classify: classifier,
 		Map:      versions,
+		Check:    check,
 	}, Expect: exp}
 	if p.Request.Body != "" {
 		lp.Load.Target.Body = []byte(p.Request.Body)

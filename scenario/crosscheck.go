@@ -91,7 +91,10 @@ func crossCheck(s *Scenario, d *decoded, ds *diagnostics) {
 			}
 			continue
 		}
-		state := s.StateAt(i)
+		state, err := s.ClusterStateAt(i)
+		if err != nil {
+			continue // Model reported it
+		}
 		for _, f := range model.Lint() {
 			c.finding(state, f, st.Name)
 		}
@@ -285,7 +288,12 @@ func (c *checker) checkProbe(pr Prediction, p Probe, field string) {
 	exp := p.Expectation(pr.Weights)
 	switch {
 	case p.Expect.Status != 0:
-		return // the model routes; whether a policy answers the status is beyond it
+		if pr.Disagrees(exp) {
+			d := c.at(expectField, "probe %s expects %s but the model predicts %s: %s",
+				p.Name, expectedText(exp), pr.statusText(), pr.accessWhy())
+			d.PredictsFailure = true
+			c.warn(d)
+		}
 	case p.Expect.FromConfig:
 		if pr.ErrorShare > p.Settings.ErrorBudget {
 			d := c.at(expectField, "probe %s: the model predicts %s of requests answered with errors (503), above the error budget %s: %s",

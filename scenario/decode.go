@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -497,6 +498,16 @@ func (r *reader) probe(pd *probeDoc, field string, defaults Settings) Probe {
 	default:
 		r.errorf(join(field, "from"), "%q: want ingress (through the ingress gateway) or mesh (from a pod with a sidecar)", *pd.From)
 	}
+	if pd.ServiceAccount != nil {
+		switch sa := *pd.ServiceAccount; {
+		case p.From == mesh.Ingress:
+			r.errorf(join(field, "serviceAccount"), "%q: only a probe from mesh runs as a ServiceAccount (an ingress probe's requests carry the ingress gateway's identity)", sa)
+		case !dnsLabel.MatchString(sa):
+			r.errorf(join(field, "serviceAccount"), "%q: %s", sa, dnsLabelRule)
+		default:
+			p.ServiceAccount = sa
+		}
+	}
 	if pd.Request == nil {
 		r.missing(field, "request", fields)
 	} else if p.From != "" {
@@ -507,7 +518,8 @@ func (r *reader) probe(pd *probeDoc, field string, defaults Settings) Probe {
 	} else {
 		p.Expect = r.expect(pd.Expect, join(field, "expect"))
 	}
-	expectsStatus := pd.Expect != nil && (pd.Expect.Status != nil || r.bad[join(field, "expect.status")])
+	expectsStatus := pd.Expect != nil && (pd.Expect.Status != nil || r.bad[join(field, "expect.status")] ||
+		pd.Expect.Headers != nil || r.bad[join(field, "expect.headers")])
 	if pd.Classify == nil {
 		if !expectsStatus && !r.bad[join(field, "expect")] {
 			r.missing(field, "classify", "missing: a probe that expects weights says how a response names its version, e.g. classify: {by: \"json:os.hostname\", podLabel: version}")
@@ -690,14 +702,25 @@ func (r *reader) expect(ed *expectDoc, field string) Expect {
 			given = append(given, name)
 		}
 	}
-	if len(given) != 1 {
+	headers := ed.Headers != nil || r.bad[join(field, "headers")]
+	switch {
+	case headers && len(given) == 0:
+		// Headers alone expect status 200 (defaultHeadersStatus).
+	case headers && (ed.Weights != nil || ed.FromConfig != nil):
+		f := join(field, "headers")
+		r.errorAt(r.line(f), f, "headers go with a status (or alone, for status %d), not with weights or fromConfig: check headers in a probe of their own", defaultHeadersStatus)
+		return x
+	case len(given) != 1:
 		// Point at the expect key, or at the last of the fields given.
 		line := r.line(field)
 		for _, f := range given {
 			line = max(line, r.line(join(field, f)))
 		}
-		r.errorAt(line, field, "give exactly one of weights ({v1: 75, v2: 25}), status (403) or fromConfig (true); got %d", len(given))
+		r.errorAt(line, field, "give exactly one of weights ({v1: 75, v2: 25}), status (403) or fromConfig (true), or headers; got %d", len(given))
 		return x
+	}
+	if ed.Headers != nil {
+		x.Headers = r.headerCheck(ed.Headers, join(field, "headers"))
 	}
 	switch {
 	case ed.Weights != nil:
@@ -738,6 +761,79 @@ func (r *reader) expect(ed *expectDoc, field string) Expect {
 		}
 	}
 	return x
+}
+
+// headerCheck reads expect.headers: where the headers are read (in), the
+// names that must be present and the RE2 expressions values must match.
+func (r *reader) headerCheck(hd *headersDoc, field string) *loadgen.HeaderCheckSpec {
+	spec := &loadgen.HeaderCheckSpec{}
+	ok := true
+	switch {
+	case hd.In == nil:
+		if !r.bad[join(field, "in")] {
+			r.missing(field, "in", "missing: say where the headers are read: in: response (the response headers) or in: body:<json path> (request headers echoed in a JSON body, e.g. body:headers)")
+		}
+		ok = false
+	default:
+		spec.In = *hd.In
+		if _, err := loadgen.NewHeaderCheck(loadgen.HeaderCheckSpec{In: spec.In, Present: []string{"x"}}); err != nil {
+			r.errorf(join(field, "in"), "%v", err)
+			ok = false
+		}
+	}
+	seen := map[string]bool{}
+	for i, n := range hd.Present {
+		f := index(join(field, "present"), i)
+		lower := strings.ToLower(n)
+		switch {
+		case !headerName.MatchString(n):
+			r.errorf(f, "%q is not an HTTP header name: use letters, digits and !#$%%&'*+-.^_`|~", n)
+			ok = false
+		case seen[lower]:
+			r.errorf(f, "header %s is given twice (names ignore case): give it once", lower)
+			ok = false
+		}
+		seen[lower] = true
+		spec.Present = append(spec.Present, n)
+	}
+	if hd.Match != nil {
+		spec.Match = map[string]string{}
+		matched := map[string]bool{}
+		for _, e := range *hd.Match {
+			f := join(join(field, "match"), e.Key)
+			if r.bad[f] {
+				ok = false
+				continue
+			}
+			lower := strings.ToLower(e.Key)
+			switch {
+			case !headerName.MatchString(e.Key):
+				r.errorf(f, "%q is not an HTTP header name: use letters, digits and !#$%%&'*+-.^_`|~", e.Key)
+				ok = false
+				continue
+			case matched[lower]:
+				r.errorf(f, "header %s is given twice (names ignore case): give it once", lower)
+				ok = false
+				continue
+			}
+			matched[lower] = true
+			one := loadgen.HeaderCheckSpec{In: loadgen.HeadersInResponse, Match: map[string]string{e.Key: e.Value}}
+			if _, err := loadgen.NewHeaderCheck(one); err != nil {
+				r.errorf(f, "%v", err)
+				ok = false
+				continue
+			}
+			spec.Match[e.Key] = e.Value
+		}
+	}
+	if len(hd.Present) == 0 && (hd.Match == nil || len(*hd.Match) == 0) && !r.badUnder(field) {
+		r.errorf(field, "no conditions: give present (a list of header names) or match (header name: RE2 expression), or both")
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return spec
 }
 
 // crossCheckProbe checks what no single field shows: the expectation as

@@ -18,6 +18,7 @@
 //	  title: Echo v1/v2 split 75/25 ...    # required, one line
 //	  source: https://...                  # optional: the tutorial's URL
 //	spec:
+//	  backend: openfaas                    # optional: the function backend the workloads need
 //	  namespaces:                          # optional: namespaces to create
 //	    - name: echo                       # DNS label, unique
 //	      injection: true                  # sidecar injection; default false
@@ -37,6 +38,7 @@
 //	      probes:                          # checks run once the step is in effect
 //	        - name: ingress                # DNS label, unique in the step
 //	          from: ingress                # ingress | mesh
+//	          serviceAccount: control      # mesh only: send as this ServiceAccount of the source namespace
 //	          request:
 //	            host: echo.local           # ingress: Host header, no port
 //	            path: /echo                # ingress: path (and query)
@@ -52,6 +54,10 @@
 //	            weights: {v1: 75, v2: 25}  #   percents per version, summing to 100, order kept
 //	            status: 403                #   an HTTP status on (nearly) every response
 //	            fromConfig: true           #   the split the routing model derives from the manifests
+//	            headers:                   # alone or with status (default 200): conditions on every response
+//	              in: body:headers         #   response, or body:<json path> (headers echoed in a JSON body)
+//	              present: [x-b3-traceid]  #   header names that must be there
+//	              match: {x-forwarded-client-cert: 'URI=spiffe://...'}  # name: RE2, found anywhere in the value
 //	          rate: 200                    # any setting of defaults, for this probe only
 //
 // A step does at least one of apply, delete and probes, and the scenario has
@@ -59,7 +65,50 @@
 // inside the scenario folder (no "..", and no symbolic link leading out),
 // ending in .yaml or .yml. An ingress probe gives host and path (the
 // environment knows the ingress address); a probe from mesh gives the whole
-// url, http only (the sidecar adds mTLS itself).
+// url, http only (the sidecar adds mTLS itself). A probe from mesh runs as
+// the in-mesh agent's ServiceAccount (meshcheck-agent) in the source
+// namespace unless serviceAccount names another (a DNS label): its requests
+// then carry that account's mTLS identity,
+// spiffe://cluster.local/ns/<source namespace>/sa/<serviceAccount>, as a
+// pod running as it would, which is what an AuthorizationPolicy's
+// principals match.
+//
+// # Header expectations
+//
+// expect.headers checks the headers of every response, or, with in:
+// body:<json path>, the request headers an echo server (the echo fixture,
+// mendhak/http-https-echo) wrote into the JSON object at that path of its
+// body: the headers the workload saw, such as those Envoy added on the way
+// (x-b3-*, x-envoy-attempt-count, x-forwarded-client-cert). Header names
+// are HTTP tokens, compared without regard to case; a match expression is
+// RE2 and matches anywhere in the value (anchor it with ^ and $); repeated
+// headers are joined with ", ". A response satisfies the expectation when
+// it has the status (expect.status, else 200) and meets every condition;
+// the share of responses that satisfy it is judged exactly as a status
+// share is (at least 1 - tolerance, by the same sequential test), on the
+// line "status 200 with headers". The report lists each failed condition
+// with the value seen ("header x-forwarded-client-cert is \"...\" (in
+// body:headers), which does not match /.../"). Headers cannot be combined
+// with weights or fromConfig, and a header probe needs no classify.
+//
+// # Function backends
+//
+// spec.backend: openfaas runs the workloads as OpenFaaS CE functions:
+// manifests may hold openfaas.com/v1 Function objects (the shape of
+// faas-netes' Function CRD: spec.name equal to metadata.name, image,
+// handler, labels, annotations, environment, limits, requests,
+// readOnlyRootFilesystem; namespace openfaas-fn), and the scenario relies on
+// the chart's gateway (Service gateway.openfaas:8080, ServiceAccount
+// openfaas-controller, directFunctions on). A Function is validated at
+// load, each problem at its line. The routing model, the local environment
+// and the test tiers see what runs on a cluster (ClusterStateAt): the
+// gateway's objects and, for each Function, the Deployment (labels
+// faas_function=<name> plus the Function's labels, port 8080) and Service
+// faas-netes creates; on a cluster meshcheck deploys Functions through the
+// gateway's REST API. The local environment emulates the gateway, forwarding
+// /function/<name> to the function's Service through its sidecar. An
+// environment that cannot provide the backend skips the scenario and says
+// why (env.ErrBackendUnavailable).
 //
 // With neither classify.podLabel nor classify.values, the classified value is
 // the version itself. With expect.fromConfig the versions are the values of
@@ -98,7 +147,8 @@
 //
 // Manifests are decoded with client-go's Kubernetes scheme plus Istio's
 // networking.istio.io (v1, v1beta1, v1alpha3) and security.istio.io (v1,
-// v1beta1) types into typed objects. An unknown apiVersion or kind is an
+// v1beta1) types, and OpenFaaS's openfaas.com/v1 Function, into typed
+// objects. An unknown apiVersion or kind is an
 // error at its line; unknown and duplicated fields are errors too (the
 // Kubernetes serializer's strict mode, and for Istio specs, whose own decoder
 // drops unknown fields, a check against their protobuf schema), each at the

@@ -133,6 +133,8 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: []\n"))
 	f.Add([]byte("apiVersion: networking.istio.io/v1\nkind: VirtualService\nspec: {http: [{route: [{destination: {host: a}, weight: x}]}]}\n"))
 	f.Add([]byte("a: &a [*a, *a]\n---\n- b\n"))
+	f.Add([]byte(functionManifest))
+	f.Add([]byte("apiVersion: openfaas.com/v1\nkind: Function\nmetadata: {name: f}\nspec: {name: f, image: i, labels: {faas_function: g, com.openfaas.scale.min: '0'}, limits: {cpu: x}, environment: {fprocess: a}, handler: b}\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, problems := decodeManifest("m.yaml", data)

@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/meshcheck/meshcheck/backend/openfaas"
 )
 
 // maxManifestBytes bounds a manifest file.
@@ -31,7 +33,8 @@ const maxManifestBytes = 4 << 20
 
 // codec decodes manifest documents into typed objects: the Kubernetes
 // built-in APIs of client-go plus Istio's networking (v1, v1beta1,
-// v1alpha3) and security (v1, v1beta1) APIs.
+// v1alpha3) and security (v1, v1beta1) APIs, and OpenFaaS's Function
+// (openfaas.com/v1).
 type codec struct {
 	scheme     *runtime.Scheme
 	serializer *kjson.Serializer
@@ -43,6 +46,7 @@ var theCodec = sync.OnceValues(func() (*codec, error) {
 		kubescheme.AddToScheme,
 		networkingv1.AddToScheme, networkingv1beta1.AddToScheme, networkingv1alpha3.AddToScheme,
 		securityv1.AddToScheme, securityv1beta1.AddToScheme,
+		openfaas.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building the manifest scheme: %w", err)
@@ -193,6 +197,11 @@ func (c *codec) decodeDocument(file string, d document) (runtime.Object, *Diagno
 	if err != nil {
 		return nil, decodeError(file, d, root, gvk, err)
 	}
+	if fn, ok := obj.(*openfaas.Function); ok {
+		if problem := validateFunction(file, d, root, fn); problem != nil {
+			return nil, problem
+		}
+	}
 	return obj, nil
 }
 
@@ -224,7 +233,7 @@ func (c *codec) unknownKind(gvk schema.GroupVersionKind) string {
 		sort.Strings(versions)
 		return fmt.Sprintf("%q: meshcheck knows versions %s of %s", gv.String(), strings.Join(versions, ", "), groupName(gv.Group))
 	}
-	return fmt.Sprintf("%q is not an API meshcheck decodes: it knows the Kubernetes built-in APIs, networking.istio.io (v1, v1beta1, v1alpha3) and security.istio.io (v1, v1beta1)", gv.String())
+	return fmt.Sprintf("%q is not an API meshcheck decodes: it knows the Kubernetes built-in APIs, networking.istio.io (v1, v1beta1, v1alpha3), security.istio.io (v1, v1beta1) and openfaas.com (v1: Function)", gv.String())
 }
 
 func groupName(g string) string {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,10 +20,15 @@ import (
 // and every environment call Config, Model or Predict, and judge a
 // prediction against an expectation with Prediction.Disagrees.
 
-// Config returns the routing model's view (mesh.NewConfig) of the objects in
-// effect after step (StateAt).
+// Config returns the routing model's view (mesh.NewConfig) of what runs
+// after step (ClusterStateAt: the backend's objects, and the objects in
+// effect with OpenFaaS Functions expanded to their Deployments and
+// Services).
 func (s *Scenario) Config(step int) (mesh.Config, error) {
-	state := s.StateAt(step)
+	state, err := s.ClusterStateAt(step)
+	if err != nil {
+		return mesh.Config{}, fmt.Errorf("routing model: %w", err)
+	}
 	objs := make([]runtime.Object, len(state))
 	for i, o := range state {
 		objs[i] = o.Object
@@ -81,6 +87,22 @@ type Prediction struct {
 	// Unlabelled is the share of all requests reaching pods without the
 	// version label.
 	Unlabelled float64
+	// Opaque is true when the versions are read from the answers' content
+	// (no classify.podLabel) and no pod the requests reach carries the
+	// version label: the versions come from something the routing model
+	// does not follow (such as the pod's own call to another service), so
+	// it predicts no split.
+	Opaque bool
+	// Access is, for each distinct answer, what the destination pods'
+	// sidecars decide on the probe's request from its SourceIdentity
+	// (mesh Model.Access), in the order of the destinations; empty when the
+	// model answers the request itself.
+	Access []mesh.Access
+	// Denied is the share of all requests the destination pods' sidecars
+	// refuse (403 of an AuthorizationPolicy, 503 of STRICT mTLS refusing
+	// plaintext); DeniedStatus is the status of the largest part of them.
+	Denied       float64
+	DeniedStatus int
 }
 
 // Predict resolves a probe's request with the model and derives the version
@@ -88,7 +110,8 @@ type Prediction struct {
 // its in-mesh requests sent from sourceNamespace (normally the scenario's
 // SourceNamespace).
 func Predict(m *mesh.Model, p Probe, sourceNamespace string) Prediction {
-	res := m.Resolve(p.ModelRequest(sourceNamespace))
+	req := p.ModelRequest(sourceNamespace)
+	res := m.Resolve(req)
 	label := p.VersionLabel()
 	raw, errShare := res.Shares(label)
 	pr := Prediction{Resolution: res, Label: label, ErrorShare: errShare, Unlabelled: raw[""], Shares: map[string]float64{}}
@@ -105,7 +128,65 @@ func Predict(m *mesh.Model, p Probe, sourceNamespace string) Prediction {
 		}
 	}
 	pr.Weights = percents(pr.Shares)
+	pr.Opaque = p.Classify.PodLabel == "" && total == 0 && pr.Unlabelled > 0
+	pr.access(m, req, p.SourceIdentity(sourceNamespace))
 	return pr
+}
+
+// access asks the model what the sidecar of every pod the request reaches
+// decides (every client meshcheck probes from has a sidecar, so the hop is
+// mTLS as Istio's auto mTLS makes it), and the share of requests refused.
+func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity) {
+	if pr.Resolution.Status != 0 {
+		return
+	}
+	sum := 0
+	for _, d := range pr.Resolution.Destinations {
+		sum += d.Weight
+	}
+	if sum <= 0 {
+		return
+	}
+	seen := map[string]bool{}
+	byStatus := map[int]float64{}
+	for _, d := range pr.Resolution.Destinations {
+		if d.Status != 0 || len(d.Workloads) == 0 {
+			continue
+		}
+		each := float64(d.Weight) / float64(sum) / float64(len(d.Workloads))
+		for _, w := range d.Workloads {
+			a := m.Access(mesh.AccessRequest{Source: src, MTLS: true, Destination: w, Port: d.Port,
+				Method: req.Method, Host: req.Host, Path: req.Path, Headers: req.Headers})
+			if !a.Allowed {
+				pr.Denied += each
+				byStatus[a.Status] += each
+			}
+			if k := a.Reason + a.Unmodelled; !seen[k] {
+				seen[k] = true
+				pr.Access = append(pr.Access, a)
+			}
+		}
+	}
+	best := 0.0
+	for st, x := range byStatus {
+		if x > best || (x == best && st < pr.DeniedStatus) {
+			best, pr.DeniedStatus = x, st
+		}
+	}
+}
+
+// accessWhy is the sidecars' decisions in one sentence, without a final
+// period: their reasons joined, and what the model does not evaluate.
+func (pr Prediction) accessWhy() string {
+	var parts []string
+	for _, a := range pr.Access {
+		r := strings.TrimSuffix(a.Reason, ".")
+		if a.Unmodelled != "" {
+			r += " (not modelled: " + strings.TrimSuffix(a.Unmodelled, ".") + ")"
+		}
+		parts = append(parts, r)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // percents turns shares into integer percents summing to 100 by the largest
@@ -159,18 +240,38 @@ const shareSlack = 1e-9
 // itself with a status, the predicted error share exceeds the error budget,
 // a version's exact predicted share lies outside its band (a share of
 // 30.4% against 25 ± 5 disagrees, though it rounds to 30), or a version the
-// expectation does not name gets a share. For a status: the model answers
-// every request with another status (whether a policy answers the expected
-// one is beyond it). An expectation fromConfig is the prediction itself and
-// never disagrees; see Prediction.ErrorShare for its errors.
+// expectation does not name gets a share (requests the destinations'
+// sidecars refuse count as errors). For a status: the model answers every
+// request with another status, or the destinations' sidecars refuse every
+// request with another status, or refuse none while 403 (an
+// AuthorizationPolicy's answer) is expected; whether the application
+// answers the expected status is beyond it. Weights read from the answers'
+// content where no pod carries the version label (Opaque) never disagree:
+// the model predicts no split. An expectation fromConfig is the prediction
+// itself and never disagrees; see Prediction.ErrorShare for its errors.
 func (pr Prediction) Disagrees(exp verify.Expectation) bool {
 	if exp.Status != 0 {
-		return pr.Resolution.Status != 0 && pr.Resolution.Status != exp.Status
-	}
-	if len(exp.Weights) == 0 {
+		if pr.Resolution.Status != 0 {
+			return pr.Resolution.Status != exp.Status
+		}
+		if len(pr.Access) == 0 {
+			return false
+		}
+		// The sidecars refuse every request with one status, or none: then
+		// a 403 cannot come from a policy, and a status other than the
+		// refusal's cannot reach every request.
+		switch {
+		case pr.Denied >= 1-shareSlack:
+			return pr.DeniedStatus != exp.Status
+		case pr.Denied <= shareSlack:
+			return exp.Status == http.StatusForbidden
+		}
 		return false
 	}
-	if pr.Resolution.Status != 0 || pr.ErrorShare > exp.ErrorBudget+shareSlack {
+	if len(exp.Weights) == 0 || pr.Opaque {
+		return false
+	}
+	if pr.Resolution.Status != 0 || pr.ErrorShare+pr.Denied > exp.ErrorBudget+shareSlack {
 		return true
 	}
 	named := map[string]bool{}
@@ -198,6 +299,9 @@ func (pr Prediction) Disagrees(exp verify.Expectation) bool {
 // VirtualService that does not serve the mesh), else the reason of an
 // unusable destination, else which route matched.
 func (pr Prediction) Why() string {
+	if pr.Denied > shareSlack {
+		return pr.accessWhy()
+	}
 	why := pr.Resolution.Reason
 	if len(pr.Resolution.Notes) > 0 {
 		why = pr.Resolution.Notes[0]
@@ -219,6 +323,9 @@ func (pr Prediction) Text() string {
 	if pr.Resolution.Status != 0 {
 		return fmt.Sprintf("status %d for every request", pr.Resolution.Status)
 	}
+	if pr.Denied >= 1-shareSlack {
+		return fmt.Sprintf("status %d for every request (the destination's sidecar refuses it)", pr.DeniedStatus)
+	}
 	versions := make([]string, 0, len(pr.Shares))
 	for v := range pr.Shares {
 		versions = append(versions, v)
@@ -235,6 +342,9 @@ func (pr Prediction) Text() string {
 	if pr.ErrorShare > 0 {
 		parts = append(parts, "errors "+percent(pr.ErrorShare))
 	}
+	if pr.Denied > 0 {
+		parts = append(parts, fmt.Sprintf("refused by the destination's sidecar (status %d) %s", pr.DeniedStatus, percent(pr.Denied)))
+	}
 	if len(parts) == 0 {
 		return "no responses"
 	}
@@ -247,6 +357,9 @@ func (pr Prediction) Text() string {
 // model disagrees with, the model's prediction and why, in one sentence.
 func (pr Prediction) Notes(p Probe, exp verify.Expectation) []string {
 	var notes []string
+	if h := p.Expect.Headers; h != nil {
+		notes = append(notes, fmt.Sprintf("every response with status %d must show %s", exp.Status, strings.TrimPrefix(h.String(), "headers ")))
+	}
 	switch {
 	case p.Expect.FromConfig:
 		notes = append(notes, fmt.Sprintf("expected from config: %s (%s)", weightsText(pr.Weights), strings.TrimSuffix(pr.Resolution.Reason, ".")))
@@ -255,15 +368,44 @@ func (pr Prediction) Notes(p Probe, exp verify.Expectation) []string {
 			notes = append(notes, fmt.Sprintf("the config sends %s of requests where Envoy answers itself with an error: %s",
 				percent(pr.ErrorShare), pr.Why()))
 		}
+	case exp.Status != 0 && pr.Resolution.Status == 0 && len(pr.Access) > 0:
+		// A status expectation is about who answers: say what the
+		// destinations' sidecars decide, whether or not it is the status
+		// expected.
+		if pr.Disagrees(exp) {
+			notes = append(notes, fmt.Sprintf("the config predicts %s, not the expected %s: %s",
+				pr.statusText(), expectedText(exp), pr.accessWhy()))
+		} else {
+			notes = append(notes, "the destination's sidecar: "+pr.accessWhy())
+		}
+		return notes
 	case pr.Disagrees(exp):
 		notes = append(notes, fmt.Sprintf("the config predicts %s, not the expected %s: %s",
 			pr.Text(), expectedText(exp), pr.Why()))
 	}
-	if pr.Unlabelled > 0 {
+	switch {
+	case exp.Status != 0:
+	case pr.Opaque:
+		notes = append(notes, fmt.Sprintf("the routing model predicts no version split: no pod the requests reach carries label %s, "+
+			"so the versions come from what the answers say (such as a call the pod makes itself), which the model does not follow", pr.Label))
+	case pr.Unlabelled > 0:
 		notes = append(notes, fmt.Sprintf("%s of requests reach pods without label %s; their responses cannot be classified",
 			percent(pr.Unlabelled), pr.Label))
 	}
 	return notes
+}
+
+// statusText is what the destinations' sidecars do with the probe's
+// requests, in words: "status 403 for every request (...)", "no refusal:
+// every request reaches the application", or the refused share.
+func (pr Prediction) statusText() string {
+	switch {
+	case pr.Denied >= 1-shareSlack:
+		return pr.Text()
+	case pr.Denied <= shareSlack:
+		return "no refusal by the destination's sidecar (every request reaches the application, which answers)"
+	}
+	return fmt.Sprintf("status %d for %s of requests (the destination's sidecar refuses them)", pr.DeniedStatus, percent(pr.Denied))
 }
 
 // expectedText is an explicit expectation in words: "v1 75%, v2 25%" or

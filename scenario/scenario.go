@@ -1,10 +1,13 @@
 package scenario
 
 import (
+	"cmp"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/meshcheck/meshcheck/loadgen"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/verify"
 )
@@ -182,6 +185,11 @@ type Probe struct {
 	// From is where requests come from: the ingress gateway or a pod in
 	// the mesh.
 	From mesh.Vantage
+	// ServiceAccount, for a probe from mesh, is the ServiceAccount (in the
+	// source namespace) whose identity the probe's requests carry, as a pod
+	// running as that account would; "" means the agent's own account
+	// (AgentServiceAccount). See SourceIdentity.
+	ServiceAccount string
 	// Request says what to send.
 	Request Request
 	// Classify says how a response names the version that answered.
@@ -232,6 +240,34 @@ type Expect struct {
 	// FromConfig derives the weights from the scenario's Istio config with
 	// the routing model.
 	FromConfig bool
+	// Headers, when set, are header conditions every response must meet,
+	// alone or with Status (which is then 200 when not given): the share
+	// of responses with the status that meet them is judged as the status
+	// share is.
+	Headers *loadgen.HeaderCheckSpec
+}
+
+// defaultHeadersStatus is the status a header expectation without a
+// status expects.
+const defaultHeadersStatus = 200
+
+// HeadersCondition is the verify condition of a header expectation: its
+// status line reads "status 200 with headers". What the headers must show
+// is in the probe's notes (Prediction.Notes), and each failed condition,
+// with the value seen, in the traffic's samples.
+const HeadersCondition = "headers"
+
+// HeaderCheck returns the loadgen check of the probe's header
+// expectation; the zero check when it has none.
+func (p Probe) HeaderCheck() (loadgen.HeaderCheck, error) {
+	if p.Expect.Headers == nil {
+		return loadgen.HeaderCheck{}, nil
+	}
+	c, err := loadgen.NewHeaderCheck(*p.Expect.Headers)
+	if err != nil {
+		return loadgen.HeaderCheck{}, fmt.Errorf("probe %s: expect.%w", p.Name, err)
+	}
+	return c, nil
 }
 
 // Expectation returns the verify expectation of the probe. fromConfig are
@@ -248,6 +284,9 @@ func (p Probe) Expectation(fromConfig []verify.Weight) verify.Expectation {
 	switch {
 	case p.Expect.FromConfig:
 		e.Weights = append([]verify.Weight(nil), fromConfig...)
+	case p.Expect.Headers != nil:
+		e.Status = cmp.Or(p.Expect.Status, defaultHeadersStatus)
+		e.Condition = HeadersCondition
 	case p.Expect.Status != 0:
 		e.Status = p.Expect.Status
 	default:

@@ -53,12 +53,13 @@ type stepDoc struct {
 }
 
 type probeDoc struct {
-	Name        *string      `yaml:"name"`
-	From        *string      `yaml:"from"`
-	Request     *requestDoc  `yaml:"request"`
-	Classify    *classifyDoc `yaml:"classify"`
-	Expect      *expectDoc   `yaml:"expect"`
-	settingsDoc `yaml:",inline"`
+	Name           *string      `yaml:"name"`
+	From           *string      `yaml:"from"`
+	ServiceAccount *string      `yaml:"serviceAccount"`
+	Request        *requestDoc  `yaml:"request"`
+	Classify       *classifyDoc `yaml:"classify"`
+	Expect         *expectDoc   `yaml:"expect"`
+	settingsDoc    `yaml:",inline"`
 }
 
 type requestDoc struct {
@@ -80,6 +81,13 @@ type expectDoc struct {
 	Weights    *pairs[int] `yaml:"weights"`
 	Status     *int        `yaml:"status"`
 	FromConfig *bool       `yaml:"fromConfig"`
+	Headers    *headersDoc `yaml:"headers"`
+}
+
+type headersDoc struct {
+	In      *string        `yaml:"in"`
+	Present []string       `yaml:"present"`
+	Match   *pairs[string] `yaml:"match"`
 }
 
 // pair is one entry of a mapping whose keys are data (versions, header

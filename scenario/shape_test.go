@@ -40,7 +40,7 @@ func TestShapeCoversSchema(t *testing.T) {
 	if bad := walk(reflectFileDoc, ""); len(bad) > 0 {
 		t.Errorf("fields shapeChecker cannot read: %s", strings.Join(bad, ", "))
 	}
-	if got := strings.Join(fieldNames(reflect.TypeFor[probeDoc]()), ","); got != "name,from,request,classify,expect,rate,tolerance,relative,alpha,errorBudget,maxRequests,maxDuration,settle" {
+	if got := strings.Join(fieldNames(reflect.TypeFor[probeDoc]()), ","); got != "name,from,serviceAccount,request,classify,expect,rate,tolerance,relative,alpha,errorBudget,maxRequests,maxDuration,settle" {
 		t.Errorf("probe fields %s: want the inlined settings after expect", got)
 	}
 }

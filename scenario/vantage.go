@@ -24,6 +24,28 @@ func (s *Scenario) SourceNamespace() string {
 	return "default"
 }
 
+// AgentServiceAccount is the ServiceAccount in-mesh probes run as unless a
+// probe names another: the in-mesh agent's on a cluster (env/kube deploys
+// it under this name), the sidecar emulation's identity in the local
+// environment.
+const AgentServiceAccount = "meshcheck-agent"
+
+// SourceIdentity is the mTLS identity the probe's requests carry to the
+// destination's sidecar: for a probe from mesh, its ServiceAccount
+// (AgentServiceAccount when it names none) in sourceNamespace (normally the
+// scenario's SourceNamespace); at the ingress, the ingress gateway's
+// (mesh.IngressGateway), which originates the mTLS connection to the pod.
+func (p Probe) SourceIdentity(sourceNamespace string) mesh.Identity {
+	if p.From != mesh.Mesh {
+		return mesh.IngressGateway.Identity()
+	}
+	sa := p.ServiceAccount
+	if sa == "" {
+		sa = AgentServiceAccount
+	}
+	return mesh.Identity{Namespace: sourceNamespace, ServiceAccount: sa}
+}
+
 // ModelRequest is the probe's request as the routing model sees it: at the
 // ingress, the probe's Host and path on the gateway's port 80; in the mesh,
 // the host, port and path of the probe's URL, sent from sourceNamespace

@@ -59,6 +59,8 @@ type Observation struct {
 	Status int
 	// Version is what the classifier read; "" when it could read nothing.
 	Version string
+	// Unmet says the response failed the expectation's Condition.
+	Unmet bool
 }
 
 // LineKind says what a result line counts.
@@ -272,7 +274,11 @@ func New(exp Expectation) (*Engine, error) {
 		// The status line tests the share of responses with the status;
 		// its sequences are the budget sequences of the misses, mirrored.
 		lo := clamp01(1 - exp.Tolerance)
-		e.lines = append(e.lines, newLine("status "+strconv.Itoa(exp.Status), KindStatus, 1, lo, 1,
+		name := "status " + strconv.Itoa(exp.Status)
+		if exp.Condition != "" {
+			name += " with " + exp.Condition
+		}
+		e.lines = append(e.lines, newLine(name, KindStatus, 1, lo, 1,
 			newSeq(budgetPassCS(exp.Tolerance, alpha).mirror()), newSeq(budgetFailCS(exp.Tolerance, failUnit).mirror())))
 	} else {
 		var first *line
@@ -343,7 +349,7 @@ func (e *Engine) Record(o Observation, n int64) {
 		return
 	case e.exp.Status != 0:
 		e.responses += n
-		if o.Status == e.exp.Status {
+		if o.Status == e.exp.Status && !(e.exp.Condition != "" && o.Unmet) {
 			e.lines[0].count += n
 		} else {
 			e.statusMisses += n

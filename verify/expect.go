@@ -34,6 +34,11 @@ type Expectation struct {
 	// Status, when non-zero, expects this HTTP status on at least 1 - Tolerance
 	// of the responses instead of a version split.
 	Status int `json:"status,omitempty"`
+	// Condition, with Status, names a further test every response must
+	// pass (such as "headers x-b3-traceid present (in response)"): the
+	// status line then counts the responses with the status that pass it
+	// (Observation.Unmet false), judged by the same sequential test.
+	Condition string `json:"condition,omitempty"`
 	// Tolerance is the band's half-width: absolute (0.05 = ±5 points), or a
 	// fraction of each weight when Relative is set. It lies in (0, 1).
 	Tolerance float64 `json:"tolerance"`
@@ -190,6 +195,8 @@ func checkWeights(weights []Weight) error {
 // allowed.
 func (e Expectation) Validate() error {
 	switch {
+	case e.Condition != "" && e.Status == 0:
+		return fmt.Errorf("expectation: the condition %q is judged with a status: give the status its responses have", e.Condition)
 	case len(e.Weights) > 0 && e.Status != 0:
 		return fmt.Errorf("expectation: give weights or a status, not both")
 	case len(e.Weights) == 0 && e.Status == 0:

@@ -43,6 +43,7 @@ var runEnvFlags = map[string][]string{
 	"dry-run":            {env.Kind, env.Existing},
 
 	"istioctl-any-version": {env.Kind},
+	"openfaas-chart":       {env.Kind},
 }
 
 type runFlags struct {
@@ -66,6 +67,7 @@ type runFlags struct {
 	kubeconfigDir     string
 	source            string
 	istioctl          string
+	openfaasChart     string
 	anyIstioctl       bool
 	keep              bool
 	keepOnFailure     bool
@@ -183,6 +185,7 @@ func (f *runFlags) addKindFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.source, "source", "", "kind: meshcheck source tree to build the images from (default: the checkout around the working directory)")
 	fl.StringVar(&f.istioctl, "istioctl", "", "kind: istioctl to use instead of the pinned release; its Istio minor version must be the pinned one's (default: the pinned release, downloaded and verified; never istioctl on PATH)")
 	fl.BoolVar(&f.anyIstioctl, "istioctl-any-version", false, "kind: accept an --istioctl of another Istio minor version than the pinned release, with a warning")
+	fl.StringVar(&f.openfaasChart, "openfaas-chart", "", "kind: local archive (.tgz) of the pinned OpenFaaS chart, for scenarios with spec.backend openfaas; its sha256 must be the pinned one's (default: downloaded from the chart repository, verified and cached)")
 	fl.BoolVar(&f.keep, "keep", false, "kind: keep a cluster this run creates")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "kind: keep a cluster this run creates when the run fails (an error, or a verdict other than PASS)")
 	fl.DurationVar(&f.readinessTimeout, "readiness-timeout", istio.DefaultReadinessTimeout, "kind, existing: how long to wait for workloads to be ready (kind: also for nodes and Istio)")
@@ -243,6 +246,7 @@ func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 			kind.WithStateDir(f.kubeconfigDir),
 			kind.WithIstioctl(f.istioctl),
 			kind.WithIstioctlAnyVersion(f.anyIstioctl),
+			kind.WithOpenFaaSChart(f.openfaasChart),
 			kind.WithKeep(f.keep),
 			kind.WithKeepOnFailure(f.keepOnFailure),
 			kind.WithReadyTimeout(f.readinessTimeout),

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,8 +27,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/env/openfaas"
 	"github.com/meshcheck/meshcheck/image"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/report"
@@ -224,6 +227,13 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 			return err
 		}
 	}
+	for _, s := range scenarios {
+		if s.Backend == scenario.BackendOpenFaaS {
+			if _, err := fmt.Fprintf(w, "# scenario %s needs OpenFaaS installed (Service %s in namespace %s); a run skips it otherwise\n", s.Metadata.Name, openfaas.GatewayDeployment, openfaas.Namespace); err != nil {
+				return err
+			}
+		}
+	}
 	return kube.WriteDryRuns(w, scenarios, images)
 }
 
@@ -261,8 +271,11 @@ type Env struct {
 	applying int // the step Apply is making current, -1 when none
 	deployer *kube.Deployer
 	kinds    []schema.GroupVersionKind
-	ingress  *forward            // the port-forward to a gateway pod, when that is how it is reached
-	agents   map[string]*forward // namespace -> the port-forward to its agent
+	// functions deploys the scenario's OpenFaaS Functions through the
+	// gateway; nil unless its backend is openfaas.
+	functions *openfaas.Functions
+	ingress   *forward            // the port-forward to a gateway pod, when that is how it is reached
+	agents    map[string]*forward // namespace -> the port-forward to its agent
 }
 
 // forward is a port-forward the environment holds open across probes.
@@ -375,6 +388,9 @@ func (e *Env) checkIstio(ctx context.Context, where string) error {
 	return nil
 }
 
+// Client is the environment's client of the cluster.
+func (e *Env) Client() *kube.Client { return e.client }
+
 // Name implements env.Environment.
 func (e *Env) Name() string { return env.Existing }
 
@@ -389,12 +405,32 @@ func (e *Env) MeshCost(ctx context.Context, after string) (report.MeshCost, erro
 func (e *Env) Emulated() bool { return false }
 
 // Setup creates the scenario's namespaces (labelled for injection where it
-// asks), or uses ones that exist.
+// asks), or uses ones that exist. A scenario whose backend is openfaas needs
+// OpenFaaS installed (the gateway Service in namespace openfaas): without
+// it, or with Functions whose images are meshcheck's local ones (which CE
+// refuses: openfaas.CheckPublicImages), Setup fails with
+// env.BackendUnavailable, saying why, and the run skips the scenario;
+// otherwise Setup reaches the gateway through a port-forward.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.scenario != nil {
 		return fmt.Errorf("existing environment: Setup of %s while %s is set up: tear it down first", s.Metadata.Name, e.scenario.Metadata.Name)
+	}
+	if s.Backend == scenario.BackendOpenFaaS {
+		if err := openfaas.CheckInstalled(ctx, e.client.Kube); err != nil {
+			if errors.Is(err, openfaas.ErrNotInstalled) {
+				return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
+			}
+			return err
+		}
+		fns, err := kube.Functions(s, e.images.Replace)
+		if err != nil {
+			return err
+		}
+		if err := openfaas.CheckPublicImages(fns); err != nil {
+			return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
+		}
 	}
 	propagation := e.opts.propagation
 	if propagation == nil {
@@ -413,6 +449,8 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if err != nil {
 		return err
 	}
+	// Functions are the gateway's to delete (Teardown), not swept.
+	kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k.Group == fnapi.Group && k.Kind == fnapi.Kind })
 	e.scenario, e.deployer, e.kinds, e.step, e.applying = s, d, kinds, -1, -1
 	setup, err := kube.SetupChange(s).ReplaceImages(e.images.Replace)
 	if err != nil {
@@ -420,6 +458,13 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	}
 	if err := d.Apply(ctx, setup); err != nil {
 		return fmt.Errorf("set up %s: %w", s.Metadata.Name, err)
+	}
+	if s.Backend == scenario.BackendOpenFaaS {
+		f, err := openfaas.Connect(ctx, e.client, e.forwarder(), e.opts.readyTimeout, e.log)
+		if err != nil {
+			return fmt.Errorf("set up %s: %w", s.Metadata.Name, err)
+		}
+		e.functions = f
 	}
 	return nil
 }
@@ -439,13 +484,39 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 	if err != nil {
 		return err
 	}
+	rest, fc, err := kube.SplitFunctions(ch)
+	if err != nil {
+		return err
+	}
+	if (len(fc.Deploy) > 0 || len(fc.Delete) > 0) && e.functions == nil {
+		return fmt.Errorf("step %s: the scenario has OpenFaaS Functions but its spec.backend is not %s", s.Steps[step].Name, scenario.BackendOpenFaaS)
+	}
 	e.applying = step
-	err = e.deployer.Apply(ctx, ch)
+	err = e.applyStep(ctx, rest, fc)
 	e.applying = -1
 	if err != nil {
 		return fmt.Errorf("step %s: %w", s.Steps[step].Name, err)
 	}
 	e.step = step
+	return nil
+}
+
+// applyStep deploys the step's Functions through the gateway (ready before
+// any route can point at them), applies the rest make-before-break, and
+// then deletes the Functions the step removes (no route points at them any
+// more).
+func (e *Env) applyStep(ctx context.Context, rest kube.Change, fc kube.FunctionChange) error {
+	if len(fc.Deploy) > 0 {
+		if err := e.functions.Deploy(ctx, fc.Deploy); err != nil {
+			return err
+		}
+	}
+	if err := e.deployer.Apply(ctx, rest); err != nil {
+		return err
+	}
+	if len(fc.Delete) > 0 {
+		return e.functions.Delete(ctx, fc.Delete)
+	}
 	return nil
 }
 
@@ -499,6 +570,12 @@ func (e *Env) Teardown(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closeForwards()
+	if e.functions != nil {
+		if err := e.functions.Teardown(ctx); err != nil {
+			return fmt.Errorf("tear down %s: %w", e.scenario.Metadata.Name, err)
+		}
+		e.functions = nil
+	}
 	if e.deployer == nil {
 		e.scenario = nil
 		return nil

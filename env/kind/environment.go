@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/env/openfaas"
 	"github.com/meshcheck/meshcheck/report"
 	"github.com/meshcheck/meshcheck/scenario"
 )
@@ -32,6 +34,7 @@ type config struct {
 	keep, keepOnFailure, anyIstioctl    bool
 	readyTimeout                        time.Duration
 	existing                            []existing.Option
+	openfaas                            openfaas.Fetcher
 	deps                                *Deps
 	log                                 *slog.Logger
 	errs                                []error
@@ -98,6 +101,11 @@ func WithProgrammedTimeout(d time.Duration) Option {
 	return func(c *config) { c.existing = append(c.existing, existing.WithProgrammedTimeout(d)) }
 }
 
+// WithOpenFaaSChart installs OpenFaaS, for scenarios with spec.backend
+// openfaas, from the local chart archive path (--openfaas-chart) instead of
+// downloading it; its sha256 must be the pinned chart's.
+func WithOpenFaaSChart(path string) Option { return func(c *config) { c.openfaas.Local = path } }
+
 // WithDeps replaces the process boundaries (container engine, kind,
 // clients, istioctl, image builds) by d; by default DefaultDeps.
 func WithDeps(d Deps) Option { return func(c *config) { c.deps = &d } }
@@ -109,6 +117,7 @@ func WithLogger(log *slog.Logger) Option { return func(c *config) { c.log = log 
 // env.DryRunner.
 type Opener struct {
 	plan       *Plan
+	openfaas   openfaas.Fetcher
 	agentImage string
 	deps       Deps
 	existing   []existing.Option
@@ -144,6 +153,22 @@ func New(opts ...Option) (*Opener, error) {
 	if c.readyTimeout == 0 {
 		c.readyTimeout = istio.DefaultReadinessTimeout
 	}
+	if c.openfaas.Pin.Name == "" {
+		c.openfaas.Pin = openfaas.Pinned
+	}
+	c.openfaas.HTTP = d.HTTPClient
+	if c.openfaas.Local != "" {
+		// A wrong archive is the user's input: refused before anything runs.
+		data, err := os.ReadFile(c.openfaas.Local)
+		if err == nil {
+			err = c.openfaas.Pin.Verify("--openfaas-chart "+c.openfaas.Local, data)
+		} else {
+			err = fmt.Errorf("--openfaas-chart: %w", err)
+		}
+		if err != nil {
+			return nil, env.InvalidOptions(err)
+		}
+	}
 	p, err := NewPlan(Options{
 		Name:             c.name,
 		StateDir:         c.stateDir,
@@ -167,7 +192,7 @@ func New(opts ...Option) (*Opener, error) {
 	if _, err := existing.New(ex...); err != nil {
 		return nil, err
 	}
-	return &Opener{plan: p, agentImage: agent, deps: d, existing: ex, log: c.log}, nil
+	return &Opener{plan: p, openfaas: c.openfaas, agentImage: agent, deps: d, existing: ex, log: c.log}, nil
 }
 
 // Plan is what Open will provision.
@@ -202,6 +227,11 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 	if err := o.plan.WriteDryRun(w); err != nil {
 		return err
 	}
+	if slices.ContainsFunc(scenarios, func(s *scenario.Scenario) bool { return s.Backend == scenario.BackendOpenFaaS }) {
+		if err := o.writeOpenFaaSDryRun(w); err != nil {
+			return err
+		}
+	}
 	return kube.WriteDryRuns(w, scenarios, kube.Images{Agent: o.agentImage})
 }
 
@@ -222,11 +252,15 @@ func (p *Plan) AgentImage() (string, error) {
 // own kubeconfig and reaches the ingress gateway at the host port kind maps
 // to its nodePort.
 type Env struct {
-	cluster *existing.Env
-	log     *slog.Logger
+	cluster      *existing.Env
+	openfaas     openfaas.Fetcher
+	readyTimeout time.Duration
+	log          *slog.Logger
 
 	mu      sync.Mutex
 	session *Session
+	// openfaasInstalled is set once OpenFaaS is installed on the cluster.
+	openfaasInstalled bool
 }
 
 var (
@@ -266,7 +300,7 @@ func (o *Opener) Provision(ctx context.Context) (*Env, error) {
 		}
 		return nil, err
 	}
-	return &Env{cluster: c, log: o.log, session: s}, nil
+	return &Env{cluster: c, openfaas: o.openfaas, readyTimeout: o.plan.Options.ReadinessTimeout, log: o.log, session: s}, nil
 }
 
 // Session is the kind session the environment runs on; nil after Close.
@@ -282,8 +316,26 @@ func (e *Env) Name() string { return env.Kind }
 // Emulated implements env.Environment: the mesh is real.
 func (e *Env) Emulated() bool { return false }
 
-// Setup creates the scenario's namespaces (see existing.Env.Setup).
+// Setup creates the scenario's namespaces (see existing.Env.Setup). Before
+// the first scenario whose spec.backend is openfaas it installs OpenFaaS on
+// the cluster (installOpenFaaS); a scenario whose Functions run meshcheck's
+// local images, which OpenFaaS CE refuses, is skipped first
+// (env.BackendUnavailable).
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
+	if s.Backend == scenario.BackendOpenFaaS {
+		// kind has only meshcheck's local images, which CE refuses: skip
+		// before installing anything.
+		fns, err := kube.Functions(s, nil)
+		if err != nil {
+			return err
+		}
+		if err := openfaas.CheckPublicImages(fns); err != nil {
+			return env.BackendUnavailable(env.Kind, s.Backend, err.Error())
+		}
+		if err := e.installOpenFaaS(ctx); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
+		}
+	}
 	return e.cluster.Setup(ctx, s)
 }
 

@@ -1,12 +1,16 @@
 package kube
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -90,6 +94,24 @@ func (c *Client) resource(gvk schema.GroupVersionKind, ns string) (dynamic.Resou
 		return c.Dynamic.Resource(m.Resource).Namespace(ns), true, nil
 	}
 	return c.Dynamic.Resource(m.Resource), false, nil
+}
+
+// Exists reports whether the object obj names (kind, namespace, name)
+// exists, whoever created it.
+func (c *Client) Exists(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
+	ref := refOf(obj)
+	res, _, err := c.resource(ref.GVK, ref.Namespace)
+	if err != nil {
+		return false, fmt.Errorf("look up %s: %w", ref, err)
+	}
+	_, err = res.Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up %s: %w", ref, err)
+	}
+	return true, nil
 }
 
 func gvkString(gvk schema.GroupVersionKind) string {

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env/programmed"
 	"github.com/meshcheck/meshcheck/mesh"
 	"github.com/meshcheck/meshcheck/scenario"
@@ -18,7 +20,9 @@ import (
 // nothing: for the setup (the namespaces) and then each step, the objects
 // as meshcheck applies them (its labels added), as YAML documents in the
 // order Apply sends them, each headed by a comment naming the step and the
-// make-before-break phase; deletions as comment lines; and, before the
+// make-before-break phase; deletions as comment lines; OpenFaaS Functions
+// as the gateway deployments sent before the make phase (and deleted after
+// the break phase); and, before the
 // first step with a probe from the mesh, the in-mesh agent's objects
 // running images.Agent (AgentImage when empty) in the scenario's source
 // namespace; then, as comment lines, the step's programmed-wait plan
@@ -42,9 +46,17 @@ func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 			return err
 		}
 		where := fmt.Sprintf("step %d/%d %s", i+1, len(s.Steps), st.Name)
-		if err := writePhases(&b, name, where, ch); err != nil {
+		rest, fc, err := SplitFunctions(ch)
+		if err != nil {
 			return err
 		}
+		if err := writeFunctionDeploys(&b, name, where, fc); err != nil {
+			return err
+		}
+		if err := writePhases(&b, name, where, rest); err != nil {
+			return err
+		}
+		writeFunctionDeletes(&b, name, where, fc)
 		if !agent && hasMeshProbe(st) {
 			agent = true
 			if err := writeAgent(&b, s, where, images.Agent); err != nil {
@@ -63,6 +75,30 @@ func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 // Service's port 80 in Istio's default installation (and meshcheck's kind
 // cluster), which the plan shows; a run reads it from the Service.
 const dryRunGatewayPodPort = 8080
+
+// writeFunctionDeploys writes the OpenFaaS Functions a step deploys through
+// the gateway before its make phase: per function its name, namespace,
+// image and labels, and the FunctionDeployment JSON sent.
+func writeFunctionDeploys(b *strings.Builder, scenarioName, where string, fc FunctionChange) error {
+	for _, fn := range fc.Deploy {
+		body, err := json.Marshal(openfaas.Deployment(fn))
+		if err != nil {
+			return fmt.Errorf("function %s: %w", fn.Name, err)
+		}
+		fmt.Fprintf(b, "# scenario %s, %s: before phase %s: deploy through the OpenFaaS gateway (POST /system/functions, PUT when it exists; then wait for availableReplicas >= 1): %s\n#   body: %s\n",
+			scenarioName, where, PhaseMake, describeFunction(fn), body)
+	}
+	return nil
+}
+
+// writeFunctionDeletes writes the OpenFaaS Functions a step deletes through
+// the gateway after its break phase.
+func writeFunctionDeletes(b *strings.Builder, scenarioName, where string, fc FunctionChange) {
+	for _, fn := range fc.Delete {
+		fmt.Fprintf(b, "# scenario %s, %s: after phase %s: delete through the OpenFaaS gateway (DELETE /system/functions): function %s in namespace %s\n",
+			scenarioName, where, PhaseBreak, fn.Spec.Name, openfaas.Namespace(fn))
+	}
+}
 
 // writeWaitPlan writes, for each probe of step i, what the programmed wait
 // will wait for before the probe: which proxies, which route

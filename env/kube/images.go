@@ -29,7 +29,8 @@ var podSpecPaths = map[string][]string{
 }
 
 // ReplaceImages returns the change with every container and init container
-// image that replace names replaced (copies of the objects it changes; the
+// image, and every OpenFaaS Function's spec.image, that replace names
+// replaced (copies of the objects it changes; the
 // change itself is left alone).
 func (ch Change) ReplaceImages(replace map[string]string) (Change, error) {
 	if len(replace) == 0 {
@@ -37,6 +38,17 @@ func (ch Change) ReplaceImages(replace map[string]string) (Change, error) {
 	}
 	out := Change{Delete: ch.Delete, Apply: make([]*unstructured.Unstructured, 0, len(ch.Apply))}
 	for _, obj := range ch.Apply {
+		if IsFunction(obj) {
+			// An OpenFaaS Function names its one image in spec.image.
+			c := obj.DeepCopy()
+			if img, _, _ := unstructured.NestedString(c.Object, "spec", "image"); replace[img] != "" {
+				if err := unstructured.SetNestedField(c.Object, replace[img], "spec", "image"); err != nil {
+					return Change{}, fmt.Errorf("%s: spec.image: %w", refOf(obj), err)
+				}
+			}
+			out.Apply = append(out.Apply, c)
+			continue
+		}
 		path, ok := podSpecPaths[obj.GetKind()]
 		if !ok {
 			out.Apply = append(out.Apply, obj)

@@ -19,25 +19,38 @@
 //   - the ingress listener (a free 127.0.0.1 port) plays the ingress
 //     gateway: each request becomes a mesh.Request from the Ingress vantage
 //     with its Host, path, method and headers;
-//   - the mesh vantage is an HTTP forward proxy per source namespace (probes
-//     and our pods' own calls use it as their sidecar): absolute-URI
+//   - the mesh vantage is an HTTP forward proxy per workload identity
+//     (namespace and ServiceAccount): every pod's own calls go through the
+//     outbound sidecar of its identity, and mesh probes through the one of
+//     their SourceIdentity (the agent's ServiceAccount meshcheck-agent in
+//     the source namespace, or the probe's serviceAccount); absolute-URI
 //     requests become mesh.Requests from the Mesh vantage in that namespace.
 //
 // A routed request picks a destination and a pod at random per request (as
-// Envoy does) and is proxied to that pod's server; otherwise the listener
-// answers what Envoy would (404 for no route, 503 for an unusable
-// destination). Requests reaching a pod carry the headers Envoy adds
-// (x-request-id, x-b3-traceid/spanid/sampled, x-envoy-attempt-count,
-// x-forwarded-proto, and at the ingress x-forwarded-for and
-// x-envoy-internal); answers carry server (istio-envoy at the ingress, envoy
-// from a sidecar) and x-envoy-upstream-service-time.
+// Envoy does); otherwise the listener answers what Envoy would (404 for no
+// route, 503 for an unusable destination). Then the destination pod's
+// inbound sidecar decides (mesh Model.Access, the pod's AuthorizationPolicies
+// and PeerAuthentication): a denied request gets Envoy's 403 "RBAC: access
+// denied", a plaintext one that STRICT mTLS refuses a 503; an allowed one is
+// proxied to that pod's server. Every hop is taken as mTLS (every pod, the
+// agent and the ingress gateway have a sidecar; Istio's auto mTLS), unless
+// the destination's PeerAuthentication disables it. Requests reaching a pod
+// carry the headers Envoy adds (x-request-id, x-b3-traceid/spanid/sampled,
+// x-envoy-attempt-count, x-forwarded-proto, at the ingress x-forwarded-for
+// and x-envoy-internal, and over mTLS x-forwarded-client-cert naming the
+// destination's and the caller's SPIFFE identities); answers carry server
+// (istio-envoy at the ingress, envoy from a sidecar) and
+// x-envoy-upstream-service-time. No traceparent: Istio 1.31's default
+// tracer (Zipkin, trace context option USE_B3) propagates B3 only.
 //
 // # What it does not prove
 //
 // The emulation shares the routing model with the expectations, so a probe
 // here checks the scenario's intent against Istio's documented semantics as
 // the model implements them, not a real Envoy: every report from this
-// environment is marked emulated. AuthorizationPolicies, mTLS, retries,
+// environment is marked emulated. There is no TLS: the identities are the
+// ServiceAccounts the manifests name, and the x-forwarded-client-cert Hash
+// is the SHA-256 of the caller's SPIFFE ID, not of a certificate. Retries,
 // timeouts and fault injection are not emulated.
 package local
 
@@ -70,9 +83,9 @@ type Env struct {
 	ingress  *server
 	pods     map[string]*pod // by namespace/name
 
-	pmu      sync.Mutex         // guards proxies and outbound
-	proxies  map[string]*server // the sidecar emulation, by source namespace
-	outbound []*http.Transport  // the pods' own clients, closed at Teardown
+	pmu      sync.Mutex                // guards proxies and outbound
+	proxies  map[mesh.Identity]*server // the outbound sidecar emulation, by source identity
+	outbound []*http.Transport         // the pods' own clients, closed at Teardown
 
 	routes   atomic.Pointer[routing]
 	upstream *http.Transport // from the listeners to the pods
@@ -124,7 +137,7 @@ func New(opts ...Option) *Env {
 	e := &Env{
 		log:     log,
 		pods:    map[string]*pod{},
-		proxies: map[string]*server{},
+		proxies: map[mesh.Identity]*server{},
 		upstream: &http.Transport{
 			Proxy:               nil, // pods are reached directly
 			MaxIdleConns:        4096,
@@ -153,10 +166,15 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 		return errors.New("local environment: Setup called again before Teardown")
 	}
 	for i := range s.Steps {
-		if err := validate(s.StateAt(i)); err != nil {
+		state, err := clusterState(s, i)
+		if err != nil {
+			return err
+		}
+		if err := validate(state); err != nil {
 			return fmt.Errorf("step %s: %w", s.Steps[i].Name, err)
 		}
 	}
+	logBackend(e.log, s)
 	e.sourceNS = s.SourceNamespace()
 	ing, err := startServer(http.HandlerFunc(e.serveIngress), e.log)
 	if err != nil {
@@ -181,7 +199,10 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 	if step < 0 || step >= len(s.Steps) {
 		return fmt.Errorf("local environment: step %d: the scenario has steps 0 to %d", step, len(s.Steps)-1)
 	}
-	objs := s.StateAt(step)
+	objs, err := clusterState(s, step)
+	if err != nil {
+		return err
+	}
 	cfg, err := s.Config(step)
 	if err != nil {
 		return fmt.Errorf("%w: %w", env.ErrUnsupported, err)
@@ -231,7 +252,8 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 
 // Endpoint returns how a probe reaches its target: the ingress listener
 // with the probe's Host for the ingress vantage; the probe's own URL through
-// the sidecar emulation of the mesh probes' namespace for the mesh vantage.
+// the outbound sidecar emulation of the probe's SourceIdentity (in the
+// mesh probes' namespace) for the mesh vantage.
 func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, error) {
 	e.mu.Lock()
 	active, ingress, ns := e.active, e.ingress, e.sourceNS
@@ -272,7 +294,7 @@ func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, err
 		if err != nil || u.Scheme != "http" || u.Host == "" {
 			return env.Endpoint{}, fmt.Errorf("probe %s: request url %q: want http://host[:port]/path", p.Name, target)
 		}
-		via, err := e.proxyFor(ns)
+		via, err := e.proxyFor(p.SourceIdentity(ns))
 		if err != nil {
 			return env.Endpoint{}, err
 		}
@@ -310,9 +332,9 @@ func (e *Env) Teardown(ctx context.Context) error {
 		e.ingress = nil
 	}
 	e.pmu.Lock()
-	for ns, p := range e.proxies {
+	for id, p := range e.proxies {
 		errs = append(errs, p.stop(ctx))
-		delete(e.proxies, ns)
+		delete(e.proxies, id)
 	}
 	outbound := e.outbound
 	e.outbound = nil
@@ -333,26 +355,26 @@ func (e *Env) Teardown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// proxyFor returns the URL of the sidecar emulation for clients in
-// namespace ns, starting it on first use.
-func (e *Env) proxyFor(ns string) (*url.URL, error) {
+// proxyFor returns the URL of the outbound sidecar emulation for clients
+// with identity id, starting it on first use.
+func (e *Env) proxyFor(id mesh.Identity) (*url.URL, error) {
 	e.pmu.Lock()
 	defer e.pmu.Unlock()
-	if p := e.proxies[ns]; p != nil {
+	if p := e.proxies[id]; p != nil {
 		return p.url, nil
 	}
-	p, err := startServer(e.meshHandler(ns), e.log)
+	p, err := startServer(e.meshHandler(id), e.log)
 	if err != nil {
-		return nil, fmt.Errorf("local environment: starting the sidecar emulation for namespace %s: %w", ns, err)
+		return nil, fmt.Errorf("local environment: starting the sidecar emulation for %s: %w", id.Principal(), err)
 	}
-	e.proxies[ns] = p
+	e.proxies[id] = p
 	return p.url, nil
 }
 
-// clientFor returns the HTTP client a pod in namespace ns makes its own
-// calls with: through the sidecar emulation of its namespace.
-func (e *Env) clientFor(ns string) (*http.Client, error) {
-	via, err := e.proxyFor(ns)
+// clientFor returns the HTTP client a pod with identity id makes its own
+// calls with: through the outbound sidecar emulation of that identity.
+func (e *Env) clientFor(id mesh.Identity) (*http.Client, error) {
+	via, err := e.proxyFor(id)
 	if err != nil {
 		return nil, err
 	}

@@ -113,10 +113,11 @@ func (t *template) podFor(w mesh.Workload) (podSpec, error) {
 		ps.ignored = append(ps.ignored, other.Name)
 	}
 	fp, err := json.Marshal(struct {
-		Image         string
-		Command, Args []string
-		Env, Labels   map[string]string
-	}{c.Image, c.Command, c.Args, vars, w.Labels})
+		Image          string
+		Command, Args  []string
+		Env, Labels    map[string]string
+		ServiceAccount string
+	}{c.Image, c.Command, c.Args, vars, w.Labels, w.ServiceAccount})
 	if err != nil {
 		return podSpec{}, fmt.Errorf("%s: %w", field, err)
 	}
@@ -167,9 +168,10 @@ type pod struct {
 }
 
 // startPod runs a pod's stand-in on its own loopback server; its own calls
-// go through the sidecar emulation of its namespace.
+// go through the outbound sidecar emulation of its identity (namespace and
+// ServiceAccount).
 func (e *Env) startPod(ps podSpec) (*pod, error) {
-	client, err := e.clientFor(ps.workload.Namespace)
+	client, err := e.clientFor(ps.workload.Identity())
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log"
@@ -30,6 +31,9 @@ const (
 	bodyNoRoute    = "route_not_found"
 	bodyNoUpstream = "no healthy upstream"
 	bodyConnect    = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+	// bodyReset is what a client's sidecar answers when the destination's
+	// sidecar closes the connection (STRICT mTLS refusing plaintext).
+	bodyReset = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
 )
 
 // hop is what the reverse proxy needs to know about one routed request.
@@ -37,13 +41,15 @@ type hop struct {
 	target  string // host:port of the pod's server
 	server  string // the server header to answer with
 	ingress bool
+	xfcc    string // the x-forwarded-client-cert the destination's sidecar sets, "" without mTLS
 	start   time.Time
 }
 
 type hopKey struct{}
 
 // serveIngress is the ingress gateway: every request is routed from the
-// Ingress vantage, to port 80 of the gateway.
+// Ingress vantage, to port 80 of the gateway, and reaches its pod over mTLS
+// with the gateway's identity.
 func (e *Env) serveIngress(w http.ResponseWriter, r *http.Request) {
 	e.route(w, r, mesh.Request{
 		Vantage: mesh.Ingress,
@@ -51,12 +57,13 @@ func (e *Env) serveIngress(w http.ResponseWriter, r *http.Request) {
 		Path:    r.URL.RequestURI(),
 		Method:  r.Method,
 		Headers: lowerHeaders(r.Header),
-	}, ingressServer, true)
+	}, mesh.IngressGateway.Identity(), ingressServer, true)
 }
 
-// meshHandler is the sidecar of a client in namespace ns: an HTTP forward
-// proxy that routes absolute-URI requests from the Mesh vantage.
-func (e *Env) meshHandler(ns string) http.Handler {
+// meshHandler is the outbound sidecar of a client with identity id: an HTTP
+// forward proxy that routes absolute-URI requests from the Mesh vantage in
+// the client's namespace; they reach their pod over mTLS with id.
+func (e *Env) meshHandler(id mesh.Identity) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodConnect {
 			localReply(w, http.StatusMethodNotAllowed, sidecarServer,
@@ -84,15 +91,16 @@ func (e *Env) meshHandler(ns string) http.Handler {
 			Path:            r.URL.RequestURI(),
 			Method:          r.Method,
 			Headers:         lowerHeaders(r.Header),
-			SourceNamespace: ns,
-		}, sidecarServer, false)
+			SourceNamespace: id.Namespace,
+		}, id, sidecarServer, false)
 	})
 }
 
 // route resolves a request with the current routing model, picks a pod at
-// random (per request, as Envoy does) and proxies to it, or answers what
-// Envoy would.
-func (e *Env) route(w http.ResponseWriter, r *http.Request, req mesh.Request, server string, ingress bool) {
+// random (per request, as Envoy does), asks the model whether the pod's
+// inbound sidecar lets the request from src in, and proxies to it, or
+// answers what Envoy would.
+func (e *Env) route(w http.ResponseWriter, r *http.Request, req mesh.Request, src mesh.Identity, server string, ingress bool) {
 	rt := e.routes.Load()
 	if rt == nil {
 		localReply(w, http.StatusServiceUnavailable, server, bodyNoUpstream)
@@ -116,8 +124,74 @@ func (e *Env) route(w http.ResponseWriter, r *http.Request, req mesh.Request, se
 		localReply(w, http.StatusServiceUnavailable, server, bodyNoUpstream)
 		return
 	}
-	h := &hop{target: p.srv.url.Host, server: server, ingress: ingress, start: time.Now()}
+	start := time.Now()
+	port := podPort(res, wl)
+	// Every client here has a sidecar (the ingress gateway, the agent, the
+	// pods), so Istio's auto mTLS (on by default, meshConfig
+	// enableAutoMtls) makes every hop mTLS; the destination's
+	// PeerAuthentication decides whether its sidecar takes it as such.
+	acc := rt.model.Access(mesh.AccessRequest{
+		Source: src, MTLS: true, Destination: wl, Port: port,
+		Method: req.Method, Host: req.Host, Path: req.Path, Headers: req.Headers,
+	})
+	if !acc.Allowed {
+		e.log.Debug("request denied by the destination's sidecar", "pod", wl.Namespace+"/"+wl.Name, "source", src.Principal(), "status", acc.Status, "reason", acc.Reason)
+		deniedReply(w, acc.Status, server, start)
+		return
+	}
+	h := &hop{target: p.srv.url.Host, server: server, ingress: ingress, start: start}
+	if mode, _ := rt.model.PeerAuthenticationMode(wl, port); mode != "DISABLE" {
+		h.xfcc = xfcc(wl.Identity(), src)
+	}
 	e.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hopKey{}, h)))
+}
+
+// podPort is the pod port a request to workload wl reaches: that of the
+// first destination of the resolution that lists wl (0 when none does or
+// the model cannot resolve the Service's targetPort).
+func podPort(res mesh.Resolution, wl mesh.Workload) int {
+	for _, d := range res.Destinations {
+		for _, x := range d.Workloads {
+			if x.Namespace == wl.Namespace && x.Name == wl.Name {
+				return d.Port
+			}
+		}
+	}
+	return 0
+}
+
+// deniedReply answers a request the destination's sidecar refuses, as the
+// client sees it through its own proxy (which forwarded it, hence
+// x-envoy-upstream-service-time): 403 with the RBAC filter's body
+// "RBAC: access denied" (Envoy's
+// extensions/filters/http/rbac/rbac_filter.cc local reply, content-type
+// text/plain), or 503 with a reset when STRICT mTLS closes a plaintext
+// connection.
+func deniedReply(w http.ResponseWriter, status int, server string, start time.Time) {
+	w.Header().Set("X-Envoy-Upstream-Service-Time", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+	switch status {
+	case http.StatusForbidden:
+		localReply(w, status, server, mesh.RBACDeniedBody)
+	default:
+		localReply(w, http.StatusServiceUnavailable, server, bodyReset)
+	}
+}
+
+// xfcc is the x-forwarded-client-cert header the destination's sidecar sets
+// on an mTLS request
+// (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-client-cert):
+// By is the destination's own SPIFFE ID, URI the caller's, Subject empty
+// (Istio's workload certificates have none), as Istio's inbound listeners
+// set it (forward_client_cert_details APPEND_FORWARD with Subject, URI and
+// DNS; the certificates carry no DNS SAN). Envoy's Hash is the SHA-256 of
+// the caller's certificate; there is none here, so it is the SHA-256 of the
+// caller's SPIFFE ID (emulated). The caller's own sidecar sanitises any
+// x-forwarded-client-cert the application sent (the ingress gateway's
+// SANITIZE_SET, a sidecar's outbound default SANITIZE), so the value is
+// this one element.
+func xfcc(dst, src mesh.Identity) string {
+	sum := sha256.Sum256([]byte(src.SPIFFE()))
+	return "By=" + dst.SPIFFE() + ";Hash=" + hex.EncodeToString(sum[:]) + `;Subject="";URI=` + src.SPIFFE()
 }
 
 // envoyReply answers a status Envoy gives itself.
@@ -176,7 +250,8 @@ func (e *Env) newReverseProxy() http.Handler {
 // envoyRequestHeaders adds what Envoy adds to a request it forwards
 // (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers):
 // a request id and B3 trace headers when absent, the attempt count, the
-// forwarded protocol, and at the edge the client's address.
+// forwarded protocol, at the edge the client's address, and over mTLS the
+// client certificate details (xfcc).
 func (e *Env) envoyRequestHeaders(pr *httputil.ProxyRequest, h *hop) {
 	in, out := pr.In.Header, pr.Out.Header
 	rnd := e.rands.Get().(*rand.Rand)
@@ -194,6 +269,10 @@ func (e *Env) envoyRequestHeaders(pr *httputil.ProxyRequest, h *hop) {
 		out.Set("X-B3-Sampled", "0")
 	}
 	out.Set("X-Envoy-Attempt-Count", "1")
+	out.Del("X-Forwarded-Client-Cert")
+	if h.xfcc != "" {
+		out.Set("X-Forwarded-Client-Cert", h.xfcc)
+	}
 	// httputil.ReverseProxy's Rewrite drops X-Forwarded-*; Envoy keeps
 	// them, appending at the edge.
 	proto := in.Get("X-Forwarded-Proto")

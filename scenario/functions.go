@@ -1,0 +1,140 @@
+package scenario
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/meshcheck/meshcheck/backend/openfaas"
+)
+
+// ClusterObjects returns objs with every OpenFaaS Function replaced by the
+// Deployment and Service faas-netes creates for it (openfaas.Expand), in
+// its place and with its File and Line; the other objects are kept as they
+// are. It is what runs on a cluster for these manifests: the routing model,
+// the local environment and the API-server tiers read it. Raw of an
+// expanded object is nil (it has no text of its own).
+func ClusterObjects(objs []Object) ([]Object, error) {
+	out := make([]Object, 0, len(objs))
+	for _, o := range objs {
+		fn, ok := o.Object.(*openfaas.Function)
+		if !ok {
+			out = append(out, o)
+			continue
+		}
+		dep, svc, err := openfaas.Expand(fn, openfaas.Namespace(fn))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", o.File, o.Line, err)
+		}
+		for _, x := range []runtime.Object{dep, svc} {
+			out = append(out, Object{File: o.File, Line: o.Line, Object: x})
+		}
+	}
+	return out, nil
+}
+
+// BackendObjects returns the objects the scenario's backend installs
+// that routing depends on, for the routing model and the emulation: for
+// BackendOpenFaaS the chart's gateway (openfaas.Gateway); none for
+// BackendNone. They carry the scenario file and the line of spec.backend.
+func (s *Scenario) BackendObjects() []Object {
+	if s.Backend != BackendOpenFaaS {
+		return nil
+	}
+	var out []Object
+	for _, obj := range openfaas.Gateway() {
+		out = append(out, Object{File: s.File, Line: s.lines["spec.backend"], Object: obj})
+	}
+	return out
+}
+
+// ClusterStateAt returns what runs on a cluster after step: the backend's
+// objects (BackendObjects), then the objects in effect (StateAt) with
+// every Function expanded (ClusterObjects).
+func (s *Scenario) ClusterStateAt(step int) ([]Object, error) {
+	state, err := ClusterObjects(s.StateAt(step))
+	if err != nil {
+		return nil, fmt.Errorf("step %s: %w", s.stepName(step), err)
+	}
+	return append(s.BackendObjects(), state...), nil
+}
+
+// backendManifest names the manifest WithBackendEmulated adds: the
+// backend's own objects, as its installer would create them.
+const backendManifest = "(backend openfaas: the chart's gateway)"
+
+// WithBackendEmulated returns a copy of s that needs no function backend:
+// Backend is BackendNone, the backend's objects (BackendObjects) are
+// applied by the first step as one more manifest, before the scenario's
+// own, and every Function of every step's manifests is replaced by the
+// Deployment and Service faas-netes creates for it (ClusterObjects). It
+// is how a tier with an API server but no backend (the API-server and
+// control-plane tiers) runs a scenario with one; s itself is not changed.
+// A scenario without a backend is returned as it is.
+func (s *Scenario) WithBackendEmulated() (*Scenario, error) {
+	if s.Backend == BackendNone {
+		return s, nil
+	}
+	out := *s
+	out.Backend = BackendNone
+	out.Steps = make([]Step, len(s.Steps))
+	expand := func(ms []Manifest) ([]Manifest, error) {
+		var res []Manifest
+		for _, m := range ms {
+			objs, err := ClusterObjects(m.Objects)
+			if err != nil {
+				return nil, err
+			}
+			res = append(res, Manifest{File: m.File, Objects: objs})
+		}
+		return res, nil
+	}
+	for i, st := range s.Steps {
+		apply, err := expand(st.Apply)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		del, err := expand(st.Delete)
+		if err != nil {
+			return nil, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		if i == 0 {
+			apply = append([]Manifest{{File: backendManifest, Objects: s.BackendObjects()}}, apply...)
+		}
+		out.Steps[i] = Step{Name: st.Name, Apply: apply, Delete: del, Probes: st.Probes}
+	}
+	return &out, nil
+}
+
+// Functions returns the OpenFaaS Functions among objs.
+func Functions(objs []Object) []*openfaas.Function {
+	var fns []*openfaas.Function
+	for _, o := range objs {
+		if fn, ok := o.Object.(*openfaas.Function); ok {
+			fns = append(fns, fn)
+		}
+	}
+	return fns
+}
+
+// validateFunction checks a decoded Function (openfaas.Validate) and
+// reports its first problem at the line of the field it names.
+func validateFunction(file string, d document, root *yaml.Node, fn *openfaas.Function) *Diagnostic {
+	es := openfaas.Validate(fn)
+	if len(es) == 0 {
+		return nil
+	}
+	e := es[0]
+	msg := e.Msg
+	if len(es) > 1 {
+		also := make([]string, 0, len(es)-1)
+		for _, x := range es[1:] {
+			also = append(also, x.Error())
+		}
+		msg += "; also " + strings.Join(also, "; ")
+	}
+	return docError(file, d, pathLine(root, e.Field), e.Field, "%s", msg)
+}

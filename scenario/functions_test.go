@@ -98,3 +98,70 @@ func TestDecodeFunctionErrors(t *testing.T) {
 		})
 	}
 }
+
+// scenarios/openfaas: the backend's gateway and the Functions' Deployments
+// and Services are what runs; its env probe expects status 200 with
+// headers; the emulated-backend copy needs no backend.
+func TestOpenFaaSScenario(t *testing.T) {
+	s, ws, err := Load("../scenarios/openfaas")
+	if err != nil || len(ws) != 0 {
+		t.Fatalf("load: %v, warnings %v", err, ws)
+	}
+	if s.Backend != BackendOpenFaaS {
+		t.Fatalf("backend %q", s.Backend)
+	}
+	state, err := s.ClusterStateAt(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range state {
+		names = append(names, describeObject(o.Object))
+	}
+	got := strings.Join(names, ", ")
+	for _, want := range []string{"ServiceAccount openfaas/openfaas-controller", "Deployment openfaas/gateway", "Service openfaas/gateway",
+		"Deployment openfaas-fn/env", "Service openfaas-fn/env", "Deployment openfaas-fn/nodeinfo"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("cluster state %s lacks %s", got, want)
+		}
+	}
+	if strings.Contains(got, "Function") {
+		t.Errorf("cluster state %s holds a Function", got)
+	}
+	var env Probe
+	for _, p := range s.Steps[0].Probes {
+		if p.Name == "env-headers" {
+			env = p
+		}
+	}
+	exp := env.Expectation(nil)
+	if exp.Status != 200 || exp.Condition != HeadersCondition || exp.Validate() != nil {
+		t.Errorf("env-headers expectation %+v", exp)
+	}
+	check, err := env.HeaderCheck()
+	if err != nil || check.IsZero() || !strings.Contains(check.String(), "x-forwarded-client-cert ~ /URI=spiffe://cluster\\.local/ns/openfaas/sa/openfaas-controller") {
+		t.Errorf("header check %v (%v)", check, err)
+	}
+	if c, err := s.Steps[0].Probes[0].HeaderCheck(); err != nil || !c.IsZero() {
+		t.Errorf("a status probe has header check %v (%v)", c, err)
+	}
+	plain, err := s.WithBackendEmulated()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Backend != BackendNone || s.Backend != BackendOpenFaaS || len(Functions(plain.StateAt(0))) != 0 || len(Functions(s.StateAt(0))) != 2 {
+		t.Fatalf("emulated copy: backend %q, functions %d; original backend %q", plain.Backend, len(Functions(plain.StateAt(0))), s.Backend)
+	}
+	pcfg, err := plain.Config(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.Config(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pcfg.Workloads) != len(cfg.Workloads) || len(pcfg.Services) != len(cfg.Services) {
+		t.Errorf("the emulated copy's model has %d workloads and %d services, the scenario's %d and %d",
+			len(pcfg.Workloads), len(pcfg.Services), len(cfg.Workloads), len(cfg.Services))
+	}
+}

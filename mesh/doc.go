@@ -8,6 +8,16 @@
 // none does), which weighted destinations it sends to, which pods each
 // destination reaches, and what Envoy answers itself (404, 503).
 //
+// It also answers whether the destination's sidecar lets a request through
+// (Model.Access): PeerAuthentication mTLS modes (STRICT refuses plaintext
+// with a reset, seen as 503) and AuthorizationPolicy ALLOW and DENY rules
+// over principals, namespaces, serviceAccounts, hosts, ports, methods,
+// paths and when conditions, with the default deny once an ALLOW policy
+// selects the workload (403 "RBAC: access denied"). CUSTOM policies, JWT
+// request principals, ipBlocks, path templates and conditions on IPs, SNI
+// or JWT claims are not modelled: Access says so in Access.Unmodelled and
+// Lint warns.
+//
 // Every rule follows Istio's documented behaviour; the comment on each rule
 // names the istio.io reference page or istio/api proto field it follows, and
 // where the docs are silent, the istiod code path (pilot/pkg/networking/core)

@@ -34,7 +34,9 @@ const (
 // defines (503), destination hosts or ports no Service has (503), gateway
 // references to no Gateway, weights not summing to 100, conflicting
 // VirtualServices for one host in the mesh, DestinationRule subsets that
-// select no pod, and delegating routes whose delegate istiod cannot use.
+// select no pod, delegating routes whose delegate istiod cannot use, and
+// AuthorizationPolicies that are rejected, use fields the model does not
+// evaluate, select no workload or allow principals no workload has.
 func (m *Model) Lint() []Finding {
 	var out []Finding
 	add := func(obj, field, sev, format string, args ...any) {
@@ -111,6 +113,7 @@ func (m *Model) Lint() []Finding {
 			}
 		}
 	}
+	m.lintAuthz(add, func() { out[len(out)-1].Rejected = true })
 	for _, s := range m.svcList {
 		for i, sp := range s.ports {
 			if sp.target == 0 {

@@ -108,3 +108,37 @@ func TestLintClean(t *testing.T) {
 		}
 	}
 }
+
+func TestLintAuthz(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, field, severity, message string
+		rejected                            bool
+	}{
+		{"unknown principal", policy("thermo", "p", "  rules: [{from: [{source: {principals: [cluster.local/ns/thermo/sa/contrl]}}]}]"),
+			"spec.rules[0].from[0].source.principals[0]", SeverityWarning, "principal cluster.local/ns/thermo/sa/contrl is the identity of no workload", false},
+		{"bad port", policy("thermo", "p", "  rules: [{to: [{operation: {ports: [http]}}]}]"),
+			"spec.rules[0].to[0].operation.ports[0]", SeverityError, `"http" is not a port number`, true},
+		{"DENY without rules", policy("thermo", "p", "  action: DENY"),
+			"spec.rules", SeverityError, "a DENY policy without rules never triggers", true},
+		{"selects nothing", policy("thermo", "p", "  selector: {matchLabels: {app: nothing}}"),
+			"spec.selector", SeverityWarning, "selects no workload", false},
+		{"not modelled", policy("thermo", "p", "  rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}]}]"),
+			"spec.rules[0].from[0].source.ipBlocks[0]", SeverityWarning, "source IP blocks are not modelled", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			found := false
+			for _, f := range New(config(t, thermoDocs, tc.doc)).Lint() {
+				if f.Object == "AuthorizationPolicy thermo/p" && f.Field == tc.field && f.Severity == tc.severity &&
+					strings.Contains(f.Message, tc.message) && f.Rejected == tc.rejected {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no finding %s %s %q (rejected=%v) in %+v", tc.field, tc.severity, tc.message, tc.rejected, New(config(t, thermoDocs, tc.doc)).Lint())
+			}
+		})
+	}
+	if fs := New(config(t, thermoDocs, thermoAllowControl)).Lint(); len(fs) != 0 {
+		t.Errorf("tutorial 004's policy has findings: %+v", fs)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	apisecurity "istio.io/api/security/v1beta1"
 )
 
 // Vantage is where a request enters the mesh.
@@ -108,8 +110,10 @@ type Model struct {
 	gws      []*gwInfo
 	gwByKey  map[string]*gwInfo
 
-	authz     []*authzPolicy // in Config order (creation time)
-	peerAuths []*peerAuth    // in Config order (creation time)
+	authz      []*authzPolicy                     // in Config order (creation time)
+	authzSpecs []*apisecurity.AuthorizationPolicy // the specs of authz, for Lint
+	workloads  []Workload
+	peerAuths  []*peerAuth // in Config order (creation time)
 
 	ingressProxy proxy
 	ingress      *table
@@ -133,8 +137,10 @@ func New(cfg Config) *Model {
 	m := &Model{gwByKey: map[string]*gwInfo{}, services: map[string]*service{}}
 	m.indexServices(cfg)
 	m.indexIstio(cfg)
+	m.workloads = cfg.Workloads
 	for _, p := range cfg.AuthorizationPolicies {
 		m.authz = append(m.authz, compileAuthz(p))
+		m.authzSpecs = append(m.authzSpecs, &p.Spec)
 	}
 	for _, p := range cfg.PeerAuthentications {
 		m.peerAuths = append(m.peerAuths, indexPeerAuth(p))

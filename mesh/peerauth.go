@@ -51,18 +51,21 @@ func (p *peerAuth) selects(w Workload) bool {
 // workload's port, with the policy "ns/name" that decided ("" for the mesh
 // default PERMISSIVE).
 //
-// PA ref: "Policy precedence: workload-specific (with a selector) >
-// namespace-wide > mesh-wide (the root namespace, without a selector)"; of
-// several policies at one level the oldest wins (Config is sorted by
-// creation time as istiod sorts). A mode of UNSET "inherits from parent, if
-// has one. Otherwise treated as PERMISSIVE"; a port-level UNSET inherits the
-// workload policy's effective mode. A selector policy in the root namespace
-// selects workloads of the root namespace only (it is not mesh-wide).
+// Precedence follows istiod (pilot/pkg/security/authn
+// ComposePeerAuthentication): a policy with a selector in the workload's
+// namespace overrides the namespace-wide policy (no selector), which
+// overrides the mesh-wide one (no selector, root namespace); of several
+// policies at one level the oldest wins (Config is sorted by creation time).
+// PA ref: "PeerAuthentication policies with workload selectors are ignored
+// when deployed in the root namespace"; mode UNSET: "Inherit from parent, if
+// has one. Otherwise treated as PERMISSIVE"; port_level_mtls: "These only
+// apply when a workload selector is specified. The port refers to the port of
+// the workload", and a port-level UNSET inherits the workload's mode.
 func (m *Model) PeerAuthenticationMode(w Workload, port int) (mode string, policy string) {
 	var workload, namespace, mesh *peerAuth
 	for _, p := range m.peerAuths {
 		switch {
-		case p.ns == w.Namespace && p.selects(w):
+		case p.ns == w.Namespace && p.ns != rootNamespace && p.selects(w):
 			if workload == nil {
 				workload = p
 			}
@@ -90,4 +93,19 @@ func (m *Model) PeerAuthenticationMode(w Workload, port int) (mode string, polic
 		}
 	}
 	return mode, policy
+}
+
+// AutoMTLS reports whether a client's connection to workload w's port
+// arrives over Istio mTLS, for AccessRequest.MTLS. With auto mTLS (Istio's
+// default, meshConfig.enableAutoMtls; https://istio.io/latest/docs/concepts/security/#auto-mutual-tls)
+// a client sidecar sends mTLS to a workload with a sidecar unless the
+// workload's PeerAuthentication mode for that port is DISABLE; a client
+// without a sidecar sends plaintext. Destinations are modelled as having a
+// sidecar.
+func (m *Model) AutoMTLS(clientHasSidecar bool, w Workload, port int) bool {
+	if !clientHasSidecar {
+		return false
+	}
+	mode, _ := m.PeerAuthenticationMode(w, port)
+	return mode != "DISABLE"
 }

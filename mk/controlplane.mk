@@ -7,7 +7,7 @@ ISTIO_BIN_DIR ?= $(CURDIR)/.cache/istio/bin
 
 # Packages holding `controlplane` tests; their tests are named
 # TestControlPlane* (the packages' other tests run in test-apiserver).
-CONTROLPLANE_PKGS := ./internal/istiodtest/... ./internal/routegen/... ./env/programmed/... ./env/istio/ ./cmd/meshcheck/
+CONTROLPLANE_PKGS := ./internal/istiodtest/... ./internal/routegen/... ./internal/authzgen/... ./env/programmed/... ./env/istio/ ./cmd/meshcheck/
 
 # Size and seed of the differential corpus: `make test` runs a sample,
 # `make fidelity` the corpus docs/fidelity.md reports.

@@ -170,6 +170,17 @@ func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity)
 	}
 }
 
+// policyAllows reports whether an AuthorizationPolicy decided to let some
+// of the requests in (an ALLOW policy's rule matched).
+func (pr Prediction) policyAllows() bool {
+	for _, a := range pr.Access {
+		if a.Allowed && a.Policy != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // accessWhy is the sidecars' decisions in one sentence, without a final
 // period: their reasons joined, and what the model does not evaluate.
 func (pr Prediction) accessWhy() string {
@@ -238,9 +249,9 @@ const shareSlack = 1e-9
 // expectation does not name gets a share (requests the destinations'
 // sidecars refuse count as errors). For a status: the model answers every
 // request with another status, or the destinations' sidecars refuse every
-// request with another status, or refuse none while 403 (an
-// AuthorizationPolicy's answer) is expected; whether the application
-// answers the expected status is beyond it. Weights read from the answers'
+// request with another status, or an ALLOW AuthorizationPolicy lets every
+// request in while 403 (a policy's answer) is expected; whether the
+// application answers the expected status is beyond it. Weights read from the answers'
 // content where no pod carries the version label (Opaque) never disagree:
 // the model predicts no split. An expectation fromConfig is the prediction
 // itself and never disagrees; see Prediction.ErrorShare for its errors.
@@ -252,14 +263,15 @@ func (pr Prediction) Disagrees(exp verify.Expectation) bool {
 		if len(pr.Access) == 0 {
 			return false
 		}
-		// The sidecars refuse every request with one status, or none: then
-		// a 403 cannot come from a policy, and a status other than the
-		// refusal's cannot reach every request.
+		// The sidecars refuse every request with one status: another status
+		// cannot reach every request. They refuse none though ALLOW
+		// policies decide: a 403 cannot come from a policy. (With no
+		// policy at all, the application may answer 403 itself.)
 		switch {
 		case pr.Denied >= 1-shareSlack:
 			return pr.DeniedStatus != exp.Status
 		case pr.Denied <= shareSlack:
-			return exp.Status == http.StatusForbidden
+			return exp.Status == http.StatusForbidden && pr.policyAllows()
 		}
 		return false
 	}

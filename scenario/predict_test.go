@@ -120,3 +120,19 @@ func TestPredictAuthorization(t *testing.T) {
 		t.Errorf("allow-all notes %q: want the policy that admits the request", notes)
 	}
 }
+
+// A probe's serviceAccount that no manifest creates is a warning (the
+// cluster agent could not run as it); thermo's control is created.
+func TestServiceAccountNotCreated(t *testing.T) {
+	dir := copyDir(t, "../scenarios/thermo")
+	edit(t, dir+"/scenario.yaml", "serviceAccount: control", "serviceAccount: contrl", 1)
+	_, ws, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Besides: the thermostat refuses contrl.
+	if len(ws) != 2 || ws[0].Field != "spec.steps[0].probes[4].serviceAccount" || !strings.Contains(ws[0].Msg, "ServiceAccount contrl, which no manifest in effect creates in namespace thermo") ||
+		!strings.Contains(ws[1].Msg, "from cluster.local/ns/thermo/sa/contrl") {
+		t.Errorf("warnings %v, want one on the probe's serviceAccount and one on its 403", ws)
+	}
+}

@@ -130,7 +130,8 @@ func Predict(m *mesh.Model, p Probe, sourceNamespace string) Prediction {
 
 // access asks the model what the sidecar of every pod the request reaches
 // decides (every client meshcheck probes from has a sidecar, so the hop is
-// mTLS as Istio's auto mTLS makes it), and the share of requests refused.
+// mTLS as Istio's auto mTLS makes it: mesh Model.AutoMTLS), and the share
+// of requests refused.
 func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity) {
 	if pr.Resolution.Status != 0 {
 		return
@@ -150,7 +151,7 @@ func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity)
 		}
 		each := float64(d.Weight) / float64(sum) / float64(len(d.Workloads))
 		for _, w := range d.Workloads {
-			a := m.Access(mesh.AccessRequest{Source: src, MTLS: true, Destination: w, Port: d.Port,
+			a := m.Access(mesh.AccessRequest{Source: src, MTLS: m.AutoMTLS(true, w, d.Port), Destination: w, Port: d.Port,
 				Method: req.Method, Host: req.Host, Path: req.Path, Headers: req.Headers})
 			if !a.Allowed {
 				pr.Denied += each

@@ -390,7 +390,7 @@ func TestRunSaveAndJSON(t *testing.T) {
 // latency far from control's call timeout on a busy machine (and under
 // the race detector, which cuts the local environment's capacity to about
 // 200 control requests per second on two cores).
-const thermoRate = "120"
+const thermoRate = "80"
 
 // Tutorial 004 in the local environment: temp splits 90/10 at both
 // vantages, the thermostat refuses the agent with 403 and admits control's

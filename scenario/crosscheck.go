@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -100,8 +101,27 @@ func crossCheck(s *Scenario, d *decoded, ds *diagnostics) {
 		}
 		for j, p := range st.Probes {
 			c.checkProbe(Predict(model, p, s.SourceNamespace()), p, index(join(field, "probes"), j))
+			c.checkServiceAccount(state, p, index(join(field, "probes"), j))
 		}
 	}
+}
+
+// checkServiceAccount warns of a probe that runs as a ServiceAccount the
+// step's objects do not create in the source namespace: on a cluster the
+// in-mesh agent cannot run as it unless someone else created it (the local
+// environment needs no account object).
+func (c *checker) checkServiceAccount(state []Object, p Probe, field string) {
+	if p.ServiceAccount == "" || p.ServiceAccount == AgentServiceAccount {
+		return
+	}
+	ns := c.s.SourceNamespace()
+	for _, o := range state {
+		if sa, ok := o.Object.(*corev1.ServiceAccount); ok && sa.Name == p.ServiceAccount && (sa.Namespace == ns || sa.Namespace == "" && ns == "default") {
+			return
+		}
+	}
+	c.warn(c.at(join(field, "serviceAccount"), "probe %s runs as ServiceAccount %s, which no manifest in effect creates in namespace %s: on a cluster its in-mesh agent cannot start unless the account exists",
+		p.Name, p.ServiceAccount, ns))
 }
 
 // checkInjection fails mesh probes whose requests would not pass through a

@@ -135,7 +135,8 @@ func Predict(m *mesh.Model, p Probe, sourceNamespace string) Prediction {
 
 // access asks the model what the sidecar of every pod the request reaches
 // decides (every client meshcheck probes from has a sidecar, so the hop is
-// mTLS as Istio's auto mTLS makes it), and the share of requests refused.
+// mTLS as Istio's auto mTLS makes it: mesh Model.AutoMTLS), and the share
+// of requests refused.
 func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity) {
 	if pr.Resolution.Status != 0 {
 		return
@@ -155,7 +156,7 @@ func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity)
 		}
 		each := float64(d.Weight) / float64(sum) / float64(len(d.Workloads))
 		for _, w := range d.Workloads {
-			a := m.Access(mesh.AccessRequest{Source: src, MTLS: true, Destination: w, Port: d.Port,
+			a := m.Access(mesh.AccessRequest{Source: src, MTLS: m.AutoMTLS(true, w, d.Port), Destination: w, Port: d.Port,
 				Method: req.Method, Host: req.Host, Path: req.Path, Headers: req.Headers})
 			if !a.Allowed {
 				pr.Denied += each
@@ -173,6 +174,17 @@ func (pr *Prediction) access(m *mesh.Model, req mesh.Request, src mesh.Identity)
 			best, pr.DeniedStatus = x, st
 		}
 	}
+}
+
+// policyAllows reports whether an AuthorizationPolicy decided to let some
+// of the requests in (an ALLOW policy's rule matched).
+func (pr Prediction) policyAllows() bool {
+	for _, a := range pr.Access {
+		if a.Allowed && a.Policy != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // accessWhy is the sidecars' decisions in one sentence, without a final
@@ -243,9 +255,9 @@ const shareSlack = 1e-9
 // expectation does not name gets a share (requests the destinations'
 // sidecars refuse count as errors). For a status: the model answers every
 // request with another status, or the destinations' sidecars refuse every
-// request with another status, or refuse none while 403 (an
-// AuthorizationPolicy's answer) is expected; whether the application
-// answers the expected status is beyond it. Weights read from the answers'
+// request with another status, or an ALLOW AuthorizationPolicy lets every
+// request in while 403 (a policy's answer) is expected; whether the
+// application answers the expected status is beyond it. Weights read from the answers'
 // content where no pod carries the version label (Opaque) never disagree:
 // the model predicts no split. An expectation fromConfig is the prediction
 // itself and never disagrees; see Prediction.ErrorShare for its errors.
@@ -257,14 +269,15 @@ func (pr Prediction) Disagrees(exp verify.Expectation) bool {
 		if len(pr.Access) == 0 {
 			return false
 		}
-		// The sidecars refuse every request with one status, or none: then
-		// a 403 cannot come from a policy, and a status other than the
-		// refusal's cannot reach every request.
+		// The sidecars refuse every request with one status: another status
+		// cannot reach every request. They refuse none though ALLOW
+		// policies decide: a 403 cannot come from a policy. (With no
+		// policy at all, the application may answer 403 itself.)
 		switch {
 		case pr.Denied >= 1-shareSlack:
 			return pr.DeniedStatus != exp.Status
 		case pr.Denied <= shareSlack:
-			return exp.Status == http.StatusForbidden
+			return exp.Status == http.StatusForbidden && pr.policyAllows()
 		}
 		return false
 	}

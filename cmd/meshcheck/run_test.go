@@ -384,3 +384,67 @@ func TestRunSaveAndJSON(t *testing.T) {
 		}
 	}
 }
+
+// thermoRate is the rate of the thermometer runs: each control request
+// makes two more through the emulated sidecars, so a lower rate keeps its
+// latency far from control's call timeout on a busy machine (and under
+// the race detector, which cuts the local environment's capacity to about
+// 200 control requests per second on two cores).
+const thermoRate = "80"
+
+// Tutorial 004 in the local environment: temp splits 90/10 at both
+// vantages, the thermostat refuses the agent with 403 and admits control's
+// identity, and control reports temp's versions 90/10.
+func TestRunThermoLocal(t *testing.T) {
+	code, out, errOut := runExec(t, "run", "../../scenarios/thermo", "--env", "local", "--rate", thermoRate)
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	titles, results := verdicts(out)
+	if len(titles) != 5 || strings.Count(strings.Join(results, " "), "PASS") != 5 {
+		t.Errorf("want 5 verdict tables, all PASS; got %q %q\n%s", titles, results, out)
+	}
+	if !strings.Contains(out, `body: "RBAC: access denied"`) {
+		t.Errorf("the thermostat-denied report does not show Envoy's RBAC body:\n%s", out)
+	}
+}
+
+// The acceptance test of tutorial 004's lesson: with an AuthorizationPolicy
+// that allows everyone, the 403 probe fails and its report names the policy
+// that let the request in.
+func TestRunThermoPolicyAllowsEveryone(t *testing.T) {
+	dir := copyScenario(t, "../../scenarios/thermo", filepath.Join("manifests", "policy.yaml"),
+		"  rules:\n    - from:\n        - source:\n            principals:\n              - cluster.local/ns/thermo/sa/control\n", "  rules:\n    - {}\n")
+	code, out, errOut := runExec(t, "run", dir, "--env", "local", "--rate", thermoRate)
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	titles, results := verdicts(out)
+	if len(titles) != 5 {
+		t.Fatalf("%d verdict tables, want 5:\n%s", len(titles), out)
+	}
+	// The policy's own probes; the temp and control ones do not depend on it.
+	want := map[string]string{"thermostat-denied": "FAIL", "thermostat-as-control": "PASS"}
+	for i, title := range titles {
+		name := title[strings.LastIndex(title, "/ ")+2:]
+		if w, ok := want[name]; ok && results[i] != w {
+			t.Errorf("%s: %s, want %s\n%s", title, results[i], w, out)
+		}
+	}
+	denied := out[strings.Index(out, "probe thermo / split-90-10-thermostat-for-control / thermostat-denied"):]
+	denied = denied[:strings.Index(denied, "\n\n")]
+	var note string
+	for _, line := range strings.Split(denied, "\n") {
+		if strings.HasPrefix(line, "note ") {
+			note = strings.TrimSpace(strings.TrimPrefix(line, "note"))
+		}
+	}
+	for _, w := range []string{"not the expected status 403", "ALLOW AuthorizationPolicy thermo/thermostat rules[0] matches"} {
+		if !strings.Contains(note, w) {
+			t.Errorf("thermostat-denied note %q does not say %q\n%s", note, w, denied)
+		}
+	}
+	if !strings.Contains(errOut, "probe thermostat-denied expects status 403 but the model predicts") {
+		t.Errorf("no validation warning before the run:\n%s", errOut)
+	}
+}

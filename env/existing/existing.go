@@ -275,7 +275,7 @@ type Env struct {
 	// gateway; nil unless its backend is openfaas.
 	functions *openfaas.Functions
 	ingress   *forward            // the port-forward to a gateway pod, when that is how it is reached
-	agents    map[string]*forward // namespace -> the port-forward to its agent
+	agents    map[string]*forward // agentKey -> the port-forward to that agent
 }
 
 // forward is a port-forward the environment holds open across probes.
@@ -521,7 +521,8 @@ func (e *Env) applyStep(ctx context.Context, rest kube.Change, fc kube.FunctionC
 }
 
 // Endpoint says how to reach a probe's target: the ingress gateway for
-// ingress probes; for mesh probes the in-mesh agent, deployed on first use
+// ingress probes; for mesh probes the in-mesh agent running as the probe's
+// ServiceAccount (its own when the probe names none), deployed on first use
 // in the scenario's source namespace and reached through a port-forward.
 // Errors say what could not be reached; the caller names the probe.
 func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, error) {
@@ -531,7 +532,7 @@ func (e *Env) Endpoint(ctx context.Context, p scenario.Probe) (env.Endpoint, err
 		return env.Endpoint{}, errors.New("existing environment: Endpoint before Setup")
 	}
 	if p.From == mesh.Mesh {
-		agent, err := e.agent(ctx)
+		agent, err := e.agent(ctx, p.ServiceAccount)
 		if err != nil {
 			return env.Endpoint{}, err
 		}
@@ -607,14 +608,20 @@ func (e *Env) closeForwards() {
 	e.ingress, e.agents = nil, map[string]*forward{}
 }
 
+// agentKey names the agent running as ServiceAccount sa ("" for its own) in
+// namespace ns.
+func agentKey(ns, sa string) string { return ns + "/" + sa }
+
 // agent returns the URL of the in-mesh agent of the scenario's source
-// namespace, deploying it and opening a port-forward on first use. A
-// port-forward that has ended since (the agent pod restarted or was
-// rescheduled, the kubelet connection broke) is dropped: the pod is looked
-// up again and the forward reopened, once, before the next probe uses it.
-func (e *Env) agent(ctx context.Context) (string, error) {
+// namespace running as ServiceAccount sa ("" for its own), deploying it and
+// opening a port-forward on first use. A port-forward that has ended since
+// (the agent pod restarted or was rescheduled, the kubelet connection
+// broke) is dropped: the pod is looked up again and the forward reopened,
+// once, before the next probe uses it.
+func (e *Env) agent(ctx context.Context, sa string) (string, error) {
 	ns := e.scenario.SourceNamespace()
-	f, ok := e.agents[ns]
+	key := agentKey(ns, sa)
+	f, ok := e.agents[key]
 	if ok && f.tunnel.Alive() {
 		return f.url(), nil
 	}
@@ -623,10 +630,10 @@ func (e *Env) agent(ctx context.Context) (string, error) {
 	if ok {
 		e.log.Warn("the port-forward to the in-mesh agent ended: reopening it", "pod", ns+"/"+f.pod, "error", f.tunnel.Err())
 		f.tunnel.Close()
-		delete(e.agents, ns)
-		pod, err = e.client.AgentPod(ctx, ns)
+		delete(e.agents, key)
+		pod, err = e.client.AgentPod(ctx, ns, sa)
 	} else {
-		pod, err = e.deployer.DeployAgent(ctx, ns, e.images.Agent)
+		pod, err = e.deployer.DeployAgent(ctx, ns, e.images.Agent, sa)
 	}
 	if err != nil {
 		return "", err
@@ -636,6 +643,6 @@ func (e *Env) agent(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("reach the in-mesh agent: %w", err)
 	}
 	f = &forward{pod: pod, tunnel: t}
-	e.agents[ns] = f
+	e.agents[key] = f
 	return f.url(), nil
 }

@@ -225,7 +225,7 @@ func (e *Env) programmed(ctx context.Context, v vantageProxy) (string, bool) {
 // skipped and returns none.
 func (e *Env) vantageProxies(ctx context.Context, s *scenario.Scenario, step int, p scenario.Probe) ([]vantageProxy, error) {
 	if p.From == mesh.Mesh {
-		if _, err := e.agent(ctx); err != nil {
+		if _, err := e.agent(ctx, p.ServiceAccount); err != nil {
 			return nil, err
 		}
 		ns := s.SourceNamespace()
@@ -233,7 +233,7 @@ func (e *Env) vantageProxies(ctx context.Context, s *scenario.Scenario, step int
 		if err != nil {
 			return nil, err
 		}
-		return []vantageProxy{{ns: ns, pod: e.agents[ns].pod, want: want}}, nil
+		return []vantageProxy{{ns: ns, pod: e.agents[agentKey(ns, p.ServiceAccount)].pod, want: want}}, nil
 	}
 	pods, err := e.gatewayPods(ctx)
 	if err != nil {

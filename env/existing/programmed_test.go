@@ -283,7 +283,7 @@ func TestWaitProgrammedIngress(t *testing.T) {
 func TestWaitProgrammedMesh(t *testing.T) {
 	a := &admin{before: routeDump(t, "80", echoSplit(100, 0)), after: routeDump(t, "80", echoSplit(75, 25)), lagging: 2}
 	e, _, logs, s := waitEnv(t, map[string]*admin{"echo/meshcheck-agent-1": a}, "")
-	e.agents["echo"] = &forward{pod: "meshcheck-agent-1", tunnel: kube.NewTunnel("127.0.0.1:1", "echo/meshcheck-agent-1:8080", nil)}
+	e.agents[agentKey("echo", "")] = &forward{pod: "meshcheck-agent-1", tunnel: kube.NewTunnel("127.0.0.1:1", "echo/meshcheck-agent-1:8080", nil)}
 	if err := e.waitProgrammed(t.Context(), s, 0, probe(t, s, mesh.Mesh)); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestPropagateWaitsAfterTheRoutePhaseOnly(t *testing.T) {
 	a := &admin{after: routeDump(t, "http.8080", echoSplit(75, 25))}
 	side := &admin{after: routeDump(t, "80", echoSplit(75, 25))}
 	e, _, _, _ := waitEnv(t, map[string]*admin{"istio-system/gw-a": a, "echo/meshcheck-agent-1": side}, "", gatewayCluster("gw-a")...)
-	e.agents["echo"] = &forward{pod: "meshcheck-agent-1", tunnel: kube.NewTunnel("127.0.0.1:1", "echo/meshcheck-agent-1:8080", nil)}
+	e.agents[agentKey("echo", "")] = &forward{pod: "meshcheck-agent-1", tunnel: kube.NewTunnel("127.0.0.1:1", "echo/meshcheck-agent-1:8080", nil)}
 	ctx := t.Context()
 	e.applying = -1
 	if err := e.propagate(ctx, kube.PhaseRoute, nil); err != nil || a.count() != 0 {

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshcheck/meshcheck/scenario"
 )
 
 // The in-mesh agent: `meshcheck agent` in a pod with a sidecar, which runs
@@ -21,35 +23,63 @@ const (
 	// AgentImage is meshcheck's own image (built and loaded into kind by
 	// package image); versioned, never :latest.
 	AgentImage = "meshcheck.local/meshcheck:v0.1.0"
-	// AgentName names the agent's Deployment, ServiceAccount and app label.
-	AgentName = "meshcheck-agent"
+	// AgentName names the agent's Deployment, ServiceAccount and app label
+	// (scenario.AgentServiceAccount, the identity in-mesh probes carry
+	// unless they name another ServiceAccount).
+	AgentName = scenario.AgentServiceAccount
 	// AgentPort is the port `meshcheck agent --listen` serves on.
 	AgentPort = 8080
 	// agentUID is the non-root user the agent runs as.
 	agentUID = 65532
 )
 
-// agentObjects returns the agent's ServiceAccount and Deployment in
-// namespace ns, running image (AgentImage when empty): non-root, read-only
-// root file system, no privilege escalation, no capabilities, no API token,
-// and the application held until the sidecar is up.
-func agentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
+// AgentNameFor is the name (and app label) of the agent that runs as
+// ServiceAccount sa: AgentName for the agent's own account ("" or
+// AgentName), else AgentName-<sa>. An account whose agent name would not
+// fit a label value (63 characters) is an error naming the probe field.
+func AgentNameFor(sa string) (string, error) {
+	if sa == "" || sa == AgentName {
+		return AgentName, nil
+	}
+	name := AgentName + "-" + sa
+	if len(name) > 63 {
+		return "", fmt.Errorf("probe serviceAccount %q: the in-mesh agent running as it would be named %s, longer than a label value's 63 characters: use a ServiceAccount name of at most %d characters",
+			sa, name, 63-len(AgentName)-1)
+	}
+	return name, nil
+}
+
+// agentObjects returns the agent's objects in namespace ns, running image
+// (AgentImage when empty) as ServiceAccount sa ("" for its own): its
+// ServiceAccount (only for its own: another account is the scenario's, from
+// its manifests) and Deployment, non-root, read-only root file system, no
+// privilege escalation, no capabilities, no API token, and the application
+// held until the sidecar is up.
+func agentObjects(ns, image, sa string) ([]*unstructured.Unstructured, error) {
 	if image == "" {
 		image = AgentImage
 	}
-	sel := map[string]string{"app": AgentName}
+	name, err := AgentNameFor(sa)
+	if err != nil {
+		return nil, err
+	}
+	account := AgentName
+	if name != AgentName {
+		account = sa
+	}
+	sel := map[string]string{"app": name}
 	one := int32(1)
 	no := false
 	yes := true
 	uid := int64(agentUID)
-	sa := &corev1.ServiceAccount{
+	saObj := &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta:                   metav1.ObjectMeta{Name: AgentName, Namespace: ns},
 		AutomountServiceAccountToken: &no,
 	}
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: AgentName, Namespace: ns, Labels: sel},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: sel},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &one,
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
@@ -63,7 +93,7 @@ func agentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
 					},
 				},
 				Spec: corev1.PodSpec{
-					ServiceAccountName:           AgentName,
+					ServiceAccountName:           account,
 					AutomountServiceAccountToken: &no,
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   &yes,
@@ -99,8 +129,12 @@ func agentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
 			},
 		},
 	}
+	objs := []runtime.Object{dep}
+	if account == AgentName {
+		objs = []runtime.Object{saObj, dep}
+	}
 	var out []*unstructured.Unstructured
-	for _, o := range []runtime.Object{sa, dep} {
+	for _, o := range objs {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 		if err != nil {
 			return nil, fmt.Errorf("agent objects: %w", err)
@@ -114,10 +148,11 @@ func agentObjects(ns, image string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// DeployAgent applies the agent's objects in namespace ns (which must have
+// DeployAgent applies the objects of the agent running as ServiceAccount sa
+// ("" for its own; see agentObjects) in namespace ns (which must have
 // sidecar injection) and waits until its pod is ready; it returns the pod's
 // name.
-func (d *Deployer) DeployAgent(ctx context.Context, ns, image string) (string, error) {
+func (d *Deployer) DeployAgent(ctx context.Context, ns, image, sa string) (string, error) {
 	live, err := d.c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("deploy the in-mesh agent: namespace %s: %w", ns, err)
@@ -125,20 +160,30 @@ func (d *Deployer) DeployAgent(ctx context.Context, ns, image string) (string, e
 	if !injectionEnabled(live.Labels) {
 		return "", fmt.Errorf("deploy the in-mesh agent: namespace %s has no sidecar injection, so the agent would be outside the mesh", ns)
 	}
-	objs, err := agentObjects(ns, image)
+	objs, err := agentObjects(ns, image, sa)
 	if err != nil {
 		return "", err
+	}
+	if sa != "" && sa != AgentName {
+		if _, err := d.c.Kube.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
+			return "", fmt.Errorf("deploy the in-mesh agent as ServiceAccount %s (a probe's serviceAccount): namespace %s: %w", sa, ns, err)
+		}
 	}
 	if err := d.Apply(ctx, Change{Apply: objs}); err != nil {
 		return "", fmt.Errorf("deploy the in-mesh agent: %w", err)
 	}
-	return d.c.AgentPod(ctx, ns)
+	return d.c.AgentPod(ctx, ns, sa)
 }
 
-// AgentPod returns the name of a ready agent pod in namespace ns.
-func (c *Client) AgentPod(ctx context.Context, ns string) (string, error) {
+// AgentPod returns the name of a ready pod of the agent running as
+// ServiceAccount sa ("" for its own) in namespace ns.
+func (c *Client) AgentPod(ctx context.Context, ns, sa string) (string, error) {
+	name, err := AgentNameFor(sa)
+	if err != nil {
+		return "", err
+	}
 	pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.SelectorFromSet(labels.Set{"app": AgentName, LabelManagedBy: ManagedBy}).String(),
+		LabelSelector: labels.SelectorFromSet(labels.Set{"app": name, LabelManagedBy: ManagedBy}).String(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("find the in-mesh agent pod in %s: %w", ns, err)
@@ -148,7 +193,7 @@ func (c *Client) AgentPod(ctx context.Context, ns string) (string, error) {
 			return p.Name, nil
 		}
 	}
-	return "", fmt.Errorf("no ready in-mesh agent pod (label app=%s) in namespace %s", AgentName, ns)
+	return "", fmt.Errorf("no ready in-mesh agent pod (label app=%s) in namespace %s", name, ns)
 }
 
 // AgentKinds are the kinds of the agent's objects, for Cleanup.

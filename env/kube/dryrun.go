@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,8 @@ import (
 // the break phase); and, before the
 // first step with a probe from the mesh, the in-mesh agent's objects
 // running images.Agent (AgentImage when empty) in the scenario's source
-// namespace; then, as comment lines, the step's programmed-wait plan
+// namespace (one agent per ServiceAccount the step's mesh probes run as,
+// each before the first step that needs it); then, as comment lines, the step's programmed-wait plan
 // (writeWaitPlan). Container images are replaced as images.Replace says.
 func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 	if err := validateScenarioName(s.Metadata.Name); err != nil {
@@ -36,7 +38,7 @@ func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 	if err := writePhases(&b, name, "setup", SetupChange(s)); err != nil {
 		return err
 	}
-	agent := false
+	agents := map[string]bool{} // ServiceAccounts whose agent is written
 	for i, st := range s.Steps {
 		ch, err := StepChange(s, i)
 		if err != nil {
@@ -57,9 +59,12 @@ func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 			return err
 		}
 		writeFunctionDeletes(&b, name, where, fc)
-		if !agent && hasMeshProbe(st) {
-			agent = true
-			if err := writeAgent(&b, s, where, images.Agent); err != nil {
+		for _, sa := range meshProbeAccounts(st) {
+			if agents[sa] {
+				continue
+			}
+			agents[sa] = true
+			if err := writeAgent(&b, s, where, images.Agent, sa); err != nil {
 				return err
 			}
 		}
@@ -122,11 +127,12 @@ func writeWaitPlan(b *strings.Builder, s *scenario.Scenario, i int, where string
 	return nil
 }
 
-// writeAgent writes the in-mesh agent's objects, running image (AgentImage
-// when empty), in the scenario's source namespace.
-func writeAgent(b *strings.Builder, s *scenario.Scenario, where, image string) error {
+// writeAgent writes the objects of the in-mesh agent running as
+// ServiceAccount sa ("" for its own), running image (AgentImage when
+// empty), in the scenario's source namespace.
+func writeAgent(b *strings.Builder, s *scenario.Scenario, where, image, sa string) error {
 	name, ns := s.Metadata.Name, s.SourceNamespace()
-	objs, err := agentObjects(ns, image)
+	objs, err := agentObjects(ns, image, sa)
 	if err != nil {
 		return err
 	}
@@ -183,13 +189,16 @@ func writeObject(b *strings.Builder, comment string, obj *unstructured.Unstructu
 	return nil
 }
 
-func hasMeshProbe(st scenario.Step) bool {
+// meshProbeAccounts lists the ServiceAccounts the step's probes from mesh
+// run as ("" for the agent's own), in probe order, each once.
+func meshProbeAccounts(st scenario.Step) []string {
+	var out []string
 	for _, p := range st.Probes {
-		if p.From == mesh.Mesh {
-			return true
+		if p.From == mesh.Mesh && !slices.Contains(out, p.ServiceAccount) {
+			out = append(out, p.ServiceAccount)
 		}
 	}
-	return false
+	return out
 }
 
 // WriteDryRuns writes writeDryRun of every scenario, in order; errors name

@@ -154,3 +154,30 @@ func TestWriteDryRunShowsTheProgrammedWait(t *testing.T) {
 		t.Error("step 2's wait plan comes before its objects")
 	}
 }
+
+// TestWriteDryRunThermoAgents: the thermo scenario's probes from mesh run
+// as the agent's own account and as control, so the dry run shows both
+// agents, the second running as the scenario's ServiceAccount control.
+func TestWriteDryRunThermoAgents(t *testing.T) {
+	s := loadScenario(t, "../../scenarios/thermo")
+	var out bytes.Buffer
+	if err := writeDryRun(&out, s, Images{}); err != nil {
+		t.Fatal(err)
+	}
+	var agents []string
+	for _, d := range parseDryRun(t, out.String()) {
+		if !strings.HasPrefix(d.obj.GetName(), AgentName) {
+			continue
+		}
+		ref := refOf(d.obj).String()
+		if d.obj.GetKind() == "Deployment" {
+			sa, _, _ := unstructured.NestedString(d.obj.Object, "spec", "template", "spec", "serviceAccountName")
+			ref += " as " + sa
+		}
+		agents = append(agents, ref)
+	}
+	want := "ServiceAccount thermo/meshcheck-agent|Deployment thermo/meshcheck-agent as meshcheck-agent|Deployment thermo/meshcheck-agent-control as control"
+	if got := strings.Join(agents, "|"); got != want {
+		t.Errorf("agents in the dry run: %s, want %s", got, want)
+	}
+}

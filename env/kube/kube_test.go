@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -212,7 +213,7 @@ func TestHasSidecar(t *testing.T) {
 
 // TestAgentObjectsLockedDown checks the agent's security settings.
 func TestAgentObjectsLockedDown(t *testing.T) {
-	objs, err := agentObjects("echo", "")
+	objs, err := agentObjects("echo", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,5 +237,42 @@ func TestAgentObjectsLockedDown(t *testing.T) {
 	}
 	if psc := spec["securityContext"].(map[string]any); psc["runAsNonRoot"] != true || psc["runAsUser"] == int64(0) {
 		t.Errorf("pod securityContext = %v", psc)
+	}
+}
+
+// An agent running as a probe's ServiceAccount is its own Deployment (name
+// and app label meshcheck-agent-<sa>) with the same locked-down pod, and
+// no ServiceAccount of its own: the account is the scenario's.
+func TestAgentObjectsAsServiceAccount(t *testing.T) {
+	own, err := agentObjects("thermo", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := agentObjects("thermo", "", "control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].GetKind() != "Deployment" || objs[0].GetName() != "meshcheck-agent-control" {
+		t.Fatalf("objects = %v, want the Deployment meshcheck-agent-control alone", names(objs))
+	}
+	dep := objs[0].Object["spec"].(map[string]any)
+	tpl := dep["template"].(map[string]any)
+	spec := tpl["spec"].(map[string]any)
+	if spec["serviceAccountName"] != "control" || spec["automountServiceAccountToken"] != false {
+		t.Errorf("pod spec service account = %v, token = %v", spec["serviceAccountName"], spec["automountServiceAccountToken"])
+	}
+	if l := tpl["metadata"].(map[string]any)["labels"].(map[string]any); l["app"] != "meshcheck-agent-control" {
+		t.Errorf("pod labels %v, want app=meshcheck-agent-control (apart from the agent's own)", l)
+	}
+	ownSpec := own[1].Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	if !reflect.DeepEqual(spec["securityContext"], ownSpec["securityContext"]) ||
+		!reflect.DeepEqual(spec["containers"], ownSpec["containers"]) {
+		t.Errorf("the agent running as control differs from the agent's own pod beyond its account:\n%v\n%v", spec, ownSpec)
+	}
+	if same, err := AgentNameFor(AgentName); err != nil || same != AgentName {
+		t.Errorf("AgentNameFor(%s) = %q, %v", AgentName, same, err)
+	}
+	if _, err := AgentNameFor(strings.Repeat("a", 48)); err == nil || !strings.Contains(err.Error(), "at most 47 characters") {
+		t.Errorf("a 48-character account: %v, want an error naming the limit", err)
 	}
 }

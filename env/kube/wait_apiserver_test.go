@@ -245,10 +245,10 @@ func TestDeployAgent(t *testing.T) {
 	if err := d.Apply(ctx, Change{Apply: []*unstructured.Unstructured{NamespaceObject("agent", true), NamespaceObject("outside", false)}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.DeployAgent(ctx, "outside", ""); err == nil || !strings.Contains(err.Error(), "no sidecar injection") {
+	if _, err := d.DeployAgent(ctx, "outside", "", ""); err == nil || !strings.Contains(err.Error(), "no sidecar injection") {
 		t.Errorf("agent outside the mesh: err = %v", err)
 	}
-	pod, err := d.DeployAgent(ctx, "agent", "")
+	pod, err := d.DeployAgent(ctx, "agent", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +260,34 @@ func TestDeployAgent(t *testing.T) {
 		t.Errorf("agent pod: sidecar %v, service account %q, labels %v", hasSidecar(p), p.Spec.ServiceAccountName, p.Labels)
 	}
 	live(t, d, schemaSA, "agent", AgentName)
+
+	// As a probe's ServiceAccount: refused while the account is missing,
+	// then a second agent pod running as it.
+	if _, err := d.DeployAgent(ctx, "agent", "", "control"); err == nil || !strings.Contains(err.Error(), "ServiceAccount control") {
+		t.Errorf("agent as a missing ServiceAccount: err = %v", err)
+	}
+	if _, err := srv.Kube.CoreV1().ServiceAccounts("agent").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "control"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	asControl, err := d.DeployAgent(ctx, "agent", "", "control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := srv.Kube.CoreV1().Pods("agent").Get(ctx, asControl, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asControl == pod || !hasSidecar(pc) || pc.Spec.ServiceAccountName != "control" {
+		t.Errorf("agent as control: pod %s (own agent %s), sidecar %v, service account %q", asControl, pod, hasSidecar(pc), pc.Spec.ServiceAccountName)
+	}
+	if again, err := d.c.AgentPod(ctx, "agent", ""); err != nil || again != pod {
+		t.Errorf("AgentPod of the agent's own account = %q, %v, want %s", again, err, pod)
+	}
+	// The account is the scenario's, not meshcheck's: gone with its
+	// manifests, before the cleanup.
+	if err := srv.Kube.CoreV1().ServiceAccounts("agent").Delete(ctx, "control", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	cleaned, err := d.Cleanup(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +296,7 @@ func TestDeployAgent(t *testing.T) {
 	for _, r := range cleaned.Deleted {
 		got = append(got, r.String())
 	}
-	want := "Deployment agent/meshcheck-agent ServiceAccount agent/meshcheck-agent Namespace agent Namespace outside"
+	want := "Deployment agent/meshcheck-agent Deployment agent/meshcheck-agent-control ServiceAccount agent/meshcheck-agent Namespace agent Namespace outside"
 	if strings.Join(got, " ") != want {
 		t.Errorf("cleanup deleted %q, want %q", got, want)
 	}

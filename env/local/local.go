@@ -378,7 +378,10 @@ func (e *Env) clientFor(id mesh.Identity) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &http.Transport{Proxy: http.ProxyURL(via), MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	// As many idle connections as the listeners keep to the pods: a pod
+	// calling at the probe's rate keeps its connections instead of dialing
+	// anew once more than a few calls are in flight.
+	t := &http.Transport{Proxy: http.ProxyURL(via), MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}
 	e.pmu.Lock()
 	e.outbound = append(e.outbound, t)
 	e.pmu.Unlock()

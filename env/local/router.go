@@ -127,11 +127,11 @@ func (e *Env) route(w http.ResponseWriter, r *http.Request, req mesh.Request, sr
 	start := time.Now()
 	port := podPort(res, wl)
 	// Every client here has a sidecar (the ingress gateway, the agent, the
-	// pods), so Istio's auto mTLS (on by default, meshConfig
-	// enableAutoMtls) makes every hop mTLS; the destination's
-	// PeerAuthentication decides whether its sidecar takes it as such.
+	// pods), so Istio's auto mTLS makes the hop mTLS unless the
+	// destination's PeerAuthentication disables it (mesh Model.AutoMTLS).
+	mtls := rt.model.AutoMTLS(true, wl, port)
 	acc := rt.model.Access(mesh.AccessRequest{
-		Source: src, MTLS: true, Destination: wl, Port: port,
+		Source: src, MTLS: mtls, Destination: wl, Port: port,
 		Method: req.Method, Host: req.Host, Path: req.Path, Headers: req.Headers,
 	})
 	if !acc.Allowed {
@@ -140,7 +140,7 @@ func (e *Env) route(w http.ResponseWriter, r *http.Request, req mesh.Request, sr
 		return
 	}
 	h := &hop{target: p.srv.url.Host, server: server, ingress: ingress, start: start}
-	if mode, _ := rt.model.PeerAuthenticationMode(wl, port); mode != "DISABLE" {
+	if mtls {
 		h.xfcc = xfcc(wl.Identity(), src)
 	}
 	e.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hopKey{}, h)))

@@ -37,8 +37,15 @@ const IstioNamespace = "istio-system"
 var (
 	istiodPods  = labels.Set{"app": "istiod"}
 	gatewayPods = labels.Set{"istio": "ingressgateway"}
-	agentPods   = labels.Set{"app": kube.AgentName}
 )
+
+// isAgent reports whether a pod's labels are an in-mesh agent's: the
+// agent's own (app=meshcheck-agent) or one meshcheck runs as a probe's
+// ServiceAccount (app=meshcheck-agent-<sa>, kube.AgentNameFor).
+func isAgent(l map[string]string) bool {
+	app := l["app"]
+	return app == kube.AgentName || strings.HasPrefix(app, kube.AgentName+"-") && l[kube.LabelManagedBy] == kube.ManagedBy
+}
 
 // maxLogBytes bounds what is read of one container's log.
 const maxLogBytes int64 = 8 << 20
@@ -149,7 +156,7 @@ func (c *collector) namespace(ns string) []corev1.Pod {
 	for _, p := range pods.Items {
 		describePod(&describe, p, evs)
 		logged := ns == IstioNamespace && (istiodPods.AsSelector().Matches(labels.Set(p.Labels)) || gatewayPods.AsSelector().Matches(labels.Set(p.Labels)))
-		agent := agentPods.AsSelector().Matches(labels.Set(p.Labels))
+		agent := isAgent(p.Labels)
 		if logged || agent {
 			c.logs(p)
 		}

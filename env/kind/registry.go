@@ -76,9 +76,6 @@ const (
 	// directory (config_path) on the nodes, as kind's local registry guide
 	// sets it (https://kind.sigs.k8s.io/docs/user/local-registry/).
 	containerdCertsDir = "/etc/containerd/certs.d"
-	// phaseRegistry is the phase of Timings that started the registry and
-	// pushed images to it.
-	phaseRegistry = "registry"
 	// registryUID is the non-root user the registry runs as (image.User).
 	registryUID = 65532
 	// fixtureImageName is the image (of image.Defaults) the registry pod

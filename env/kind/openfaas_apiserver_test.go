@@ -222,7 +222,7 @@ func TestOpenFaaSScenarioOnKind(t *testing.T) {
 		t.Errorf("registry Service: %v, %+v", err, svc)
 	}
 	regNS, err := srv.Kube.CoreV1().Namespaces().Get(ctx, RegistryNamespace, metav1.GetOptions{})
-	if err != nil || regNS.Labels[kube.LabelInjection] == "enabled" || regNS.Labels[kube.LabelManagedBy] != kube.ManagedBy {
+	if err != nil || regNS.Labels[kube.LabelInjection] != "disabled" || regNS.Labels[kube.LabelManagedBy] != kube.ManagedBy {
 		t.Errorf("registry namespace: %v, labels %v", err, regNS.Labels)
 	}
 	if dep, err := srv.Kube.AppsV1().Deployments(RegistryNamespace).Get(ctx, "registry", metav1.GetOptions{}); err != nil || dep.Spec.Template.Spec.Containers[0].Image != "meshcheck.local/fixture:v0.1.0" || dep.Status.ReadyReplicas != 1 {

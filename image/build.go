@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // Builder cross-compiles our binaries and packages them as image tarballs.
@@ -28,6 +30,20 @@ type Built struct {
 	Platform Platform
 	Tarball  string // `docker save`-compatible tarball
 	Digest   string // image (manifest) digest, "sha256:..."
+}
+
+// Image reads the image back from its tarball (pkg/v1/tarball), to push
+// it to a registry.
+func (b Built) Image() (v1.Image, error) {
+	tag, err := name.NewTag(b.Spec.Ref(), name.StrictValidation)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %s: %w", b.Spec.Ref(), err)
+	}
+	img, err := tarball.ImageFromPath(b.Tarball, &tag)
+	if err != nil {
+		return nil, fmt.Errorf("read image %s from %s: %w", b.Spec.Ref(), b.Tarball, err)
+	}
+	return img, nil
 }
 
 // BuildCommand is the `go build` argv Build runs for spec, and the

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -155,4 +156,30 @@ func FuzzValidateRegistry(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestBuiltImageReadsTheTarball: a built image reads back from its tarball
+// as the same image (its digest), ready to push; a missing tarball is an
+// error naming it.
+func TestBuiltImageReadsTheTarball(t *testing.T) {
+	spec := Defaults()[0]
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarball := t.TempDir() + "/fixture.tar"
+	if err := WriteTarball(tarball, spec, img); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Built{Spec: spec, Tarball: tarball}.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	if d, err := got.Digest(); err != nil || d != want {
+		t.Errorf("digest %v (%v), want %v", d, err, want)
+	}
+	if _, err := (Built{Spec: spec, Tarball: tarball + ".missing"}).Image(); err == nil || !strings.Contains(err.Error(), tarball+".missing") {
+		t.Errorf("missing tarball: %v", err)
+	}
 }

@@ -11,7 +11,9 @@ import (
 
 // The phases of Run.Phases that meshcheck verify times, in the order they
 // happen: the environment's (a kind cluster created and its nodes ready,
-// meshcheck's images built and loaded, Istio installed and ready), the
+// meshcheck's images built and loaded, Istio installed and ready; on kind,
+// for scenarios with backend openfaas, the in-cluster registry started and
+// pushed to and OpenFaaS installed), the
 // scenarios' (namespaces and steps applied and ready, waits for the data
 // plane to be programmed, the probes' settle phases and their judged
 // requests), the environment closed, and the whole run.
@@ -19,6 +21,8 @@ const (
 	PhaseCluster    = "cluster"
 	PhaseImages     = "images"
 	PhaseIstio      = "istio"
+	PhaseRegistry   = "registry"
+	PhaseOpenFaaS   = "openfaas"
 	PhaseDeploy     = "deploy"
 	PhaseProgrammed = "programmed"
 	PhaseSettle     = "settle"

@@ -71,6 +71,8 @@ type config struct {
 	// relistInterval is how often a programmed wait lists its proxies
 	// again; 0 means relistInterval.
 	relistInterval time.Duration
+	// functionImages replaces the images of OpenFaaS Functions only.
+	functionImages map[string]string
 	log            *slog.Logger
 	errs           []error
 }
@@ -97,6 +99,14 @@ func WithAgentImage(ref string) Option { return func(c *config) { c.agentImage =
 // from registry, where `meshcheck images push --registry` put them: Connect
 // resolves each tag to its digest and deploys <registry>/<name>@sha256:...
 func WithImageRegistry(registry string) Option { return func(c *config) { c.registry = registry } }
+
+// WithFunctionImages deploys OpenFaaS Functions whose spec.image is a key of
+// replace with the value's image instead (after WithImageRegistry's
+// replacement); containers keep theirs. --env kind uses it for the
+// in-cluster registry its Functions are pulled from.
+func WithFunctionImages(replace map[string]string) Option {
+	return func(c *config) { c.functionImages = replace }
+}
 
 // WithReadyTimeout bounds each wait for workloads (--readiness-timeout); by
 // default kube.DefaultReadyTimeout.
@@ -197,6 +207,7 @@ func (o *Opener) Connect(ctx context.Context) (*Env, error) {
 	if e.images, err = o.images(ctx); err != nil {
 		return nil, err
 	}
+	e.images.Functions = o.cfg.functionImages
 	return e, nil
 }
 
@@ -215,7 +226,7 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 	if _, err := fmt.Fprintf(w, "# meshcheck run --env existing: the cluster of %s, %s (not contacted by --dry-run; Istio is required)\n", where, context); err != nil {
 		return err
 	}
-	images := kube.Images{Agent: o.cfg.agentImage}
+	images := kube.Images{Agent: o.cfg.agentImage, Functions: o.cfg.functionImages}
 	if o.cfg.registry != "" {
 		r := image.Remote{Registry: o.cfg.registry}
 		images.Replace = map[string]string{}
@@ -391,6 +402,10 @@ func (e *Env) checkIstio(ctx context.Context, where string) error {
 // Client is the environment's client of the cluster.
 func (e *Env) Client() *kube.Client { return e.client }
 
+// Forwarder is how the environment opens port-forwards (WithForwarder, by
+// default kube.SPDYForwarder on its client).
+func (e *Env) Forwarder() kube.Forwarder { return e.forwarder() }
+
 // Name implements env.Environment.
 func (e *Env) Name() string { return env.Existing }
 
@@ -424,7 +439,7 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 			}
 			return err
 		}
-		fns, err := kube.Functions(s, e.images.Replace)
+		fns, err := kube.Functions(s, e.images)
 		if err != nil {
 			return err
 		}
@@ -452,7 +467,7 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	// Functions are the gateway's to delete (Teardown), not swept.
 	kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k.Group == fnapi.Group && k.Kind == fnapi.Kind })
 	e.scenario, e.deployer, e.kinds, e.step, e.applying = s, d, kinds, -1, -1
-	setup, err := kube.SetupChange(s).ReplaceImages(e.images.Replace)
+	setup, err := e.images.Rewrite(kube.SetupChange(s))
 	if err != nil {
 		return err
 	}
@@ -479,7 +494,7 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 	}
 	ch, err := kube.StepChange(s, step)
 	if err == nil {
-		ch, err = ch.ReplaceImages(e.images.Replace)
+		ch, err = e.images.Rewrite(ch)
 	}
 	if err != nil {
 		return err

@@ -68,11 +68,15 @@ func validateName(name string) error {
 // node with the pinned image and extraPortMappings whose containerPorts are
 // the gateway nodePorts (kind docs, configuration: "NodePort with Port
 // Mappings": the node containerPort and the Service nodePort must be equal),
-// bound to 127.0.0.1 on the host.
+// bound to 127.0.0.1 on the host; and containerd's registry config_path
+// set (containerdConfigPatch).
 func clusterConfig(name, nodeImage string, p Ports) *v1alpha4.Cluster {
 	return &v1alpha4.Cluster{
 		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
 		Name:     name,
+		// containerd reads hosts.toml files, such as the in-cluster
+		// registry's (registry.go).
+		ContainerdConfigPatches: []string{containerdConfigPatch},
 		Nodes: []v1alpha4.Node{{
 			Role:  v1alpha4.ControlPlaneRole,
 			Image: nodeImage,

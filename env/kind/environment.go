@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
@@ -33,6 +35,7 @@ type config struct {
 	name, stateDir, sourceDir, istioctl string
 	keep, keepOnFailure, anyIstioctl    bool
 	readyTimeout                        time.Duration
+	registryIP                          string // the in-cluster registry's ClusterIP; DefaultRegistryIP when empty
 	existing                            []existing.Option
 	openfaas                            openfaas.Fetcher
 	deps                                *Deps
@@ -119,9 +122,12 @@ type Opener struct {
 	plan       *Plan
 	openfaas   openfaas.Fetcher
 	agentImage string
-	deps       Deps
-	existing   []existing.Option
-	log        *slog.Logger
+	// registryIP is the in-cluster registry's ClusterIP; fixtureImage the
+	// image its pod runs (registry.go).
+	registryIP, fixtureImage string
+	deps                     Deps
+	existing                 []existing.Option
+	log                      *slog.Logger
 }
 
 // New validates the options once and plans `run --env kind`: the cluster of
@@ -142,6 +148,15 @@ func New(opts ...Option) (*Opener, error) {
 	}
 	if d.Log == nil {
 		d.Log = c.log
+	}
+	if d.WriteNodeFile == nil {
+		d.WriteNodeFile = writeNodeFile
+	}
+	if c.registryIP == "" {
+		c.registryIP = DefaultRegistryIP
+	}
+	if err := validateRegistryIP(c.registryIP); err != nil {
+		c.errs = append(c.errs, err)
 	}
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, env.InvalidOptions(err)
@@ -192,7 +207,10 @@ func New(opts ...Option) (*Opener, error) {
 	if _, err := existing.New(ex...); err != nil {
 		return nil, err
 	}
-	return &Opener{plan: p, openfaas: c.openfaas, agentImage: agent, deps: d, existing: ex, log: c.log}, nil
+	// A plan without the fixture image cannot start the registry: the
+	// scenarios that need it fail then, naming it (registryObjects).
+	fixture, _ := p.imageRef(fixtureImageName)
+	return &Opener{plan: p, openfaas: c.openfaas, agentImage: agent, registryIP: c.registryIP, fixtureImage: fixture, deps: d, existing: ex, log: c.log}, nil
 }
 
 // Plan is what Open will provision.
@@ -228,22 +246,35 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 		return err
 	}
 	if slices.ContainsFunc(scenarios, func(s *scenario.Scenario) bool { return s.Backend == scenario.BackendOpenFaaS }) {
+		if err := o.writeRegistryDryRun(w, scenarios); err != nil {
+			return err
+		}
 		if err := o.writeOpenFaaSDryRun(w); err != nil {
 			return err
 		}
 	}
-	return kube.WriteDryRuns(w, scenarios, kube.Images{Agent: o.agentImage})
+	return kube.WriteDryRuns(w, scenarios, kube.Images{Agent: o.agentImage, Functions: functionImages(o.registryIP, o.plan.Images)})
 }
 
 // AgentImage is the reference of the agent's image among the images the
 // plan builds and loads into the nodes.
 func (p *Plan) AgentImage() (string, error) {
+	ref, err := p.imageRef(agentImageName)
+	if err != nil {
+		return "", fmt.Errorf("%w for the in-mesh agent", err)
+	}
+	return ref, nil
+}
+
+// imageRef is the reference of the image called name among the images the
+// plan builds.
+func (p *Plan) imageRef(name string) (string, error) {
 	for _, s := range p.Images {
-		if s.Name == agentImageName {
+		if s.Name == name {
 			return s.Ref(), nil
 		}
 	}
-	return "", fmt.Errorf("the kind plan builds no %q image for the in-mesh agent", agentImageName)
+	return "", fmt.Errorf("the kind plan builds no %q image", name)
 }
 
 // Env is the `--env kind` environment: a kind cluster with Istio and
@@ -256,6 +287,16 @@ type Env struct {
 	openfaas     openfaas.Fetcher
 	readyTimeout time.Duration
 	log          *slog.Logger
+	// The in-cluster registry (registry.go): its ClusterIP, the image its
+	// pod runs and how files are written on the nodes.
+	registryIP, fixtureImage string
+	writeNodeFile            func(nodes.Node, string, []byte) error
+
+	// registryMu serialises serveFunctionImages; registryUp is set once
+	// the registry runs, pushed holds the images pushed to it.
+	registryMu sync.Mutex
+	registryUp bool
+	pushed     map[string]bool
 
 	mu      sync.Mutex
 	session *Session
@@ -282,7 +323,8 @@ func (o *Opener) Provision(ctx context.Context) (*Env, error) {
 	opener, err := existing.New(slices.Concat(o.existing, []existing.Option{
 		existing.WithKubeconfig(s.Kubeconfig()),
 		existing.WithIngressURL("http://" + s.HTTPAddr()),
-		existing.WithAgentImage(o.agentImage)})...)
+		existing.WithAgentImage(o.agentImage),
+		existing.WithFunctionImages(functionImages(o.registryIP, o.plan.Images))})...)
 	var c *existing.Env
 	if err == nil {
 		c, err = opener.Connect(ctx)
@@ -300,7 +342,8 @@ func (o *Opener) Provision(ctx context.Context) (*Env, error) {
 		}
 		return nil, err
 	}
-	return &Env{cluster: c, openfaas: o.openfaas, readyTimeout: o.plan.Options.ReadinessTimeout, log: o.log, session: s}, nil
+	return &Env{cluster: c, openfaas: o.openfaas, readyTimeout: o.plan.Options.ReadinessTimeout, log: o.log, session: s,
+		registryIP: o.registryIP, fixtureImage: o.fixtureImage, writeNodeFile: o.deps.WriteNodeFile, pushed: map[string]bool{}}, nil
 }
 
 // Session is the kind session the environment runs on; nil after Close.
@@ -316,21 +359,16 @@ func (e *Env) Name() string { return env.Kind }
 // Emulated implements env.Environment: the mesh is real.
 func (e *Env) Emulated() bool { return false }
 
-// Setup creates the scenario's namespaces (see existing.Env.Setup). Before
-// the first scenario whose spec.backend is openfaas it installs OpenFaaS on
-// the cluster (installOpenFaaS); a scenario whose Functions run meshcheck's
-// local images, which OpenFaaS CE refuses, is skipped first
-// (env.BackendUnavailable).
+// Setup creates the scenario's namespaces (see existing.Env.Setup). For a
+// scenario whose spec.backend is openfaas it first serves the images its
+// Functions name among meshcheck's own from the in-cluster registry
+// (serveFunctionImages: OpenFaaS CE deploys only images it can read
+// anonymously from a registry), then, before the first such scenario,
+// installs OpenFaaS on the cluster (installOpenFaaS).
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if s.Backend == scenario.BackendOpenFaaS {
-		// kind has only meshcheck's local images, which CE refuses: skip
-		// before installing anything.
-		fns, err := kube.Functions(s, nil)
-		if err != nil {
-			return err
-		}
-		if err := openfaas.CheckPublicImages(fns); err != nil {
-			return env.BackendUnavailable(env.Kind, s.Backend, err.Error())
+		if err := e.serveFunctionImages(ctx, s); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
 		}
 		if err := e.installOpenFaaS(ctx); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)

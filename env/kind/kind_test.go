@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,6 +68,11 @@ func TestConfigYAMLMapsGatewayNodePorts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.Nodes[0].ExtraPortMappings, want) {
 		t.Errorf("port mappings %+v, want %+v", c.Nodes[0].ExtraPortMappings, want)
+	}
+	// kind's local registry guide's patch: containerd reads hosts.toml.
+	patch := "[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\""
+	if !slices.Equal(c.ContainerdConfigPatches, []string{patch}) {
+		t.Errorf("containerd config patches %q, want %q", c.ContainerdConfigPatches, patch)
 	}
 }
 

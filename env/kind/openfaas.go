@@ -15,10 +15,6 @@ import (
 	"github.com/meshcheck/meshcheck/env/openfaas"
 )
 
-// phaseOpenFaaS is the phase of Timings that installed OpenFaaS (the chart
-// fetched, rendered, applied and its Deployments ready).
-const phaseOpenFaaS = "openfaas"
-
 // installOpenFaaS installs the pinned OpenFaaS chart on the cluster once
 // (openfaas.Install; a cluster that has it already is left as it is, the
 // install changing nothing) and records its time as the phase

@@ -224,7 +224,10 @@ type Deps struct {
 	BuildImage   func(ctx context.Context, spec image.Spec, p image.Platform, sourceDir, outDir string) (image.Built, error)
 	LoadImage    func(nodes []nodes.Node, tarball string) error
 	NodePlatform func(nodes.Node) (image.Platform, error)
-	Log          *slog.Logger
+	// WriteNodeFile writes a file on a node (the in-cluster registry's
+	// hosts.toml); writeNodeFile when nil.
+	WriteNodeFile func(n nodes.Node, path string, data []byte) error
+	Log           *slog.Logger
 }
 
 // DefaultDeps are the real boundaries: engine clients, kind, client-go,
@@ -238,9 +241,10 @@ func DefaultDeps(log *slog.Logger) Deps {
 		BuildImage: func(ctx context.Context, spec image.Spec, p image.Platform, sourceDir, outDir string) (image.Built, error) {
 			return (&image.Builder{ModuleDir: sourceDir, OutDir: outDir, Log: log}).Build(ctx, spec, p)
 		},
-		LoadImage:    image.Load,
-		NodePlatform: image.NodePlatform,
-		Log:          log,
+		LoadImage:     image.Load,
+		NodePlatform:  image.NodePlatform,
+		WriteNodeFile: writeNodeFile,
+		Log:           log,
 	}
 }
 

@@ -38,9 +38,16 @@ func (e *Env) Timings() []env.Timing {
 	return s.timings.phases
 }
 
-// The phases Provision times.
+// The phases Provision times, then Setup (once per cluster, for scenarios
+// with backend openfaas).
 const (
 	phaseCluster = report.PhaseCluster
 	phaseImages  = report.PhaseImages
 	phaseIstio   = report.PhaseIstio
+	// phaseRegistry started the in-cluster registry and pushed images to
+	// it (registry.go).
+	phaseRegistry = report.PhaseRegistry
+	// phaseOpenFaaS installed OpenFaaS (the chart fetched, rendered,
+	// applied and its Deployments ready).
+	phaseOpenFaaS = report.PhaseOpenFaaS
 )

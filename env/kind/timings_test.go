@@ -2,8 +2,11 @@ package kind
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 
+	"github.com/meshcheck/meshcheck/docs"
 	"github.com/meshcheck/meshcheck/report"
 )
 
@@ -36,5 +39,33 @@ func TestProvisionTimesItsPhases(t *testing.T) {
 	}
 	if got := e.Timings(); got != nil {
 		t.Errorf("after Close: %v, want none", got)
+	}
+}
+
+// TestPhasesAreReportPhases: every phase the kind environment times is a
+// phase name the report schema allows, so that a saved report of a kind
+// run reads back (report.Decode validates against docs/report.schema.json).
+func TestPhasesAreReportPhases(t *testing.T) {
+	var schema struct {
+		Properties struct {
+			Phases struct {
+				Items struct {
+					Properties struct {
+						Name struct {
+							Enum []string `json:"enum"`
+						} `json:"name"`
+					} `json:"properties"`
+				} `json:"items"`
+			} `json:"phases"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(docs.ReportSchema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	allowed := schema.Properties.Phases.Items.Properties.Name.Enum
+	for _, p := range []string{phaseCluster, phaseImages, phaseIstio, phaseRegistry, phaseOpenFaaS} {
+		if !slices.Contains(allowed, p) {
+			t.Errorf("phase %q is not among the report schema's phases %q", p, allowed)
+		}
 	}
 }

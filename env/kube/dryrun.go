@@ -28,7 +28,7 @@ import (
 // running images.Agent (AgentImage when empty) in the scenario's source
 // namespace (one agent per ServiceAccount the step's mesh probes run as,
 // each before the first step that needs it); then, as comment lines, the step's programmed-wait plan
-// (writeWaitPlan). Container images are replaced as images.Replace says.
+// (writeWaitPlan). Images are replaced as images says (Images.Rewrite).
 func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 	if err := validateScenarioName(s.Metadata.Name); err != nil {
 		return err
@@ -44,7 +44,7 @@ func writeDryRun(w io.Writer, s *scenario.Scenario, images Images) error {
 		if err != nil {
 			return err
 		}
-		if ch, err = ch.ReplaceImages(images.Replace); err != nil {
+		if ch, err = images.Rewrite(ch); err != nil {
 			return err
 		}
 		where := fmt.Sprintf("step %d/%d %s", i+1, len(s.Steps), st.Name)

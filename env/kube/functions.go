@@ -84,13 +84,13 @@ func describeFunction(fn *openfaas.Function) string {
 }
 
 // Functions returns every OpenFaaS Function the scenario's steps deploy,
-// with images replaced as replace says.
-func Functions(s *scenario.Scenario, replace map[string]string) ([]*openfaas.Function, error) {
+// with images replaced as images says (Images.Rewrite).
+func Functions(s *scenario.Scenario, images Images) ([]*openfaas.Function, error) {
 	var fns []*openfaas.Function
 	for i := range s.Steps {
 		ch, err := StepChange(s, i)
 		if err == nil {
-			ch, err = ch.ReplaceImages(replace)
+			ch, err = images.Rewrite(ch)
 		}
 		if err != nil {
 			return nil, err

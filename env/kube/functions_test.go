@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // TestWriteDryRunFunctions: the Functions of a scenario with backend
@@ -57,5 +59,42 @@ func TestSplitFunctions(t *testing.T) {
 		if IsFunction(o) {
 			t.Errorf("%s left among the objects to apply", refOf(o))
 		}
+	}
+}
+
+// TestImagesRewriteFunctionsOnly: Images.Functions replaces the image of
+// OpenFaaS Functions only, after Replace; containers keep theirs, and the
+// objects given are left alone.
+func TestImagesRewriteFunctionsOnly(t *testing.T) {
+	dep := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "d", "namespace": "n"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "meshcheck.local/fixture:v0.1.0"}}}}}}}
+	fn := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "openfaas.com/v1", "kind": "Function", "metadata": map[string]any{"name": "f", "namespace": "openfaas-fn"},
+		"spec": map[string]any{"name": "f", "image": "meshcheck.local/fixture:v0.1.0"}}}
+	ch := Change{Apply: []*unstructured.Unstructured{dep, fn}}
+	images := Images{Functions: map[string]string{"meshcheck.local/fixture:v0.1.0": "10.96.0.200:5000/fixture:v0.1.0"}}
+	got, err := images.Rewrite(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ := unstructured.NestedSlice(got.Apply[0].Object, "spec", "template", "spec", "containers")
+	if img := cs[0].(map[string]any)["image"]; img != "meshcheck.local/fixture:v0.1.0" {
+		t.Errorf("Deployment image %v, want the loaded image kept", img)
+	}
+	if img, _, _ := unstructured.NestedString(got.Apply[1].Object, "spec", "image"); img != "10.96.0.200:5000/fixture:v0.1.0" {
+		t.Errorf("Function image %s, want the registry's", img)
+	}
+	if img, _, _ := unstructured.NestedString(fn.Object, "spec", "image"); img != "meshcheck.local/fixture:v0.1.0" {
+		t.Errorf("the original Function was changed: %s", img)
+	}
+	// Replace first (a registry for everything), then Functions.
+	images.Replace = map[string]string{"meshcheck.local/fixture:v0.1.0": "reg.example/fixture:v0.1.0"}
+	images.Functions = map[string]string{"reg.example/fixture:v0.1.0": "mirror.example/fixture:v0.1.0"}
+	if got, err = images.Rewrite(ch); err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ = unstructured.NestedSlice(got.Apply[0].Object, "spec", "template", "spec", "containers")
+	img, _, _ := unstructured.NestedString(got.Apply[1].Object, "spec", "image")
+	if cs[0].(map[string]any)["image"] != "reg.example/fixture:v0.1.0" || img != "mirror.example/fixture:v0.1.0" {
+		t.Errorf("Replace then Functions: container %v, function %s", cs[0].(map[string]any)["image"], img)
 	}
 }

@@ -15,6 +15,43 @@ type Images struct {
 	// instead (e.g. registry.example/fixture@sha256:...); nil deploys them
 	// as written.
 	Replace map[string]string
+	// Functions maps the images of OpenFaaS Functions only (spec.image,
+	// after Replace), e.g. to the in-cluster registry that --env kind
+	// serves them from; containers keep their images.
+	Functions map[string]string
+}
+
+// Rewrite returns ch with its images replaced as im says: Replace for every
+// container and Function, then Functions for the Functions.
+func (im Images) Rewrite(ch Change) (Change, error) {
+	ch, err := ch.ReplaceImages(im.Replace)
+	if err != nil || len(im.Functions) == 0 {
+		return ch, err
+	}
+	out := Change{Delete: ch.Delete, Apply: make([]*unstructured.Unstructured, 0, len(ch.Apply))}
+	for _, obj := range ch.Apply {
+		if IsFunction(obj) {
+			c, err := replaceFunctionImage(obj, im.Functions)
+			if err != nil {
+				return Change{}, err
+			}
+			obj = c
+		}
+		out.Apply = append(out.Apply, obj)
+	}
+	return out, nil
+}
+
+// replaceFunctionImage returns a copy of the OpenFaaS Function obj with its
+// one image, spec.image, replaced as replace says.
+func replaceFunctionImage(obj *unstructured.Unstructured, replace map[string]string) (*unstructured.Unstructured, error) {
+	c := obj.DeepCopy()
+	if img, _, _ := unstructured.NestedString(c.Object, "spec", "image"); replace[img] != "" {
+		if err := unstructured.SetNestedField(c.Object, replace[img], "spec", "image"); err != nil {
+			return nil, fmt.Errorf("%s: spec.image: %w", refOf(obj), err)
+		}
+	}
+	return c, nil
 }
 
 // podSpecPaths are where a pod spec sits in the kinds that have one.
@@ -39,12 +76,9 @@ func (ch Change) ReplaceImages(replace map[string]string) (Change, error) {
 	out := Change{Delete: ch.Delete, Apply: make([]*unstructured.Unstructured, 0, len(ch.Apply))}
 	for _, obj := range ch.Apply {
 		if IsFunction(obj) {
-			// An OpenFaaS Function names its one image in spec.image.
-			c := obj.DeepCopy()
-			if img, _, _ := unstructured.NestedString(c.Object, "spec", "image"); replace[img] != "" {
-				if err := unstructured.SetNestedField(c.Object, replace[img], "spec", "image"); err != nil {
-					return Change{}, fmt.Errorf("%s: spec.image: %w", refOf(obj), err)
-				}
+			c, err := replaceFunctionImage(obj, replace)
+			if err != nil {
+				return Change{}, err
 			}
 			out.Apply = append(out.Apply, c)
 			continue

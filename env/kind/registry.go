@@ -19,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/yaml"
@@ -233,17 +232,9 @@ func registryObjects(ip, fixtureImage string) ([]*unstructured.Unstructured, err
 			},
 		},
 	}
-	var out []*unstructured.Unstructured
-	for _, o := range []runtime.Object{ns, svc, dep} {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-		if err != nil {
-			return nil, fmt.Errorf("registry objects: %w", err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		delete(u.Object, "status")
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
-		out = append(out, u)
+	out, err := kube.ToUnstructured(ns, svc, dep)
+	if err != nil {
+		return nil, fmt.Errorf("registry objects: %w", err)
 	}
 	return out, nil
 }

@@ -133,17 +133,9 @@ func agentObjects(ns, image, sa string) ([]*unstructured.Unstructured, error) {
 	if account == AgentName {
 		objs = []runtime.Object{saObj, dep}
 	}
-	var out []*unstructured.Unstructured
-	for _, o := range objs {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-		if err != nil {
-			return nil, fmt.Errorf("agent objects: %w", err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		delete(u.Object, "status")
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
-		out = append(out, u)
+	out, err := ToUnstructured(objs...)
+	if err != nil {
+		return nil, fmt.Errorf("agent objects: %w", err)
 	}
 	return out, nil
 }

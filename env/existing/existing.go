@@ -27,9 +27,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	ksapi "github.com/meshcheck/meshcheck/backend/knative"
 	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/kube"
+	"github.com/meshcheck/meshcheck/env/knative"
 	"github.com/meshcheck/meshcheck/env/openfaas"
 	"github.com/meshcheck/meshcheck/image"
 	"github.com/meshcheck/meshcheck/mesh"
@@ -244,6 +246,11 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 				return err
 			}
 		}
+		if s.Backend == scenario.BackendKnative {
+			if _, err := fmt.Fprintf(w, "# scenario %s needs Knative Serving with net-istio installed (CRD %s); a run skips it otherwise\n", s.Metadata.Name, ksapi.CRDName); err != nil {
+				return err
+			}
+		}
 	}
 	return kube.WriteDryRuns(w, scenarios, images)
 }
@@ -425,7 +432,10 @@ func (e *Env) Emulated() bool { return false }
 // it, or with Functions whose images are meshcheck's local ones (which CE
 // refuses: openfaas.CheckPublicImages), Setup fails with
 // env.BackendUnavailable, saying why, and the run skips the scenario;
-// otherwise Setup reaches the gateway through a port-forward.
+// otherwise Setup reaches the gateway through a port-forward. A scenario
+// whose backend is knative needs the API to serve Knative's Service kind
+// (CRD services.serving.knative.dev): without it Setup fails with
+// env.BackendUnavailable, naming the CRD.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -445,6 +455,14 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 		}
 		if err := openfaas.CheckPublicImages(fns); err != nil {
 			return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
+		}
+	}
+	if s.Backend == scenario.BackendKnative {
+		if err := knative.CheckInstalled(e.client.Kube.Discovery()); err != nil {
+			if errors.Is(err, knative.ErrNotInstalled) {
+				return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
+			}
+			return err
 		}
 	}
 	propagation := e.opts.propagation

@@ -144,7 +144,7 @@ func Install(ctx context.Context, c *kube.Client, m *Manifests, opts InstallOpti
 	if err := d.Apply(ctx, kube.Change{Apply: m.CRDs}); err != nil {
 		return fmt.Errorf("install Knative: %s: %w", FileCRDs, err)
 	}
-	if err := waitServed(ctx, c.Kube.Discovery(), opts); err != nil {
+	if err := WaitServed(ctx, c.Kube.Discovery(), opts); err != nil {
 		return fmt.Errorf("install Knative: %w", err)
 	}
 	if _, err := Configure(m.Core, opts.ImageRegistry); err != nil {
@@ -160,9 +160,10 @@ func Install(ctx context.Context, c *kube.Client, m *Manifests, opts InstallOpti
 	return nil
 }
 
-// waitServed polls discovery until serving.knative.dev/v1 lists the
-// Service resource (its CRD established), within opts.ReadyTimeout.
-func waitServed(ctx context.Context, dc discovery.DiscoveryInterface, opts InstallOptions) error {
+// WaitServed polls discovery until serving.knative.dev/v1 lists the
+// Service resource (its CRD established), within opts.ReadyTimeout, every
+// opts.PollInterval.
+func WaitServed(ctx context.Context, dc discovery.DiscoveryInterface, opts InstallOptions) error {
 	timeout, poll := opts.ReadyTimeout, opts.PollInterval
 	if timeout == 0 {
 		timeout = kube.DefaultReadyTimeout
@@ -184,11 +185,14 @@ func waitServed(ctx context.Context, dc discovery.DiscoveryInterface, opts Insta
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the API server does not serve %s after %s: %w", ksapi.GroupVersionResource.String(), timeout, err)
+			return fmt.Errorf("the API server does not serve %s after %s: %w", servedName, timeout, err)
 		case <-t.C:
 		}
 	}
 }
+
+// servedName names the resource CheckInstalled looks for.
+var servedName = ksapi.Resource + " in " + ksapi.SchemeGroupVersion.String()
 
 // ErrNotInstalled marks a cluster without Knative Serving's Service kind.
 var ErrNotInstalled = errors.New("Knative Serving is not installed")
@@ -222,6 +226,6 @@ func CheckInstalled(dc discovery.DiscoveryInterface) error {
 			}
 		}
 	}
-	return fmt.Errorf("%w: the API serves no %s (no CRD %s; install Knative Serving %s with net-istio %s, %s, %s and %s, or use --env kind --knative-manifests DIR, which installs them)",
-		ErrNotInstalled, ksapi.GroupVersionResource.String(), ksapi.CRDName, Pinned.Serving, Pinned.NetIstio, FileCRDs, FileCore, FileNetIstio)
+	return fmt.Errorf("%w: the API serves no %s (no CRD %s): install Knative Serving %s with net-istio %s, %s, %s and %s, or use --env kind --knative-manifests DIR, which installs them",
+		ErrNotInstalled, servedName, ksapi.CRDName, Pinned.Serving, Pinned.NetIstio, FileCRDs, FileCore, FileNetIstio)
 }

@@ -57,7 +57,7 @@ func (e *Env) installKnative(ctx context.Context, s *scenario.Scenario) error {
 // writeKnativeDryRun writes what installKnative would do: the release
 // pair, the files with their URLs and digests (from --knative-manifests, or
 // that the folder is missing), the ConfigMap data set, and, per scenario,
-// the Knative Services its steps apply. It contacts nothing.
+// the Knative Services each step applies. It contacts nothing.
 func (o *Opener) writeKnativeDryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 	var b strings.Builder
 	b.WriteString("---\n# Knative Serving with net-istio, installed once per cluster before the first scenario with spec.backend knative, after Istio\n")
@@ -82,8 +82,12 @@ func (o *Opener) writeKnativeDryRun(w io.Writer, scenarios []*scenario.Scenario)
 		if s.Backend != scenario.BackendKnative {
 			continue
 		}
-		for i, st := range s.Steps {
-			for _, ks := range scenario.KnativeServices(s.StateAt(i)) {
+		for _, st := range s.Steps {
+			var objs []scenario.Object
+			for _, m := range st.Apply {
+				objs = append(objs, m.Objects...)
+			}
+			for _, ks := range scenario.KnativeServices(objs) {
 				c := ks.Spec.Template.Spec.Containers[0]
 				args, err := json.Marshal(c.Args)
 				if err != nil {

@@ -229,3 +229,36 @@ func CheckInstalled(dc discovery.DiscoveryInterface) error {
 	return fmt.Errorf("%w: the API serves no %s (no CRD %s): install Knative Serving %s with net-istio %s, %s, %s and %s, or use --env kind --knative-manifests DIR, which installs them",
 		ErrNotInstalled, servedName, ksapi.CRDName, Pinned.Serving, Pinned.NetIstio, FileCRDs, FileCore, FileNetIstio)
 }
+
+// ServiceReady says whether the live Knative Service u is ready: its
+// status.observedGeneration is its metadata.generation and its condition
+// Ready is True (knative.dev/serving pkg/apis/serving/v1
+// service_lifecycle.go: Ready summarises ConfigurationsReady and
+// RoutesReady). Otherwise why says what is missing, with the condition's
+// reason and message when it has them.
+func ServiceReady(u *unstructured.Unstructured) (ready bool, why string) {
+	gen := u.GetGeneration()
+	observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	if observed < gen {
+		return false, fmt.Sprintf("status.observedGeneration %d < generation %d (the controller has not seen it yet)", observed, gen)
+	}
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != "Ready" {
+			continue
+		}
+		if m["status"] == "True" {
+			return true, ""
+		}
+		why = fmt.Sprintf("condition Ready is %v", m["status"])
+		if r, ok := m["reason"].(string); ok && r != "" {
+			why += " (" + r + ")"
+		}
+		if msg, ok := m["message"].(string); ok && msg != "" {
+			why += ": " + msg
+		}
+		return false, why
+	}
+	return false, "no condition Ready yet"
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -289,4 +290,31 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestServiceReady(t *testing.T) {
+	svc := func(gen, observed int64, conds ...any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "s", "generation": gen}}}
+		st := map[string]any{"observedGeneration": observed}
+		if conds != nil {
+			st["conditions"] = conds
+		}
+		u.Object["status"] = st
+		return u
+	}
+	for _, c := range []struct {
+		u     *unstructured.Unstructured
+		ready bool
+		why   string
+	}{
+		{svc(1, 1, map[string]any{"type": "Ready", "status": "True"}), true, ""},
+		{svc(2, 1, map[string]any{"type": "Ready", "status": "True"}), false, "observedGeneration 1 < generation 2"},
+		{svc(1, 1), false, "no condition Ready"},
+		{svc(1, 1, map[string]any{"type": "RoutesReady", "status": "True"}, map[string]any{"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "image pull"}), false, "condition Ready is False (RevisionFailed): image pull"},
+	} {
+		ready, why := ServiceReady(c.u)
+		if ready != c.ready || !strings.Contains(why, c.why) || (c.ready && why != "") {
+			t.Errorf("ServiceReady(%v) = %v, %q; want %v, %q", c.u.Object["status"], ready, why, c.ready, c.why)
+		}
+	}
 }

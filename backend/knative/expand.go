@@ -38,6 +38,8 @@ func Expand(ks *Service) (*appsv1.Deployment, *corev1.Service, error) {
 	podLabels[LabelService] = name
 	port := ContainerPort(ks)
 	src := ks.Spec.Template.Spec.Containers[0]
+	// The container and port names Knative gives them
+	// (pkg/reconciler/revision/resources: user-container, user-port).
 	c := corev1.Container{
 		Name:            "user-container",
 		Image:           src.Image,

@@ -41,8 +41,8 @@ const (
 	// template may not set them.
 	LabelPrefix = Group + "/"
 	// DefaultContainerPort is the port a revision's container listens on
-	// when it names none, passed to it as PORT (Knative runtime contract,
-	// docs/runtime-contract.md: "defaults to 8080").
+	// when it names none, passed to it as PORT (knative.dev/serving
+	// pkg/apis/serving/v1/revision_lifecycle.go, DefaultUserPort).
 	DefaultContainerPort = 8080
 	// ServicePort is the port the in-cluster address
 	// http://<name>.<namespace>.svc.cluster.local answers on: the

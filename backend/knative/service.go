@@ -55,9 +55,16 @@ const (
 )
 
 // reservedEnv are the environment variables Knative sets in every revision
-// container and refuses in a template (runtime contract: PORT, K_SERVICE,
-// K_CONFIGURATION, K_REVISION).
+// container and refuses in a template (knative.dev/serving
+// pkg/apis/serving/k8s_validation.go, reservedEnvVars).
 var reservedEnv = []string{EnvPort, "K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
+
+// reservedPorts are the ports of Knative's queue-proxy beside the user
+// container, which a template may not listen on (k8s_validation.go,
+// reservedPorts: knative.dev/networking's BackendHTTPPort 8012,
+// BackendHTTP2Port 8013, QueueAdminPort 8022, AutoscalingQueueMetricsPort
+// 9090, UserQueueMetricsPort 9091, and the profiling port 8008).
+var reservedPorts = []int32{8008, 8012, 8013, 8022, 9090, 9091}
 
 // SchemeGroupVersion is serving.knative.dev/v1.
 var SchemeGroupVersion = schema.GroupVersion{Group: Group, Version: Version}

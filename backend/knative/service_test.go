@@ -66,15 +66,15 @@ func TestExpand(t *testing.T) {
 // forwards to.
 func TestExpandPort(t *testing.T) {
 	ks := testService()
-	ks.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: 9090}}
+	ks.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: 9000}}
 	dep, svc, err := Expand(ks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntVal != 9090 {
-		t.Errorf("service ports %v, want 80 -> 9090", svc.Spec.Ports)
+	if svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.IntVal != 9000 {
+		t.Errorf("service ports %v, want 80 -> 9000", svc.Spec.Ports)
 	}
-	if c := dep.Spec.Template.Spec.Containers[0]; c.Env[0].Value != "9090" || c.Ports[0].ContainerPort != 9090 {
+	if c := dep.Spec.Template.Spec.Containers[0]; c.Env[0].Value != "9000" || c.Ports[0].ContainerPort != 9000 {
 		t.Errorf("container env %v ports %v", c.Env, c.Ports)
 	}
 }
@@ -111,6 +111,9 @@ func TestValidate(t *testing.T) {
 		{"bad port", func(ks *Service) {
 			ks.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 70000}}
 		}, "spec.template.spec.containers[0].ports[0].containerPort", "70000"},
+		{"reserved port", func(ks *Service) {
+			ks.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8012}}
+		}, "spec.template.spec.containers[0].ports[0].containerPort", "reserved for Knative's queue-proxy"},
 		{"port name", func(ks *Service) {
 			ks.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
 		}, "spec.template.spec.containers[0].ports[0].name", "http1 and h2c"},

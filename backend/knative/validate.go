@@ -51,7 +51,7 @@ var (
 // given (the address names it); the template has exactly one container,
 // with an image, environment variables that are valid and not Knative's own
 // (PORT, K_SERVICE, K_CONFIGURATION, K_REVISION), at most one port
-// (name http1 or h2c, or none); template labels are valid and not under
+// (name http1 or h2c, or none; not one of the queue-proxy's); template labels are valid and not under
 // serving.knative.dev/; spec.traffic and pod or container fields other
 // than the ones listed in podFields and containerFields are not supported.
 func Validate(ks *Service) Errors {
@@ -135,8 +135,11 @@ func Validate(ks *Service) Errors {
 			add(at+"ports", "%d ports: Knative serves one container port", len(c.Ports))
 		case len(c.Ports) == 1:
 			p := c.Ports[0]
-			if p.ContainerPort < 1 || p.ContainerPort > 65535 {
+			switch {
+			case p.ContainerPort < 1 || p.ContainerPort > 65535:
 				add(at+"ports[0].containerPort", "%d: want a port from 1 to 65535 (or leave it out for %d)", p.ContainerPort, DefaultContainerPort)
+			case slices.Contains(reservedPorts, p.ContainerPort):
+				add(at+"ports[0].containerPort", "%d is reserved for Knative's queue-proxy (%v): choose another (or leave it out for %d)", p.ContainerPort, reservedPorts, DefaultContainerPort)
 			}
 			if p.Name != "" && p.Name != "http1" && p.Name != "h2c" {
 				add(at+"ports[0].name", "%q: Knative knows http1 and h2c, or leave it out", p.Name)

@@ -13,7 +13,8 @@ import (
 // happen: the environment's (a kind cluster created and its nodes ready,
 // meshcheck's images built and loaded, Istio installed and ready; on kind,
 // for scenarios with backend openfaas, the in-cluster registry started and
-// pushed to and OpenFaaS installed), the
+// pushed to and OpenFaaS installed, and for scenarios with backend knative,
+// Knative Serving and net-istio installed), the
 // scenarios' (namespaces and steps applied and ready, waits for the data
 // plane to be programmed, the probes' settle phases and their judged
 // requests), the environment closed, and the whole run.
@@ -23,6 +24,7 @@ const (
 	PhaseIstio      = "istio"
 	PhaseRegistry   = "registry"
 	PhaseOpenFaaS   = "openfaas"
+	PhaseKnative    = "knative"
 	PhaseDeploy     = "deploy"
 	PhaseProgrammed = "programmed"
 	PhaseSettle     = "settle"

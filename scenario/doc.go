@@ -18,7 +18,7 @@
 //	  title: Echo v1/v2 split 75/25 ...    # required, one line
 //	  source: https://...                  # optional: the tutorial's URL
 //	spec:
-//	  backend: openfaas                    # optional: the function backend the workloads need
+//	  backend: openfaas                    # optional: the function backend the workloads need (openfaas, knative)
 //	  namespaces:                          # optional: namespaces to create
 //	    - name: echo                       # DNS label, unique
 //	      injection: true                  # sidecar injection; default false
@@ -110,6 +110,20 @@
 // environment that cannot provide the backend skips the scenario and says
 // why (env.ErrBackendUnavailable).
 //
+// spec.backend: knative runs the workloads on Knative Serving with net-istio:
+// manifests may hold serving.knative.dev/v1 Service objects (a name and a
+// namespace, optional template labels and annotations, one container with
+// image, args, env, at most one port named http1 or h2c, resources and
+// securityContext; no spec.traffic, since the scenario splits with Istio
+// rules). A Knative Service is validated at load, each problem at its line.
+// On a cluster it is applied as it is and answers at
+// http://<name>.<namespace>.svc.cluster.local through net-istio's
+// knative-local-gateway; the routing model, the local environment and the
+// test tiers see in its place a Deployment (labels
+// serving.knative.dev/service=<name> plus the template's, PORT set) and a
+// Service <name> on port 80 (knative.Expand), an emulation of what answers
+// at that address. The backend adds no objects of its own.
+//
 // With neither classify.podLabel nor classify.values, the classified value is
 // the version itself. With expect.fromConfig the versions are the values of
 // the pod label classify.podLabel (or "version" when the classifier maps
@@ -147,7 +161,8 @@
 //
 // Manifests are decoded with client-go's Kubernetes scheme plus Istio's
 // networking.istio.io (v1, v1beta1, v1alpha3) and security.istio.io (v1,
-// v1beta1) types, and OpenFaaS's openfaas.com/v1 Function, into typed
+// v1beta1) types, OpenFaaS's openfaas.com/v1 Function and Knative's
+// serving.knative.dev/v1 Service, into typed
 // objects. An unknown apiVersion or kind is an
 // error at its line; unknown and duplicated fields are errors too (the
 // Kubernetes serializer's strict mode, and for Istio specs, whose own decoder

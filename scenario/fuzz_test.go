@@ -135,6 +135,8 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte("a: &a [*a, *a]\n---\n- b\n"))
 	f.Add([]byte(functionManifest))
 	f.Add([]byte("apiVersion: openfaas.com/v1\nkind: Function\nmetadata: {name: f}\nspec: {name: f, image: i, labels: {faas_function: g, com.openfaas.scale.min: '0'}, limits: {cpu: x}, environment: {fprocess: a}, handler: b}\n"))
+	f.Add([]byte(knativeManifest))
+	f.Add([]byte("apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: K}\nspec: {traffic: [{percent: 50}], template: {metadata: {labels: {serving.knative.dev/service: x}}, spec: {volumes: [{name: v}], containers: [{image: '', env: [{name: PORT}], ports: [{containerPort: 0}, {name: h}]}]}}}\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, problems := decodeManifest("m.yaml", data)

@@ -25,6 +25,7 @@ import (
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/meshcheck/meshcheck/backend/knative"
 	"github.com/meshcheck/meshcheck/backend/openfaas"
 )
 
@@ -33,8 +34,8 @@ const maxManifestBytes = 4 << 20
 
 // codec decodes manifest documents into typed objects: the Kubernetes
 // built-in APIs of client-go plus Istio's networking (v1, v1beta1,
-// v1alpha3) and security (v1, v1beta1) APIs, and OpenFaaS's Function
-// (openfaas.com/v1).
+// v1alpha3) and security (v1, v1beta1) APIs, OpenFaaS's Function
+// (openfaas.com/v1) and Knative's Service (serving.knative.dev/v1).
 type codec struct {
 	scheme     *runtime.Scheme
 	serializer *kjson.Serializer
@@ -46,7 +47,7 @@ var theCodec = sync.OnceValues(func() (*codec, error) {
 		kubescheme.AddToScheme,
 		networkingv1.AddToScheme, networkingv1beta1.AddToScheme, networkingv1alpha3.AddToScheme,
 		securityv1.AddToScheme, securityv1beta1.AddToScheme,
-		openfaas.AddToScheme,
+		openfaas.AddToScheme, knative.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building the manifest scheme: %w", err)
@@ -202,6 +203,11 @@ func (c *codec) decodeDocument(file string, d document) (runtime.Object, *Diagno
 			return nil, problem
 		}
 	}
+	if ks, ok := obj.(*knative.Service); ok {
+		if problem := validateKnativeService(file, d, root, ks); problem != nil {
+			return nil, problem
+		}
+	}
 	return obj, nil
 }
 
@@ -233,7 +239,7 @@ func (c *codec) unknownKind(gvk schema.GroupVersionKind) string {
 		sort.Strings(versions)
 		return fmt.Sprintf("%q: meshcheck knows versions %s of %s", gv.String(), strings.Join(versions, ", "), groupName(gv.Group))
 	}
-	return fmt.Sprintf("%q is not an API meshcheck decodes: it knows the Kubernetes built-in APIs, networking.istio.io (v1, v1beta1, v1alpha3), security.istio.io (v1, v1beta1) and openfaas.com (v1: Function)", gv.String())
+	return fmt.Sprintf("%q is not an API meshcheck decodes: it knows the Kubernetes built-in APIs, networking.istio.io (v1, v1beta1, v1alpha3), security.istio.io (v1, v1beta1), openfaas.com (v1: Function) and serving.knative.dev (v1: Service)", gv.String())
 }
 
 func groupName(g string) string {

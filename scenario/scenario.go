@@ -61,10 +61,13 @@ const (
 	// BackendOpenFaaS runs the workloads as OpenFaaS functions behind the
 	// OpenFaaS gateway (chart openfaas/openfaas).
 	BackendOpenFaaS Backend = "openfaas"
+	// BackendKnative runs the workloads as Knative Serving Services
+	// (serving.knative.dev/v1) with net-istio as Knative's ingress.
+	BackendKnative Backend = "knative"
 )
 
 // backends are the values spec.backend may take, as written.
-var backends = []Backend{BackendOpenFaaS}
+var backends = []Backend{BackendOpenFaaS, BackendKnative}
 
 // Scenario is one loaded and validated scenario folder.
 type Scenario struct {
@@ -75,7 +78,7 @@ type Scenario struct {
 	// Metadata names and describes the scenario.
 	Metadata Metadata
 	// Backend is the function backend the scenario's workloads run on:
-	// BackendNone (plain Deployments) or BackendOpenFaaS.
+	// BackendNone (plain Deployments), BackendOpenFaaS or BackendKnative.
 	Backend Backend
 	// Namespaces the scenario needs, in the order written.
 	Namespaces []Namespace

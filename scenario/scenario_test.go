@@ -235,7 +235,7 @@ func TestScenarioErrors(t *testing.T) {
 		{name: "wrong apiVersion", edits: [][3]string{{"meshcheck.dev/v1alpha1", "meshcheck.dev/v1", "1"}},
 			at: "apiVersion:", field: "apiVersion", msgs: []string{"want meshcheck.dev/v1alpha1"}},
 		{name: "unknown backend", edits: [][3]string{{"spec:\n", "spec:\n  backend: fn\n", "1"}},
-			at: "backend: fn", field: "spec.backend", msgs: []string{`"fn": want openfaas, or leave it out for plain Deployments`}},
+			at: "backend: fn", field: "spec.backend", msgs: []string{`"fn": want openfaas, knative, or leave it out for plain Deployments`}},
 		{name: "wrong kind", edits: [][3]string{{"kind: Scenario", "kind: Scenery", "1"}},
 			at: "kind: Scenery", field: "kind", msgs: []string{"want Scenario"}},
 		{name: "bad scenario name", edits: [][3]string{{"  name: echo\n", "  name: Echo_1\n", "1"}},
@@ -570,5 +570,13 @@ func TestScenarioBackend(t *testing.T) {
 	}
 	if s.Backend != BackendOpenFaaS {
 		t.Errorf("backend %q, want %q", s.Backend, BackendOpenFaaS)
+	}
+	dir = copyDir(t, echoDir)
+	edit(t, filepath.Join(dir, "scenario.yaml"), "spec:\n", "spec:\n  backend: knative\n", 1)
+	if s, _, err = Load(dir); err != nil {
+		t.Fatal(err)
+	}
+	if s.Backend != BackendKnative {
+		t.Errorf("backend %q, want %q", s.Backend, BackendKnative)
 	}
 }

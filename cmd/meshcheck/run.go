@@ -44,6 +44,7 @@ var runEnvFlags = map[string][]string{
 
 	"istioctl-any-version": {env.Kind},
 	"openfaas-chart":       {env.Kind},
+	"knative-manifests":    {env.Kind},
 }
 
 type runFlags struct {
@@ -68,6 +69,7 @@ type runFlags struct {
 	source            string
 	istioctl          string
 	openfaasChart     string
+	knativeManifests  string
 	anyIstioctl       bool
 	keep              bool
 	keepOnFailure     bool
@@ -186,6 +188,7 @@ func (f *runFlags) addKindFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.istioctl, "istioctl", "", "kind: istioctl to use instead of the pinned release; its Istio minor version must be the pinned one's (default: the pinned release, downloaded and verified; never istioctl on PATH)")
 	fl.BoolVar(&f.anyIstioctl, "istioctl-any-version", false, "kind: accept an --istioctl of another Istio minor version than the pinned release, with a warning")
 	fl.StringVar(&f.openfaasChart, "openfaas-chart", "", "kind: local archive (.tgz) of the pinned OpenFaaS chart, for scenarios with spec.backend openfaas; its sha256 must be the pinned one's (default: downloaded from the chart repository, verified and cached)")
+	fl.StringVar(&f.knativeManifests, "knative-manifests", "", "kind: folder with the Knative release files serving-crds.yaml, serving-core.yaml and net-istio.yaml and their sha256 in SHA256SUMS, for scenarios with spec.backend knative (checked before anything runs; without it those scenarios are skipped)")
 	fl.BoolVar(&f.keep, "keep", false, "kind: keep a cluster this run creates")
 	fl.BoolVar(&f.keepOnFailure, "keep-on-failure", false, "kind: keep a cluster this run creates when the run fails (an error, or a verdict other than PASS)")
 	fl.DurationVar(&f.readinessTimeout, "readiness-timeout", istio.DefaultReadinessTimeout, "kind, existing: how long to wait for workloads to be ready (kind: also for nodes and Istio)")
@@ -247,6 +250,7 @@ func (f runFlags) opener(log *slog.Logger) (env.Opener, error) {
 			kind.WithIstioctl(f.istioctl),
 			kind.WithIstioctlAnyVersion(f.anyIstioctl),
 			kind.WithOpenFaaSChart(f.openfaasChart),
+			kind.WithKnativeManifests(f.knativeManifests),
 			kind.WithKeep(f.keep),
 			kind.WithKeepOnFailure(f.keepOnFailure),
 			kind.WithReadyTimeout(f.readinessTimeout),

@@ -23,12 +23,15 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	ksapi "github.com/meshcheck/meshcheck/backend/knative"
 	fnapi "github.com/meshcheck/meshcheck/backend/openfaas"
 	"github.com/meshcheck/meshcheck/env"
+	"github.com/meshcheck/meshcheck/env/knative"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/env/openfaas"
 	"github.com/meshcheck/meshcheck/image"
@@ -244,6 +247,11 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 				return err
 			}
 		}
+		if s.Backend == scenario.BackendKnative {
+			if _, err := fmt.Fprintf(w, "# scenario %s needs Knative Serving with net-istio installed (CRD %s); a run skips it otherwise\n", s.Metadata.Name, ksapi.CRDName); err != nil {
+				return err
+			}
+		}
 	}
 	return kube.WriteDryRuns(w, scenarios, images)
 }
@@ -425,7 +433,10 @@ func (e *Env) Emulated() bool { return false }
 // it, or with Functions whose images are meshcheck's local ones (which CE
 // refuses: openfaas.CheckPublicImages), Setup fails with
 // env.BackendUnavailable, saying why, and the run skips the scenario;
-// otherwise Setup reaches the gateway through a port-forward.
+// otherwise Setup reaches the gateway through a port-forward. A scenario
+// whose backend is knative needs the API to serve Knative's Service kind
+// (CRD services.serving.knative.dev): without it Setup fails with
+// env.BackendUnavailable, naming the CRD.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -445,6 +456,14 @@ func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 		}
 		if err := openfaas.CheckPublicImages(fns); err != nil {
 			return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
+		}
+	}
+	if s.Backend == scenario.BackendKnative {
+		if err := knative.CheckInstalled(e.client.Kube.Discovery()); err != nil {
+			if errors.Is(err, knative.ErrNotInstalled) {
+				return env.BackendUnavailable(env.Existing, s.Backend, err.Error())
+			}
+			return err
 		}
 	}
 	propagation := e.opts.propagation
@@ -507,13 +526,82 @@ func (e *Env) Apply(ctx context.Context, s *scenario.Scenario, step int) error {
 		return fmt.Errorf("step %s: the scenario has OpenFaaS Functions but its spec.backend is not %s", s.Steps[step].Name, scenario.BackendOpenFaaS)
 	}
 	e.applying = step
-	err = e.applyStep(ctx, rest, fc)
+	rest, err = e.applyKnative(ctx, rest)
+	if err == nil {
+		err = e.applyStep(ctx, rest, fc)
+	}
 	e.applying = -1
 	if err != nil {
 		return fmt.Errorf("step %s: %w", s.Steps[step].Name, err)
 	}
 	e.step = step
 	return nil
+}
+
+// applyKnative applies the Knative Services among ch's objects first, as
+// Functions are deployed first (applyStep): a route may point at a proxy
+// that calls one only once it serves. It waits until each is Ready
+// (knative.ServiceReady), within the ready timeout, and returns the rest
+// of ch.
+func (e *Env) applyKnative(ctx context.Context, ch kube.Change) (kube.Change, error) {
+	var kss, rest []*unstructured.Unstructured
+	for _, o := range ch.Apply {
+		if gvk := o.GroupVersionKind(); gvk.Group == ksapi.Group && gvk.Kind == ksapi.Kind {
+			kss = append(kss, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	if len(kss) == 0 {
+		return ch, nil
+	}
+	if err := e.deployer.Apply(ctx, kube.Change{Apply: kss}); err != nil {
+		return ch, err
+	}
+	for _, o := range kss {
+		if err := e.waitKnativeReady(ctx, o.GetNamespace(), o.GetName()); err != nil {
+			return ch, err
+		}
+	}
+	out := ch
+	out.Apply = rest
+	return out, nil
+}
+
+// waitKnativeReady polls the Knative Service ns/name until it is Ready,
+// within the ready timeout; the error names it and why it is not.
+func (e *Env) waitKnativeReady(ctx context.Context, ns, name string) error {
+	timeout, poll := e.opts.readyTimeout, e.opts.pollInterval
+	if timeout == 0 {
+		timeout = kube.DefaultReadyTimeout
+	}
+	if poll == 0 {
+		poll = kube.DefaultPollInterval
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	why := "not read yet"
+	for {
+		u, err := e.client.Dynamic.Resource(ksapi.GroupVersionResource).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			var ready bool
+			if ready, why = knative.ServiceReady(u); ready {
+				e.log.Info("ready", "object", "Knative Service "+ns+"/"+name)
+				return nil
+			}
+		case ctx.Err() == nil && !strings.Contains(err.Error(), "context deadline"):
+			// An error of the deadline itself keeps the last reason.
+			why = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Knative Service %s/%s not ready after %s: %s", ns, name, timeout, why)
+		case <-t.C:
+		}
+	}
 }
 
 // applyStep deploys the step's Functions through the gateway (ready before

@@ -17,6 +17,7 @@ import (
 	"github.com/meshcheck/meshcheck/env"
 	"github.com/meshcheck/meshcheck/env/existing"
 	"github.com/meshcheck/meshcheck/env/istio"
+	"github.com/meshcheck/meshcheck/env/knative"
 	"github.com/meshcheck/meshcheck/env/kube"
 	"github.com/meshcheck/meshcheck/env/openfaas"
 	"github.com/meshcheck/meshcheck/report"
@@ -38,6 +39,7 @@ type config struct {
 	registryIP                          string // the in-cluster registry's ClusterIP; DefaultRegistryIP when empty
 	existing                            []existing.Option
 	openfaas                            openfaas.Fetcher
+	knativeDir                          string // --knative-manifests
 	deps                                *Deps
 	log                                 *slog.Logger
 	errs                                []error
@@ -109,6 +111,12 @@ func WithProgrammedTimeout(d time.Duration) Option {
 // downloading it; its sha256 must be the pinned chart's.
 func WithOpenFaaSChart(path string) Option { return func(c *config) { c.openfaas.Local = path } }
 
+// WithKnativeManifests installs Knative Serving and net-istio, for
+// scenarios with spec.backend knative, from the release files in dir
+// (--knative-manifests), each checked against dir's SHA256SUMS
+// (knative.LoadDir). Without it such scenarios are skipped.
+func WithKnativeManifests(dir string) Option { return func(c *config) { c.knativeDir = dir } }
+
 // WithDeps replaces the process boundaries (container engine, kind,
 // clients, istioctl, image builds) by d; by default DefaultDeps.
 func WithDeps(d Deps) Option { return func(c *config) { c.deps = &d } }
@@ -121,6 +129,7 @@ func WithLogger(log *slog.Logger) Option { return func(c *config) { c.log = log 
 type Opener struct {
 	plan       *Plan
 	openfaas   openfaas.Fetcher
+	knative    *knative.Manifests // nil without --knative-manifests
 	agentImage string
 	// registryIP is the in-cluster registry's ClusterIP; fixtureImage the
 	// image its pod runs (registry.go).
@@ -184,6 +193,15 @@ func New(opts ...Option) (*Opener, error) {
 			return nil, env.InvalidOptions(err)
 		}
 	}
+	var kn *knative.Manifests
+	if c.knativeDir != "" {
+		// Like --openfaas-chart: wrong files are the user's input.
+		m, err := knative.LoadDir(c.knativeDir)
+		if err != nil {
+			return nil, env.InvalidOptions(err)
+		}
+		kn = m
+	}
 	p, err := NewPlan(Options{
 		Name:             c.name,
 		StateDir:         c.stateDir,
@@ -210,7 +228,7 @@ func New(opts ...Option) (*Opener, error) {
 	// A plan without the fixture image cannot start the registry: the
 	// scenarios that need it fail then, naming it (registryObjects).
 	fixture, _ := p.imageRef(fixtureImageName)
-	return &Opener{plan: p, openfaas: c.openfaas, agentImage: agent, registryIP: c.registryIP, fixtureImage: fixture, deps: d, existing: ex, log: c.log}, nil
+	return &Opener{plan: p, openfaas: c.openfaas, knative: kn, agentImage: agent, registryIP: c.registryIP, fixtureImage: fixture, deps: d, existing: ex, log: c.log}, nil
 }
 
 // Plan is what Open will provision.
@@ -253,6 +271,11 @@ func (o *Opener) DryRun(w io.Writer, scenarios []*scenario.Scenario) error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(scenarios, func(s *scenario.Scenario) bool { return s.Backend == scenario.BackendKnative }) {
+		if err := o.writeKnativeDryRun(w, scenarios); err != nil {
+			return err
+		}
+	}
 	return kube.WriteDryRuns(w, scenarios, kube.Images{Agent: o.agentImage, Functions: functionImages(o.registryIP, o.plan.Images)})
 }
 
@@ -285,6 +308,7 @@ func (p *Plan) imageRef(name string) (string, error) {
 type Env struct {
 	cluster      *existing.Env
 	openfaas     openfaas.Fetcher
+	knative      *knative.Manifests
 	readyTimeout time.Duration
 	log          *slog.Logger
 	// The in-cluster registry (registry.go): its ClusterIP, the image its
@@ -302,6 +326,8 @@ type Env struct {
 	session *Session
 	// openfaasInstalled is set once OpenFaaS is installed on the cluster.
 	openfaasInstalled bool
+	// knativeInstalled is set once Knative is installed on the cluster.
+	knativeInstalled bool
 }
 
 var (
@@ -342,7 +368,7 @@ func (o *Opener) Provision(ctx context.Context) (*Env, error) {
 		}
 		return nil, err
 	}
-	return &Env{cluster: c, openfaas: o.openfaas, readyTimeout: o.plan.Options.ReadinessTimeout, log: o.log, session: s,
+	return &Env{cluster: c, openfaas: o.openfaas, knative: o.knative, readyTimeout: o.plan.Options.ReadinessTimeout, log: o.log, session: s,
 		registryIP: o.registryIP, fixtureImage: o.fixtureImage, writeNodeFile: o.deps.WriteNodeFile, pushed: map[string]bool{}}, nil
 }
 
@@ -364,13 +390,21 @@ func (e *Env) Emulated() bool { return false }
 // Functions name among meshcheck's own from the in-cluster registry
 // (serveFunctionImages: OpenFaaS CE deploys only images it can read
 // anonymously from a registry), then, before the first such scenario,
-// installs OpenFaaS on the cluster (installOpenFaaS).
+// installs OpenFaaS on the cluster (installOpenFaaS). Before the first
+// scenario whose spec.backend is knative it installs Knative Serving and
+// net-istio (installKnative), or, without --knative-manifests, fails with
+// env.BackendUnavailable.
 func (e *Env) Setup(ctx context.Context, s *scenario.Scenario) error {
 	if s.Backend == scenario.BackendOpenFaaS {
 		if err := e.serveFunctionImages(ctx, s); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
 		}
 		if err := e.installOpenFaaS(ctx); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
+		}
+	}
+	if s.Backend == scenario.BackendKnative {
+		if err := e.installKnative(ctx, s); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Metadata.Name, err)
 		}
 	}

@@ -39,7 +39,7 @@ func (e *Env) Timings() []env.Timing {
 }
 
 // The phases Provision times, then Setup (once per cluster, for scenarios
-// with backend openfaas).
+// with backend openfaas or knative).
 const (
 	phaseCluster = report.PhaseCluster
 	phaseImages  = report.PhaseImages
@@ -50,4 +50,7 @@ const (
 	// phaseOpenFaaS installed OpenFaaS (the chart fetched, rendered,
 	// applied and its Deployments ready).
 	phaseOpenFaaS = report.PhaseOpenFaaS
+	// phaseKnative installed Knative Serving and net-istio (the release
+	// files applied and their Deployments ready; knative.go).
+	phaseKnative = report.PhaseKnative
 )

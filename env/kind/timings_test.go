@@ -63,7 +63,7 @@ func TestPhasesAreReportPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	allowed := schema.Properties.Phases.Items.Properties.Name.Enum
-	for _, p := range []string{phaseCluster, phaseImages, phaseIstio, phaseRegistry, phaseOpenFaaS} {
+	for _, p := range []string{phaseCluster, phaseImages, phaseIstio, phaseRegistry, phaseOpenFaaS, phaseKnative} {
 		if !slices.Contains(allowed, p) {
 			t.Errorf("phase %q is not among the report schema's phases %q", p, allowed)
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshcheck/meshcheck/backend/knative"
 )
 
 // Images says which images a run deploys on a cluster.
@@ -65,9 +67,28 @@ var podSpecPaths = map[string][]string{
 	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
 }
 
+// knativePodSpec is where a Knative Service keeps its revision template's
+// pod spec (serving.knative.dev/v1 Service spec.template.spec).
+var knativePodSpec = []string{"spec", "template", "spec"}
+
+// podSpecPath returns where obj's pod spec sits, when its kind has one: the
+// built-in workload kinds by kind, and a Knative Service by group as well
+// (a core Service has the same kind and no pod spec).
+func podSpecPath(obj *unstructured.Unstructured) ([]string, bool) {
+	gvk := obj.GroupVersionKind()
+	if gvk.Group == knative.Group && gvk.Kind == knative.Kind {
+		return knativePodSpec, true
+	}
+	if gvk.Group != "" && gvk.Group != "apps" && gvk.Group != "batch" {
+		return nil, false
+	}
+	path, ok := podSpecPaths[gvk.Kind]
+	return path, ok
+}
+
 // ReplaceImages returns the change with every container and init container
-// image, and every OpenFaaS Function's spec.image, that replace names
-// replaced (copies of the objects it changes; the
+// image (Knative Services' revision templates included), and every OpenFaaS
+// Function's spec.image, that replace names replaced (copies of the objects it changes; the
 // change itself is left alone).
 func (ch Change) ReplaceImages(replace map[string]string) (Change, error) {
 	if len(replace) == 0 {
@@ -83,7 +104,7 @@ func (ch Change) ReplaceImages(replace map[string]string) (Change, error) {
 			out.Apply = append(out.Apply, c)
 			continue
 		}
-		path, ok := podSpecPaths[obj.GetKind()]
+		path, ok := podSpecPath(obj)
 		if !ok {
 			out.Apply = append(out.Apply, obj)
 			continue

@@ -109,3 +109,40 @@ func TestReplaceImages(t *testing.T) {
 		t.Errorf("pod images %v %v", ic, cs)
 	}
 }
+
+// TestReplaceImagesKnativeService: a Knative Service's revision template
+// gets the replacement (--image-registry on --env existing), a core
+// Service is left alone, and a Deployment kind of another API group is
+// not taken for a workload.
+func TestReplaceImagesKnativeService(t *testing.T) {
+	containers := func() map[string]any {
+		return map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"image": "meshcheck.local/fixture:v0.1.0"}}}}}
+	}
+	ksvc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+		"metadata": map[string]any{"name": "hello-v1", "namespace": "hello"}, "spec": containers()}}
+	svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": "hello-app-service"}, "spec": map[string]any{"ports": []any{}}}}
+	other := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "example.com/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "x"}, "spec": containers()}}
+	got, err := Change{Apply: []*unstructured.Unstructured{ksvc, svc, other}}.ReplaceImages(map[string]string{"meshcheck.local/fixture:v0.1.0": "reg.example/fixture:v0.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := func(u *unstructured.Unstructured) any {
+		cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		return cs[0].(map[string]any)["image"]
+	}
+	if img := image(got.Apply[0]); img != "reg.example/fixture:v0.1.0" {
+		t.Errorf("Knative Service image %v, want the replacement", img)
+	}
+	if image(ksvc) != "meshcheck.local/fixture:v0.1.0" {
+		t.Error("the original Knative Service was changed")
+	}
+	if got.Apply[1] != svc {
+		t.Error("the core Service was copied although it has no pod spec")
+	}
+	if got.Apply[2] != other {
+		t.Errorf("example.com Deployment rewritten: image %v", image(got.Apply[2]))
+	}
+}

@@ -2,12 +2,12 @@ package scenario
 
 import (
 	"fmt"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/meshcheck/meshcheck/backend/fields"
 	"github.com/meshcheck/meshcheck/backend/knative"
 	"github.com/meshcheck/meshcheck/backend/openfaas"
 )
@@ -162,20 +162,17 @@ func Functions(objs []Object) []*openfaas.Function {
 // validateFunction checks a decoded Function (openfaas.Validate) and
 // reports its first problem at the line of the field it names.
 func validateFunction(file string, d document, root *yaml.Node, fn *openfaas.Function) *Diagnostic {
-	es := openfaas.Validate(fn)
+	return fieldsDiagnostic(file, d, root, openfaas.Validate(fn))
+}
+
+// fieldsDiagnostic is nil without problems, else the first problem of a
+// backend object's Validate at the line of its field, naming the others.
+func fieldsDiagnostic(file string, d document, root *yaml.Node, es fields.List) *Diagnostic {
 	if len(es) == 0 {
 		return nil
 	}
-	e := es[0]
-	msg := e.Msg
-	if len(es) > 1 {
-		also := make([]string, 0, len(es)-1)
-		for _, x := range es[1:] {
-			also = append(also, x.Error())
-		}
-		msg += "; also " + strings.Join(also, "; ")
-	}
-	return docError(file, d, pathLine(root, e.Field), e.Field, "%s", msg)
+	field, msg := es.First()
+	return docError(file, d, pathLine(root, field), field, "%s", msg)
 }
 
 // KnativeServices returns the Knative Services among objs.
@@ -193,18 +190,5 @@ func KnativeServices(objs []Object) []*knative.Service {
 // (knative.Validate) and reports its first problem at the line of the
 // field it names.
 func validateKnativeService(file string, d document, root *yaml.Node, ks *knative.Service) *Diagnostic {
-	es := knative.Validate(ks)
-	if len(es) == 0 {
-		return nil
-	}
-	e := es[0]
-	msg := e.Msg
-	if len(es) > 1 {
-		also := make([]string, 0, len(es)-1)
-		for _, x := range es[1:] {
-			also = append(also, x.Error())
-		}
-		msg += "; also " + strings.Join(also, "; ")
-	}
-	return docError(file, d, pathLine(root, e.Field), e.Field, "%s", msg)
+	return fieldsDiagnostic(file, d, root, knative.Validate(ks))
 }

@@ -26,7 +26,7 @@ import (
 // the reply are the same. An invalid ks is an error naming its problems
 // (Validate).
 func Expand(ks *Service) (*appsv1.Deployment, *corev1.Service, error) {
-	if err := Validate(ks).Err(); err != nil {
+	if err := Validate(ks).Err(SchemeGroupVersion.String() + " Service"); err != nil {
 		return nil, nil, err
 	}
 	name, ns := ks.Name, ks.Namespace

@@ -129,7 +129,7 @@ func TestValidate(t *testing.T) {
 			if len(es) != 1 || es[0].Field != tc.field || !strings.Contains(es[0].Msg, tc.msg) {
 				t.Fatalf("got %v, want one error at %s containing %q", es, tc.field, tc.msg)
 			}
-			if err := es.Err(); err == nil || !strings.Contains(err.Error(), "invalid serving.knative.dev/v1 Service: "+tc.field) {
+			if err := es.Err(SchemeGroupVersion.String() + " Service"); err == nil || !strings.Contains(err.Error(), "invalid serving.knative.dev/v1 Service: "+tc.field) {
 				t.Errorf("Err() = %v", err)
 			}
 			if _, _, err := Expand(ks); err == nil {

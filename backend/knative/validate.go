@@ -8,32 +8,9 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/meshcheck/meshcheck/backend/fields"
 )
-
-// FieldError is one problem of a Service: the field path it is at (as
-// written in YAML, "spec.template.spec.containers[0].image") and what is
-// wrong.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Errors are the problems of one Service, in field order.
-type Errors []FieldError
-
-// Err is nil when there are no problems, else an error listing them.
-func (es Errors) Err() error {
-	if len(es) == 0 {
-		return nil
-	}
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return fmt.Errorf("invalid %s Service: %s", SchemeGroupVersion, strings.Join(parts, "; "))
-}
 
 // The fields of a revision template meshcheck supports; Validate refuses
 // the others, since neither the local emulation nor the routing model
@@ -54,10 +31,10 @@ var (
 // (name http1 or h2c, or none; not one of the queue-proxy's); template labels are valid and not under
 // serving.knative.dev/; spec.traffic and pod or container fields other
 // than the ones listed in podFields and containerFields are not supported.
-func Validate(ks *Service) Errors {
-	var es Errors
+func Validate(ks *Service) fields.List {
+	var es fields.List
 	add := func(field, format string, args ...any) {
-		es = append(es, FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		es = append(es, fields.Error{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	if ks == nil {
 		add("", "no Service")

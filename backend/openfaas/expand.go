@@ -39,7 +39,7 @@ const (
 // true) and the chart's image pull policy, Always (the only one CE allows).
 // An invalid fn is an error naming its problems (Validate).
 func Expand(fn *Function, namespace string) (*appsv1.Deployment, *corev1.Service, error) {
-	if err := Validate(fn).Err(); err != nil {
+	if err := Validate(fn).Err(SchemeGroupVersion.String() + " Function"); err != nil {
 		return nil, nil, err
 	}
 	name := fn.Spec.Name

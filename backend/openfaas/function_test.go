@@ -143,13 +143,13 @@ func TestValidate(t *testing.T) {
 			if es[0].Field != tc.field {
 				t.Errorf("field %q (%v), want %q", es[0].Field, es, tc.field)
 			}
-			if es.Err() == nil {
+			if es.Err("Function") == nil {
 				t.Error("Err is nil")
 			}
 		})
 	}
-	if es := Validate(testFunction()); es.Err() != nil {
-		t.Errorf("valid function: %v", es.Err())
+	if es := Validate(testFunction()); es.Err("Function") != nil {
+		t.Errorf("valid function: %v", es.Err("Function"))
 	}
 	if es := Validate(nil); len(es) != 1 {
 		t.Errorf("nil function: %v", es)

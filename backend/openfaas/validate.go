@@ -8,31 +8,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/meshcheck/meshcheck/backend/fields"
 )
-
-// FieldError is one problem of a Function: the field path it is at (as
-// written in YAML, "spec.labels.version") and what is wrong.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Errors are the problems of one Function, in field order.
-type Errors []FieldError
-
-// Err is nil when there are no problems, else an error listing them.
-func (es Errors) Err() error {
-	if len(es) == 0 {
-		return nil
-	}
-	parts := make([]string, len(es))
-	for i, e := range es {
-		parts[i] = e.Error()
-	}
-	return fmt.Errorf("invalid %s Function: %s", SchemeGroupVersion, strings.Join(parts, "; "))
-}
 
 // Validate returns the problems of fn that faas-netes (or the API server
 // behind it) would reject, or that meshcheck cannot run: names must be DNS
@@ -42,10 +20,10 @@ func (es Errors) Err() error {
 // Kubernetes; resource quantities must parse; faas_function may not be
 // overridden (the Service selects by it); constraints and secrets are not
 // supported.
-func Validate(fn *Function) Errors {
-	var es Errors
+func Validate(fn *Function) fields.List {
+	var es fields.List
 	add := func(field, format string, args ...any) {
-		es = append(es, FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		es = append(es, fields.Error{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	if fn == nil {
 		add("", "no Function")

@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -578,30 +579,24 @@ func (e *Env) waitKnativeReady(ctx context.Context, ns, name string) error {
 	if poll == 0 {
 		poll = kube.DefaultPollInterval
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(poll)
-	defer t.Stop()
 	why := "not read yet"
-	for {
+	err := wait.PollUntilContextTimeout(ctx, poll, timeout, true, func(ctx context.Context) (bool, error) {
 		u, err := e.client.Dynamic.Resource(ksapi.GroupVersionResource).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case err == nil:
-			var ready bool
-			if ready, why = knative.ServiceReady(u); ready {
-				e.log.Info("ready", "object", "Knative Service "+ns+"/"+name)
-				return nil
+		if err != nil {
+			if ctx.Err() == nil { // an error of the deadline itself keeps the last reason
+				why = err.Error()
 			}
-		case ctx.Err() == nil && !strings.Contains(err.Error(), "context deadline"):
-			// An error of the deadline itself keeps the last reason.
-			why = err.Error()
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("Knative Service %s/%s not ready after %s: %s", ns, name, timeout, why)
-		case <-t.C:
-		}
+		var ready bool
+		ready, why = knative.ServiceReady(u)
+		return ready, nil
+	})
+	if err != nil {
+		return fmt.Errorf("Knative Service %s/%s not ready after %s: %s", ns, name, timeout, why)
 	}
+	e.log.Info("ready", "object", "Knative Service "+ns+"/"+name)
+	return nil
 }
 
 // applyStep deploys the step's Functions through the gateway (ready before

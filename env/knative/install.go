@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 
 	ksapi "github.com/meshcheck/meshcheck/backend/knative"
@@ -171,24 +172,22 @@ func WaitServed(ctx context.Context, dc discovery.DiscoveryInterface, opts Insta
 	if poll == 0 {
 		poll = kube.DefaultPollInterval
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		err := CheckInstalled(dc)
-		if err == nil {
-			return nil
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, poll, timeout, true, func(context.Context) (bool, error) {
+		last = CheckInstalled(dc)
+		switch {
+		case last == nil:
+			return true, nil
+		case errors.Is(last, ErrNotInstalled):
+			return false, nil
+		default:
+			return false, last
 		}
-		if !errors.Is(err, ErrNotInstalled) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the API server does not serve %s after %s: %w", servedName, timeout, err)
-		case <-t.C:
-		}
+	})
+	if err != nil && errors.Is(last, ErrNotInstalled) {
+		return fmt.Errorf("the API server does not serve %s after %s: %w", servedName, timeout, last)
 	}
+	return err
 }
 
 // servedName names the resource CheckInstalled looks for.

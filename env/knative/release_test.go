@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -318,3 +319,32 @@ func TestServiceReady(t *testing.T) {
 		}
 	}
 }
+
+// WaitServed: a cluster that never serves the Service kind fails after the
+// timeout naming the resource (and still wraps ErrNotInstalled); one that
+// serves it passes at once; a discovery error other than the missing kind
+// ends the wait with that error.
+func TestWaitServed(t *testing.T) {
+	opts := InstallOptions{ReadyTimeout: 30 * time.Millisecond, PollInterval: 5 * time.Millisecond}
+	dc := fake.NewClientset().Discovery().(*fakediscovery.FakeDiscovery)
+	err := WaitServed(t.Context(), dc, opts)
+	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "does not serve services in serving.knative.dev/v1 after 30ms") {
+		t.Fatalf("never served: %v", err)
+	}
+	dc.Resources = []*metav1.APIResourceList{{GroupVersion: "serving.knative.dev/v1", APIResources: []metav1.APIResource{{Name: "services", Kind: "Service", Namespaced: true}}}}
+	if err := WaitServed(t.Context(), dc, opts); err != nil {
+		t.Fatalf("served: %v", err)
+	}
+	broken := errors.New("discovery is down")
+	if err := WaitServed(t.Context(), brokenDiscovery{dc, broken}, opts); !errors.Is(err, broken) || errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("discovery error: %v", err)
+	}
+}
+
+// brokenDiscovery fails every ServerGroups call with err.
+type brokenDiscovery struct {
+	*fakediscovery.FakeDiscovery
+	err error
+}
+
+func (b brokenDiscovery) ServerGroups() (*metav1.APIGroupList, error) { return nil, b.err }
